@@ -1,0 +1,432 @@
+package concord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Client sends requests to one REST API. It carries the settings and the
+// state that outlive a call: the tracked versions of resources and the retry
+// budget. A Client is safe for concurrent use; create one per API and share
+// it.
+type Client struct {
+	base       string       // the base URL, without a trailing slash
+	httpClient *http.Client // the user's client, or concord's default
+	sender     *http.Client // httpClient whose idle connections go-retryablehttp cannot close
+	header     http.Header
+	logger     *slog.Logger
+
+	retry    RetryPolicy
+	conflict ConflictPolicy
+	budget   *RetryBudget
+	clock    Clock
+	rand     func() float64
+
+	classifier Classifier
+	hooks      Hooks
+
+	keyHeader         string
+	newKey            func() (string, error)
+	keyFormat         KeyFormat
+	invocationHeaders bool
+
+	versions     *versionCache
+	maxBody      int64
+	maxErrorBody int64
+}
+
+// Default sizes, applied unless an option says otherwise.
+const (
+	// DefaultVersionCacheSize is how many resources' versions and bases a
+	// client remembers, least recently used first out.
+	DefaultVersionCacheSize = 1024
+	// DefaultMaxResponseBytes bounds a success body (64 MiB).
+	DefaultMaxResponseBytes = 64 << 20
+	// DefaultMaxErrorBodyBytes bounds the prefix of an error body that is
+	// read and kept in APIError.Body (64 KiB).
+	DefaultMaxErrorBodyBytes = 64 << 10
+)
+
+// New returns a client for the API at baseURL, an absolute http or https
+// URL such as "https://api.example.com/v1". Resource paths are joined to it.
+// Options override the documented defaults; New returns an error for a bad
+// URL or an invalid option.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("concord: base URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("concord: base URL %q must be an absolute http or https URL", redactURL(baseURL))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("concord: base URL %q must not have a query or fragment", redactURL(baseURL))
+	}
+	budget, _ := NewRetryBudget(DefaultBudgetMax, DefaultBudgetRatio)
+	c := &Client{
+		base:         strings.TrimRight(u.String(), "/"),
+		header:       http.Header{"User-Agent": {"concord-go"}, "Accept": {"application/json"}},
+		budget:       budget,
+		clock:        realClock{},
+		rand:         rand.Float64,
+		keyHeader:    DefaultIdempotencyKeyHeader,
+		newKey:       newUUIDKey,
+		versions:     newVersionCache(DefaultVersionCacheSize),
+		maxBody:      DefaultMaxResponseBytes,
+		maxErrorBody: DefaultMaxErrorBodyBytes,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{Transport: defaultTransport()}
+	}
+	sender := *c.httpClient
+	if sender.Transport == nil {
+		sender.Transport = http.DefaultTransport
+	}
+	sender.Transport = keepIdle{sender.Transport}
+	c.sender = &sender
+	c.retry = c.retry.withDefaults()
+	c.conflict = c.conflict.withDefaults()
+	return c, nil
+}
+
+// defaultTransport is a clone of http.DefaultTransport that keeps more idle
+// connections per host (the standard library keeps 2), so that concurrent
+// calls to one API reuse connections instead of opening new ones.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
+// keepIdle hides its transport's CloseIdleConnections: go-retryablehttp
+// calls it whenever it gives up on a request, which would drop the pooled
+// connections of every other call sharing the transport.
+type keepIdle struct{ http.RoundTripper }
+
+// CloseIdleConnections closes the idle connections of the client's
+// transport. Call it when done with a client that owns its transport.
+func (c *Client) CloseIdleConnections() { c.httpClient.CloseIdleConnections() }
+
+// BaseURL returns the base URL resource paths are joined to.
+func (c *Client) BaseURL() string { return c.base }
+
+// Request is one HTTP request for Client.Do.
+type Request struct {
+	// Method is the HTTP method; empty means GET.
+	Method string
+	// Path is joined to the client's base URL; an absolute URL is used as
+	// it is.
+	Path string
+	// Query is added to the URL.
+	Query url.Values
+	// Header is added to the client's default headers for this request.
+	Header http.Header
+	// Body is sent as JSON. Nil sends no body; a []byte or json.RawMessage
+	// is sent as it is.
+	Body any
+	// IdempotencyKey is the key a POST carries; empty means a fresh one is
+	// generated for the call. Reuse a key you stored to make a retry after
+	// a restart safe.
+	IdempotencyKey string
+	// NoIdempotencyKey sends a POST without a key. Such a request is never
+	// retried, because a repeat could apply it twice.
+	NoIdempotencyKey bool
+	// IfMatch, when set, makes the request conditional on this strong
+	// ETag. A weak ETag is refused with ErrInvalidETag before anything is
+	// sent, since If-Match uses strong comparison and would fail forever.
+	IfMatch ETag
+}
+
+// Response is a response concord has read in full.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	// ETag is the response's entity-tag; empty when absent or malformed.
+	ETag ETag
+	// Body is the whole body, up to WithMaxResponseBytes.
+	Body []byte
+	// Replayed reports that the server answered from an earlier request
+	// with the same idempotency key (Idempotent-Replayed: true): the
+	// operation happened once, earlier.
+	Replayed bool
+	// Requests is the number of HTTP requests the call sent, retries and
+	// conflict rounds included.
+	Requests int
+}
+
+// Do sends req through the client's machinery (default headers,
+// idempotency key, transport retries, hooks) and decodes a JSON success body
+// into out, unless out is nil or the body is empty. A response that is not
+// 2xx or 304 returns an error holding an *APIError; a body that does not
+// decode returns a *DecodeError. Do does not track versions or resolve
+// conflicts: Resource does.
+func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, error) {
+	if req == nil {
+		return nil, errors.New("concord: Do needs a request")
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	o := &outgoing{method: method, url: c.resolve(req.Path, req.Query), header: req.Header.Clone()}
+	if o.header == nil {
+		o.header = make(http.Header)
+	}
+	switch b := req.Body.(type) {
+	case nil:
+	case []byte:
+		o.body = b
+	case json.RawMessage:
+		o.body = b
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("concord: encoding the request body: %w", err)
+		}
+		o.body = data
+	}
+	if req.IfMatch != "" {
+		if err := setIfMatch(o, req.IfMatch); err != nil {
+			return nil, err
+		}
+	}
+	o.conditional = o.conditional || o.header.Get("If-Match") != ""
+	o.createOnly = o.header.Get("If-None-Match") == "*"
+	cl := c.newCall()
+	if method == http.MethodPost && !req.NoIdempotencyKey {
+		var k idempotencyKey
+		key, err := c.keyFor(&k, req.IdempotencyKey, o.body)
+		if err != nil {
+			return nil, err
+		}
+		o.key = key
+	}
+	resp, err := c.exchange(ctx, cl, o)
+	if err != nil {
+		return resp, err
+	}
+	if out != nil && len(bytes.TrimSpace(resp.Body)) > 0 {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return resp, &DecodeError{Method: method, URL: redactURL(o.url), StatusCode: resp.StatusCode, Type: reflect.TypeOf(out).String(), Err: err}
+		}
+	}
+	return resp, nil
+}
+
+// setIfMatch makes o conditional on a strong ETag.
+func setIfMatch(o *outgoing, tag ETag) error {
+	if _, err := ParseETag(string(tag)); err != nil {
+		return err
+	}
+	if tag.IsWeak() {
+		return fmt.Errorf("%w: weak ETag %s cannot satisfy If-Match (strong comparison)", ErrInvalidETag, tag)
+	}
+	o.header.Set("If-Match", string(tag))
+	o.conditional = true
+	return nil
+}
+
+// resolve joins path to the base URL, unless path is already absolute.
+func (c *Client) resolve(path string, query url.Values) string {
+	u := path
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		u = c.base + "/" + strings.TrimLeft(path, "/")
+	}
+	if len(query) > 0 {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + query.Encode()
+	}
+	return u
+}
+
+// call is the state of one logical call: its ID and the transport retries
+// it may still spend, shared by every request it sends.
+type call struct {
+	id          string
+	retriesLeft int
+	retries     int
+	requests    int
+}
+
+func (c *Client) newCall() *call {
+	cl := &call{retriesLeft: c.retry.MaxAttempts - 1}
+	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
+		// Only pay for an ID when something will read it.
+		cl.id, _ = newUUIDKey()
+	}
+	return cl
+}
+
+// outgoing is one HTTP request as concord builds it, before
+// go-retryablehttp sends it (perhaps several times).
+type outgoing struct {
+	method      string
+	url         string
+	header      http.Header // per-request headers, added to the defaults
+	body        []byte
+	contentType string // default application/json when there is a body
+	key         string // idempotency key, if any
+	conditional bool   // carries a version: If-Match or a body version
+	createOnly  bool   // carries If-None-Match: *
+}
+
+// exchange sends o and, when the server says an earlier request with the
+// same idempotency key is still in progress, waits (as told by Retry-After,
+// or by the conflict backoff) and resends the same key and bytes.
+func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response, error) {
+	bo := c.conflict.NewBackOff()
+	for round := 1; ; round++ {
+		resp, err := c.send(ctx, cl, o)
+		var apiErr *APIError
+		if err == nil || o.key == "" || !errors.As(err, &apiErr) || apiErr.Kind != KindInProgress {
+			return resp, err
+		}
+		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: redactURL(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
+		if round >= c.conflict.MaxAttempts {
+			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
+		}
+		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())
+		if !ok {
+			d = bo.NextBackOff()
+		}
+		if werr := c.wait(ctx, d); werr != nil {
+			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
+		}
+	}
+}
+
+// wait sleeps for d unless that would pass ctx's deadline, in which case it
+// returns an error wrapping ErrWaitTooLong at once.
+func (c *Client) wait(ctx context.Context, d time.Duration) error {
+	if c.beyondDeadline(ctx, d) {
+		return fmt.Errorf("%w: %v would pass the context deadline", ErrWaitTooLong, d)
+	}
+	return c.clock.Sleep(ctx, d)
+}
+
+// send makes one request, with transport retries, and reads its response.
+func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, error) {
+	var body any
+	if o.body != nil {
+		body = o.body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, o.method, o.url, body)
+	if err != nil {
+		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, redactURL(o.url), err)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	for k, v := range o.header {
+		req.Header[k] = v
+	}
+	if o.body != nil && req.Header.Get("Content-Type") == "" {
+		ct := o.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	if o.key != "" {
+		c.setKeyHeader(req.Header, o.key)
+	}
+	if c.invocationHeaders {
+		req.Header.Set(HeaderInvocationID, cl.id)
+	}
+	a := &attempts{c: c, call: cl, out: o}
+	rc := &retryablehttp.Client{
+		HTTPClient:     c.sender,
+		RetryMax:       max(cl.retriesLeft, 0),
+		CheckRetry:     a.checkRetry,
+		Backoff:        noBackoff,
+		PrepareRetry:   a.prepareRetry,
+		RequestLogHook: a.beforeAttempt,
+		ErrorHandler:   passError,
+	}
+	hresp, err := rc.Do(req)
+	if err != nil {
+		return nil, a.wrap(err)
+	}
+	if a.bodyErr != nil {
+		return nil, a.wrap(a.bodyErr)
+	}
+	resp := &Response{
+		StatusCode: hresp.StatusCode,
+		Header:     hresp.Header,
+		Body:       a.body,
+		Replayed:   replayed(hresp.Header),
+		Requests:   cl.requests,
+	}
+	if v := hresp.Header.Get("ETag"); v != "" {
+		if tag, err := ParseETag(v); err == nil {
+			resp.ETag = tag
+		} else if c.logger != nil {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: ignoring malformed ETag", slog.String("url", redactURL(o.url)), slog.String("error", err.Error()))
+		}
+	}
+	if hresp.StatusCode < 300 || hresp.StatusCode == http.StatusNotModified {
+		return resp, nil
+	}
+	return resp, a.wrap(c.apiError(o, hresp, a.body, a.truncated))
+}
+
+// noBackoff is go-retryablehttp's Backoff: concord waits in PrepareRetry
+// instead, through its Clock.
+func noBackoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 }
+
+// passError is go-retryablehttp's ErrorHandler: it hands back the response
+// and the error untouched, so the final response is never dropped and the
+// error is not rewritten.
+func passError(resp *http.Response, err error, _ int) (*http.Response, error) { return resp, err }
+
+// apiError builds the error for a response that was not a success,
+// classifying conflicts.
+func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncated bool) *APIError {
+	prefix := body
+	if int64(len(prefix)) > c.maxErrorBody {
+		prefix, truncated = prefix[:c.maxErrorBody], true
+	}
+	e := &APIError{
+		Method:     o.method,
+		URL:        redactURL(o.url),
+		StatusCode: resp.StatusCode,
+		Header:     resp.Header,
+		RequestID:  requestID(resp.Header),
+		Problem:    parseProblem(resp.Header, prefix),
+		Body:       prefix,
+		Truncated:  truncated,
+	}
+	info := ConflictInfo{
+		Method: o.method, StatusCode: resp.StatusCode, Header: resp.Header, Body: prefix, Problem: e.Problem,
+		Conditional: o.conditional, CreateOnly: o.createOnly, Keyed: o.key != "",
+	}
+	if isConflictStatus(resp.StatusCode) {
+		e.Kind, e.Code = classify(c.classifier, info)
+	} else {
+		_, e.Code = kindFromBody(info)
+	}
+	return e
+}

@@ -1,0 +1,230 @@
+package concord
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Sentinel errors, matched with errors.Is. The typed errors below (APIError,
+// ConflictError, RetryError, MergeClashError) report Is for the sentinels
+// that describe them, so callers can branch on the sentinel and reach for the
+// type only when they need its data.
+var (
+	// ErrNotFound: the server answered 404 or 410.
+	ErrNotFound = errors.New("concord: not found")
+	// ErrConflict: a write was rejected as conflicting (409 or 412) and
+	// concord could not, or was not asked to, resolve it.
+	ErrConflict = errors.New("concord: conflict")
+	// ErrAlreadyExists: a create found the resource already there and the
+	// existing one was not adopted.
+	ErrAlreadyExists = errors.New("concord: already exists")
+	// ErrMergeAborted: a merge or mutate function gave up. Return it (or wrap
+	// it) from a MergeFunc to stop the conflict loop without writing.
+	ErrMergeAborted = errors.New("concord: merge aborted")
+	// ErrIdempotencyKeyReused: the server saw this idempotency key before with
+	// a different request. It is a bug in the caller and is never retried.
+	ErrIdempotencyKeyReused = errors.New("concord: idempotency key reused with a different request")
+	// ErrRetryBudgetExhausted: a retry was needed but the client's retry
+	// budget is spent, so the call failed fast instead of adding load.
+	ErrRetryBudgetExhausted = errors.New("concord: retry budget exhausted")
+	// ErrWaitTooLong: the wait before the next attempt (a Retry-After hint
+	// or a backoff) is longer than the policy's cap or would end after the
+	// context's deadline, so concord stopped at once instead of sleeping.
+	ErrWaitTooLong = errors.New("concord: wait before retry too long")
+	// ErrInvalidETag: a value is not an RFC 9110 entity-tag.
+	ErrInvalidETag = errors.New("concord: invalid entity-tag")
+	// ErrNoVersion: a conditional write needs a version (a strong ETag or a
+	// body version) and the server has not provided one. Pass WithVersion,
+	// configure WithBodyVersion, or opt out with WithUnconditional.
+	ErrNoVersion = errors.New("concord: no usable version for a conditional write")
+	// ErrResponseTooLarge: a success body is larger than WithMaxResponseBytes.
+	ErrResponseTooLarge = errors.New("concord: response body too large")
+	// ErrDecode: a response body does not decode into the expected type.
+	ErrDecode = errors.New("concord: cannot decode response")
+	// ErrConflictPersists: the server rejected a write made against the very
+	// version it had just served, so the conflict is not about staleness and
+	// retrying would spin.
+	ErrConflictPersists = errors.New("concord: conflict persists against the current version")
+)
+
+// Problem holds the members of an RFC 9457 problem details document
+// (application/problem+json). Type is the identifier to branch on; Detail is
+// for people and should not be parsed.
+type Problem struct {
+	Type     string `json:"type,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Status   int    `json:"status,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Extensions holds any other members of the document.
+	Extensions map[string]any `json:"-"`
+}
+
+// APIError is a response that was not a success. It keeps what a caller
+// needs to act on or report the failure: the request, the status, the
+// server's request ID, the problem details when the body carried them, the
+// conflict kind for 409/412/422/428, and a bounded prefix of the body.
+type APIError struct {
+	Method     string
+	URL        string // credentials and sensitive query values redacted
+	StatusCode int
+	Header     http.Header
+	// RequestID is the first of X-Request-Id, X-Request-ID, Request-Id or
+	// X-Amzn-RequestId that the server sent, if any.
+	RequestID string
+	// Code is the machine-readable error code the body carried, if any: a
+	// Kubernetes Status reason, a CouchDB error, a Stripe error code.
+	Code string
+	// Problem is set when the body was an RFC 9457 problem document.
+	Problem *Problem
+	// Kind says what a 409, 412, 422 or 428 meant; it is KindNone otherwise.
+	Kind ConflictKind
+	// Body is at most WithMaxErrorBodyBytes of the response body.
+	Body []byte
+	// Truncated reports whether Body is shorter than what the server sent.
+	Truncated bool
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "concord: %s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Kind != KindNone {
+		fmt.Fprintf(&b, " (%s)", e.Kind)
+	}
+	switch {
+	case e.Problem != nil && (e.Problem.Title != "" || e.Problem.Detail != ""):
+		fmt.Fprintf(&b, ": %s", strings.TrimSpace(e.Problem.Title+" "+e.Problem.Detail))
+	case e.Code != "":
+		fmt.Fprintf(&b, ": %s", e.Code)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " [request %s]", e.RequestID)
+	}
+	return b.String()
+}
+
+// Is reports whether the response matches a sentinel: ErrNotFound for 404
+// and 410, ErrConflict for 409 and 412, ErrAlreadyExists and
+// ErrIdempotencyKeyReused by Kind.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound || e.StatusCode == http.StatusGone
+	case ErrConflict:
+		return e.StatusCode == http.StatusConflict || e.StatusCode == http.StatusPreconditionFailed
+	case ErrAlreadyExists:
+		return e.Kind == KindAlreadyExists
+	case ErrIdempotencyKeyReused:
+		return e.Kind == KindKeyReused
+	}
+	return false
+}
+
+// ConflictError reports a conditional write that concord gave up on: the
+// conflict loop ran out of attempts or time, no merge function was given, or
+// the conflict was not one a merge can resolve. It matches ErrConflict.
+type ConflictError struct {
+	// Kind is the classification of the last conflict response.
+	Kind ConflictKind
+	// Attempts is how many writes the loop sent.
+	Attempts int
+	// ETag is the last version the loop saw for the resource.
+	ETag ETag
+	// Version is the last version in the versioner's terms (equal to the
+	// ETag's text for ETag-versioned resources).
+	Version string
+	// Err is why the loop stopped: the last *APIError, a context error,
+	// ErrConflictPersists, ErrWaitTooLong.
+	Err error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("concord: conflict (%s) not resolved after %d attempt(s), last version %q: %v",
+		e.Kind, e.Attempts, e.Version, e.Err)
+}
+
+// Unwrap returns the reason the loop stopped.
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// Is reports true for ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// RetryError reports a request that was retried, or needed a retry that was
+// refused, and still failed. Err is the final attempt's error (usually an
+// *APIError holding the final response, which is never lost); Prior holds
+// the earlier attempts' errors, oldest first. errors.Is and errors.As search
+// Reason, Err and then Prior.
+type RetryError struct {
+	// Attempts is the number of HTTP requests sent.
+	Attempts int
+	// Reason is why no further retry was made when that was not simply the
+	// attempt limit: ErrRetryBudgetExhausted or ErrWaitTooLong. Nil when the
+	// attempts ran out.
+	Reason error
+	// Delay is the wait that was needed when Reason is ErrWaitTooLong: the
+	// server's Retry-After or the backoff.
+	Delay time.Duration
+	// Err is the final attempt's error.
+	Err error
+	// Prior are the errors of the attempts before the final one.
+	Prior []error
+}
+
+func (e *RetryError) Error() string {
+	switch {
+	case e.Reason == ErrWaitTooLong:
+		return fmt.Sprintf("concord: gave up after %d attempt(s): next attempt needs a wait of %v: %v", e.Attempts, e.Delay, e.Err)
+	case e.Reason != nil:
+		return fmt.Sprintf("concord: gave up after %d attempt(s): %v: %v", e.Attempts, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("concord: gave up after %d attempt(s): %v", e.Attempts, e.Err)
+}
+
+// Unwrap returns Reason (when set), Err and the prior errors, so errors.Is
+// and errors.As see every attempt, the final one first.
+func (e *RetryError) Unwrap() []error {
+	errs := make([]error, 0, 2+len(e.Prior))
+	if e.Reason != nil {
+		errs = append(errs, e.Reason)
+	}
+	errs = append(errs, e.Err)
+	return append(errs, e.Prior...)
+}
+
+// MergeClashError is returned by ThreeWay (and MergeJSON) under the Fail
+// policy when both sides changed the same JSON members to different values.
+// It matches ErrMergeAborted.
+type MergeClashError struct {
+	// Paths are the clashing members as JSON Pointers (RFC 6901), sorted.
+	Paths []string
+}
+
+func (e *MergeClashError) Error() string {
+	return "concord: merge clash at " + strings.Join(e.Paths, ", ")
+}
+
+// Is reports true for ErrMergeAborted.
+func (e *MergeClashError) Is(target error) bool { return target == ErrMergeAborted }
+
+// DecodeError reports a response body that does not decode into the
+// expected type. It matches ErrDecode.
+type DecodeError struct {
+	Method     string
+	URL        string
+	StatusCode int
+	Type       string // the Go type that was expected
+	Err        error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("concord: %s %s: %d response does not decode into %s: %v", e.Method, e.URL, e.StatusCode, e.Type, e.Err)
+}
+
+// Unwrap returns the decoder's error.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Is reports true for ErrDecode.
+func (e *DecodeError) Is(target error) bool { return target == ErrDecode }

@@ -1,0 +1,170 @@
+package concord
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Hooks are called as a call progresses, for metrics and tracing. Any field
+// may be nil. Hooks run on the calling goroutine and must be safe for
+// concurrent use when the client is used concurrently; a slow hook slows the
+// call.
+type Hooks struct {
+	// OnAttempt is called before each HTTP request.
+	OnAttempt func(ctx context.Context, e AttemptEvent)
+	// OnRetry is called when a transport failure will be retried, with the
+	// reason and the wait chosen.
+	OnRetry func(ctx context.Context, e RetryEvent)
+	// OnConflict is called for each conflict response the conflict loop
+	// handles.
+	OnConflict func(ctx context.Context, e ConflictEvent)
+	// OnMerge is called after each merge (or mutate) the conflict loop runs.
+	OnMerge func(ctx context.Context, e MergeEvent)
+}
+
+// set reports whether any hook is set.
+func (h Hooks) set() bool {
+	return h.OnAttempt != nil || h.OnRetry != nil || h.OnConflict != nil || h.OnMerge != nil
+}
+
+// AttemptEvent describes one HTTP request about to be sent.
+type AttemptEvent struct {
+	InvocationID string // the logical call's ID, the same on every attempt
+	Method       string
+	URL          string // redacted
+	Attempt      int    // 1 for the call's first request
+}
+
+// RetryEvent describes a failed attempt that will be retried.
+type RetryEvent struct {
+	InvocationID string
+	Method       string
+	URL          string
+	Attempt      int    // the attempt that failed
+	StatusCode   int    // 0 for a transport error
+	Reason       string // "status 503", or the transport error's text
+	Err          error
+	Delay        time.Duration // the wait before the next attempt
+}
+
+// ConflictEvent describes a conflict response met by the conflict loop.
+type ConflictEvent struct {
+	InvocationID string
+	Method       string
+	URL          string
+	Kind         ConflictKind
+	StatusCode   int
+	Attempt      int    // the write that was rejected, from 1
+	Version      string // the version that write carried
+}
+
+// MergeEvent describes one merge run by the conflict loop.
+type MergeEvent struct {
+	InvocationID string
+	URL          string
+	Attempt      int    // the conflict round, from 1
+	Outcome      string // "merged", "unchanged" (nothing left to write) or "aborted"
+	Err          error
+}
+
+func (c *Client) observeAttempt(ctx context.Context, cl *call, out *outgoing, n int, header http.Header) {
+	if c.hooks.OnAttempt != nil {
+		c.hooks.OnAttempt(ctx, AttemptEvent{InvocationID: cl.id, Method: out.method, URL: redactURL(out.url), Attempt: cl.requests + 1})
+	}
+	if c.logger != nil && c.logger.Enabled(ctx, slog.LevelDebug) {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "concord: request",
+			slog.String("invocation", cl.id), slog.String("method", out.method), slog.String("url", redactURL(out.url)),
+			slog.Int("attempt", cl.requests+1), slog.Int("send_attempt", n), slog.Any("header", redactHeader(header)))
+	}
+}
+
+func (c *Client) observeRetry(ctx context.Context, cl *call, out *outgoing, n int, resp *http.Response, err error, delay time.Duration) {
+	e := RetryEvent{InvocationID: cl.id, Method: out.method, URL: redactURL(out.url), Attempt: n, Err: err, Delay: delay}
+	if resp != nil {
+		e.StatusCode = resp.StatusCode
+		e.Reason = "status " + http.StatusText(resp.StatusCode)
+	} else {
+		e.Reason = err.Error()
+	}
+	if c.hooks.OnRetry != nil {
+		c.hooks.OnRetry(ctx, e)
+	}
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelInfo, "concord: retrying",
+			slog.String("invocation", cl.id), slog.String("method", e.Method), slog.String("url", e.URL),
+			slog.Int("attempt", n), slog.String("reason", e.Reason), slog.Duration("delay", delay))
+	}
+}
+
+func (c *Client) observeConflict(ctx context.Context, e ConflictEvent) {
+	if c.hooks.OnConflict != nil {
+		c.hooks.OnConflict(ctx, e)
+	}
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelInfo, "concord: conflict",
+			slog.String("invocation", e.InvocationID), slog.String("method", e.Method), slog.String("url", e.URL),
+			slog.String("kind", e.Kind.String()), slog.Int("status", e.StatusCode), slog.Int("attempt", e.Attempt))
+	}
+}
+
+func (c *Client) observeMerge(ctx context.Context, e MergeEvent) {
+	if c.hooks.OnMerge != nil {
+		c.hooks.OnMerge(ctx, e)
+	}
+	if c.logger != nil {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "concord: merge",
+			slog.String("invocation", e.InvocationID), slog.String("url", e.URL),
+			slog.Int("attempt", e.Attempt), slog.String("outcome", e.Outcome))
+	}
+}
+
+// sensitiveHeader reports whether a header carries a credential and must
+// never be logged.
+func sensitiveHeader(name string) bool {
+	switch n := strings.ToLower(name); n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+		return true
+	default:
+		return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "api-key") ||
+			strings.Contains(n, "apikey") || strings.Contains(n, "password") || strings.Contains(n, "signature")
+	}
+}
+
+// redactHeader returns a copy of h for logging, credentials replaced.
+func redactHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if sensitiveHeader(k) {
+			out[k] = []string{"REDACTED"}
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// redactURL returns u with its password and credential-like query values
+// replaced, for errors and logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if sensitiveHeader(k) || strings.EqualFold(k, "key") || strings.EqualFold(k, "sig") {
+				q[k] = []string{"REDACTED"}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

@@ -1,0 +1,108 @@
+package concord
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Header names concord reads and writes.
+const (
+	// DefaultIdempotencyKeyHeader is the header creates carry their key in,
+	// as in the IETF httpapi Idempotency-Key draft and Stripe.
+	DefaultIdempotencyKeyHeader = "Idempotency-Key"
+	// HeaderReplayed is set to "true" by servers (Stripe, concordtest) on a
+	// response replayed from an earlier request with the same key.
+	HeaderReplayed = "Idempotent-Replayed"
+	// HeaderInvocationID carries one ID per logical call, the same on every
+	// attempt, when WithInvocationHeaders is on.
+	HeaderInvocationID = "X-Concord-Invocation-Id"
+	// HeaderAttempt carries the attempt number (1 for the first request of
+	// a call) when WithInvocationHeaders is on.
+	HeaderAttempt = "X-Concord-Attempt"
+)
+
+// MaxIdempotencyKeyLen is the longest key concord sends, Stripe's limit.
+const MaxIdempotencyKeyLen = 255
+
+// KeyFormat says how an idempotency key is written in its header.
+type KeyFormat int
+
+const (
+	// KeyBare sends the key as it is: Idempotency-Key: 5f1c... It is what
+	// Stripe and most servers expect, and the default.
+	KeyBare KeyFormat = iota
+	// KeyQuoted sends the key as a structured-field string, as the IETF
+	// draft specifies: Idempotency-Key: "5f1c...".
+	KeyQuoted
+)
+
+// newUUIDKey is the default key generator: a random (version 4) UUID.
+func newUUIDKey() (string, error) {
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return "", fmt.Errorf("concord: generating an idempotency key: %w", err)
+	}
+	return id.String(), nil
+}
+
+// validateKey checks a key before it is sent: non-empty, at most
+// MaxIdempotencyKeyLen bytes of visible ASCII, and no quote or backslash so
+// that both formats can carry it unescaped.
+func validateKey(k string) error {
+	if k == "" || len(k) > MaxIdempotencyKeyLen {
+		return fmt.Errorf("concord: idempotency key must be 1 to %d bytes, got %d", MaxIdempotencyKeyLen, len(k))
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c >= 0x7F || c == '"' || c == '\\' {
+			return fmt.Errorf("concord: idempotency key %q holds byte %#x; use visible ASCII without quotes or backslashes", truncate(k, 64), c)
+		}
+	}
+	return nil
+}
+
+// idempotencyKey is the key of one logical write, bound to the bytes it was
+// first sent with: the same bytes reuse it on every retry, other bytes get a
+// new key, because a server must never see one key with two payloads.
+type idempotencyKey struct {
+	key  string
+	body []byte
+}
+
+// keyFor returns the key to send with body. The first call uses the
+// caller's key when given one, else a generated key.
+func (c *Client) keyFor(k *idempotencyKey, callerKey string, body []byte) (string, error) {
+	if k.key != "" && bytes.Equal(k.body, body) {
+		return k.key, nil
+	}
+	key := callerKey
+	if k.key != "" || key == "" {
+		var err error
+		if key, err = c.newKey(); err != nil {
+			return "", err
+		}
+	}
+	if err := validateKey(key); err != nil {
+		return "", err
+	}
+	k.key, k.body = key, body
+	return key, nil
+}
+
+// setKeyHeader writes key into h in the client's format.
+func (c *Client) setKeyHeader(h http.Header, key string) {
+	if c.keyFormat == KeyQuoted {
+		key = strconv.Quote(key)
+	}
+	h.Set(c.keyHeader, key)
+}
+
+// replayed reports whether a response says it was replayed for a repeated
+// idempotency key.
+func replayed(h http.Header) bool {
+	return strings.EqualFold(strings.TrimSpace(h.Get(HeaderReplayed)), "true")
+}

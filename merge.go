@@ -1,0 +1,435 @@
+package concord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// MergeFunc resolves a stale-version conflict. base is the version mine was
+// derived from (theirs, when concord never saw the base), mine is what this
+// writer wants, theirs is what the server holds now. It returns the value to
+// write against theirs' version. All three are private copies. Returning an
+// error (ErrMergeAborted, or any other) stops the call without writing; a
+// result equal to theirs ends the call without writing.
+type MergeFunc[T any] func(base, mine, theirs T) (T, error)
+
+// MineWins writes mine over whatever the server holds, now conditional on
+// the fresh version: a deliberate, visible "force".
+func MineWins[T any]() MergeFunc[T] {
+	return func(_, mine, _ T) (T, error) { return mine, nil }
+}
+
+// TheirsWins keeps the server's version: the call ends without writing and
+// returns theirs, with Result.Unchanged set.
+func TheirsWins[T any]() MergeFunc[T] {
+	return func(_, _, theirs T) (T, error) { return theirs, nil }
+}
+
+// MergeMutate turns a mutate function into a merge that re-applies the
+// intent to theirs: the read-modify-write that Update performs.
+func MergeMutate[T any](mutate func(*T) error) MergeFunc[T] {
+	return func(_, _, theirs T) (T, error) {
+		err := mutate(&theirs)
+		return theirs, err
+	}
+}
+
+// ThreeWay is a JSON three-way merge (see MergeJSON): the members mine
+// changed relative to base are applied onto theirs; clashing edits follow
+// OnClash, failing by default with a *MergeClashError naming them.
+func ThreeWay[T any](opts ...MergeOption) MergeFunc[T] {
+	return func(base, mine, theirs T) (T, error) {
+		var zero T
+		var docs [3][]byte
+		for i, v := range []T{base, mine, theirs} {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return zero, fmt.Errorf("concord: three-way merge: encoding %T: %w", v, err)
+			}
+			docs[i] = b
+		}
+		merged, err := MergeJSON(docs[0], docs[1], docs[2], opts...)
+		if err != nil {
+			return zero, err
+		}
+		var out T
+		if err := json.Unmarshal(merged, &out); err != nil {
+			return zero, fmt.Errorf("concord: three-way merge result does not decode into %T: %w", out, err)
+		}
+		return out, nil
+	}
+}
+
+// ConflictPolicy sets how the conflict loop retries a write after a
+// stale-version conflict (and how long Create waits for a key that is in
+// progress). The zero value means the defaults below.
+type ConflictPolicy struct {
+	// MaxAttempts bounds the writes one call makes, the first included.
+	// Default 10.
+	MaxAttempts int
+	// NewBackOff returns a fresh backoff for each call; concord calls
+	// NextBackOff before each refetch and stops on backoff.Stop. Default:
+	// exponential from 10ms, doubling, ±50% jitter, at most 1s per wait,
+	// no elapsed-time limit (the context's deadline bounds it).
+	NewBackOff func() backoff.BackOff
+}
+
+// Default conflict settings.
+const (
+	DefaultConflictAttempts        = 10
+	DefaultConflictInitialInterval = 10 * time.Millisecond
+	DefaultConflictMaxInterval     = time.Second
+)
+
+func (p ConflictPolicy) withDefaults() ConflictPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultConflictAttempts
+	}
+	if p.NewBackOff == nil {
+		p.NewBackOff = defaultConflictBackOff
+	}
+	return p
+}
+
+// defaultConflictBackOff makes one backoff per call: cenkalti's values hold
+// per-call state and are not safe to share between goroutines.
+func defaultConflictBackOff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(DefaultConflictInitialInterval),
+		backoff.WithMultiplier(2),
+		backoff.WithRandomizationFactor(0.5),
+		backoff.WithMaxInterval(DefaultConflictMaxInterval),
+		backoff.WithMaxElapsedTime(0),
+	)
+	return b
+}
+
+// Replace writes mine as the new state of item id, conditional on the
+// version the client tracks for it (or WithVersion). With no version known
+// it first GETs the item, and creates it with If-None-Match: * when it does
+// not exist. On a stale-version conflict it fetches the current version
+// (theirs), calls the WithMerge function with (base, mine, theirs) and
+// writes the result against theirs' version, with backoff, until it
+// succeeds, the merge gives up or ConflictPolicy's limit or the context's
+// deadline is reached. Without a merge function it returns a
+// *ConflictError rather than overwrite.
+func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (*Result[T], error) {
+	o := r.options(opts)
+	var merge MergeFunc[T]
+	if o.merge != nil {
+		var ok bool
+		if merge, ok = o.merge.(MergeFunc[T]); !ok {
+			return nil, fmt.Errorf("concord: WithMerge got a %T, but the resource holds %T values", o.merge, *new(T))
+		}
+	}
+	u := r.itemURL(id)
+	cl := r.c.newCall()
+	base, known := r.c.versions.get(u)
+	switch {
+	case o.version != "":
+		if base.version != o.version {
+			base = snapshot{version: o.version} // the base is unknown: merge from theirs
+		}
+	case !known:
+		f, err := r.fetch(ctx, cl, u, o)
+		if errors.Is(err, ErrNotFound) {
+			return r.createAt(ctx, cl, id, mine, o)
+		}
+		if err != nil {
+			return nil, err
+		}
+		base = f.snap
+	}
+	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: merge, opts: o, call: cl})
+}
+
+// Update applies mutate to the current value of item id and writes the
+// result conditionally: a read-modify-write that never loses a concurrent
+// update. It starts from the tracked copy (or GETs one), and after each
+// conflict re-applies mutate to a fresh copy of the newest version. mutate
+// may run several times and must depend only on its argument; returning an
+// error (such as ErrMergeAborted) stops the call without writing. A mutate
+// that changes nothing writes nothing.
+func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (*Result[T], error) {
+	o := r.options(opts)
+	u := r.itemURL(id)
+	cl := r.c.newCall()
+	base, cached := r.c.versions.get(u)
+	for {
+		if !cached {
+			f, err := r.fetch(ctx, cl, u, o)
+			if err != nil {
+				return nil, err
+			}
+			base = f.snap
+		}
+		mine, err := decodeAs[T](&Response{Body: base.body}, http.MethodGet, u)
+		if err != nil {
+			return nil, err
+		}
+		if err := safeMutate(mutate, &mine); err != nil {
+			return nil, fmt.Errorf("concord: update %s: %w", redactURL(u), err)
+		}
+		mineBody, err := json.Marshal(mine)
+		if err != nil {
+			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
+		}
+		if !sameJSON(mineBody, roundTrip[T](base.body)) {
+			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: MergeMutate(mutate), opts: o, call: cl})
+		}
+		if cached {
+			// Nothing to write according to the tracked copy, which may be
+			// stale: check against the server once before saying so.
+			cached = false
+			continue
+		}
+		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, ETag: etagOf(base.version), Requests: cl.requests}}, nil
+	}
+}
+
+// write is the state of one conditional write through the conflict loop.
+type write[T any] struct {
+	url   string
+	mine  T
+	base  snapshot // body nil when the base is unknown
+	merge MergeFunc[T]
+	opts  *callOptions
+	call  *call
+}
+
+// writeLoop sends a conditional write and resolves stale-version conflicts
+// by refetching (or reading the state the conflict response carried),
+// merging and writing again against the new version.
+func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], error) {
+	c, o := r.c, w.opts
+	limit := c.conflict.MaxAttempts
+	if o.maxConflicts > 0 {
+		limit = o.maxConflicts
+	}
+	var (
+		bo          = c.conflict.NewBackOff()
+		key         idempotencyKey
+		refetched   bool // a fetch to replace an unusable version was made
+		required    bool // a 428 was answered once already
+		conflicts   int
+		conflictErr = func(kind ConflictKind, round int, version string, err error) error {
+			c.versions.forget(w.url)
+			return &ConflictError{Kind: kind, Attempts: round, Version: version, ETag: etagOf(version), Err: err}
+		}
+	)
+	for round := 1; ; round++ {
+		out, sent, err := r.buildWrite(w, &key)
+		if errors.Is(err, ErrNoVersion) && !refetched && !o.unconditional {
+			refetched = true
+			f, ferr := r.fetch(ctx, w.call, w.url, o)
+			if ferr != nil {
+				return nil, ferr
+			}
+			w.base = f.snap
+			if out, sent, err = r.buildWrite(w, &key); err != nil && !errors.Is(err, ErrNoVersion) {
+				return nil, err
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("concord: write to %s: %w", redactURL(w.url), err)
+		}
+		resp, err := c.exchange(ctx, w.call, out)
+		if err == nil {
+			return r.written(resp, w.url, w.mine, sent, o, conflicts), nil
+		}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
+			return nil, err
+		}
+		conflicts++
+		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: redactURL(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
+		switch {
+		case apiErr.Kind == KindPreconditionRequired && (required || out.conditional):
+			return nil, err
+		case apiErr.Kind == KindStaleVersion && w.merge == nil:
+			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
+		case round >= limit:
+			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
+		}
+		if apiErr.Kind == KindStaleVersion {
+			d := bo.NextBackOff()
+			if d == backoff.Stop {
+				return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
+			}
+			if werr := c.wait(ctx, d); werr != nil {
+				return nil, conflictErr(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
+			}
+		}
+		theirs, ferr := r.theirs(ctx, w, resp)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if apiErr.Kind == KindPreconditionRequired {
+			// The server wants a precondition: send the same value once,
+			// conditional on the version it holds.
+			required = true
+			w.base = theirs.snap
+			continue
+		}
+		if theirs.snap.version != "" && theirs.snap.version == w.base.version {
+			return nil, conflictErr(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err))
+		}
+		merged, unchanged, err := r.merge(ctx, w, theirs.snap, round)
+		if err != nil {
+			return nil, err
+		}
+		if unchanged {
+			res, err := r.result(theirs, conflicts)
+			if err != nil {
+				return nil, err
+			}
+			res.Unchanged = true
+			return res, nil
+		}
+		w.base, w.mine = theirs.snap, merged
+	}
+}
+
+// buildWrite encodes the write of one round: the body (or merge patch),
+// its version precondition and, when the caller asked for one, its
+// idempotency key, fresh whenever the bytes change.
+func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, []byte, error) {
+	o := w.opts
+	full, err := json.Marshal(w.mine)
+	if err != nil {
+		return nil, nil, fmt.Errorf("concord: encoding %T: %w", w.mine, err)
+	}
+	out := r.outgoing(http.MethodPut, w.url, o)
+	body := full
+	if o.patch && w.base.body != nil {
+		if body, err = MergePatch(roundTrip[T](w.base.body), full); err != nil {
+			return nil, nil, err
+		}
+		out.method, out.contentType = http.MethodPatch, "application/merge-patch+json"
+	}
+	q := cloneValues(o.query)
+	switch {
+	case w.base.version != "":
+		if body, err = o.versioner.Apply(w.base.version, out.ensureHeader(), q, body); err != nil {
+			return nil, nil, err
+		}
+		out.conditional = true
+	case !o.unconditional:
+		return nil, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, redactURL(w.url))
+	}
+	out.setQuery(q)
+	out.body = body
+	if o.key != "" {
+		if out.key, err = r.c.keyFor(key, o.key, body); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, full, nil
+}
+
+// theirs returns the current state after a conflict: the representation
+// the conflict response carried, when it carried one with a version, or a
+// fresh GET.
+func (r *Resource[T]) theirs(ctx context.Context, w *write[T], resp *Response) (*fetched, error) {
+	if resp != nil && carriesState(resp) {
+		if v := w.opts.versioner.Version(resp.Header, resp.Body); v != "" {
+			var probe T
+			if json.Unmarshal(resp.Body, &probe) == nil {
+				snap := snapshot{version: v, etag: resp.ETag, body: resp.Body}
+				r.c.versions.put(w.url, snap)
+				return &fetched{snap: snap, resp: resp}, nil
+			}
+		}
+	}
+	return r.fetch(ctx, w.call, w.url, w.opts)
+}
+
+// carriesState reports whether a conflict response holds the resource's
+// current representation rather than an error document: it is JSON, not
+// problem+json, and is not a Kubernetes Status or an {"error": ...} body.
+func carriesState(resp *Response) bool {
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != "text/plain") || len(resp.Body) == 0 {
+		return false
+	}
+	k, code := kindFromBody(ConflictInfo{Body: resp.Body})
+	return k == KindNone && code == ""
+}
+
+// merge runs the merge function on private copies and reports whether its
+// result leaves nothing to write.
+func (r *Resource[T]) merge(ctx context.Context, w *write[T], theirs snapshot, round int) (merged T, unchanged bool, err error) {
+	baseBody := w.base.body
+	if baseBody == nil {
+		baseBody = theirs.body
+	}
+	mineBody, err := json.Marshal(w.mine)
+	if err != nil {
+		return merged, false, err
+	}
+	var base, mine, their T
+	for _, d := range []struct {
+		body []byte
+		dst  *T
+	}{{baseBody, &base}, {mineBody, &mine}, {theirs.body, &their}} {
+		if err := json.Unmarshal(d.body, d.dst); err != nil {
+			return merged, false, &DecodeError{Method: http.MethodGet, URL: redactURL(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
+		}
+	}
+	event := MergeEvent{InvocationID: w.call.id, URL: redactURL(w.url), Attempt: round}
+	merged, err = safeMerge(w.merge, base, mine, their)
+	if err != nil {
+		event.Outcome, event.Err = "aborted", err
+		r.c.observeMerge(ctx, event)
+		return merged, false, fmt.Errorf("concord: merge for %s: %w", redactURL(w.url), err)
+	}
+	mergedBody, err := json.Marshal(merged)
+	if err != nil {
+		return merged, false, fmt.Errorf("concord: encoding the merge result: %w", err)
+	}
+	unchanged = sameJSON(mergedBody, roundTrip[T](theirs.body))
+	event.Outcome = "merged"
+	if unchanged {
+		event.Outcome = "unchanged"
+	}
+	r.c.observeMerge(ctx, event)
+	return merged, unchanged, nil
+}
+
+// safeMerge calls a user's merge function, turning a panic into an error
+// that matches ErrMergeAborted.
+func safeMerge[T any](fn MergeFunc[T], base, mine, theirs T) (out T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: merge function panicked: %v", ErrMergeAborted, p)
+		}
+	}()
+	return fn(base, mine, theirs)
+}
+
+// safeMutate calls a user's mutate function, turning a panic into an error
+// that matches ErrMergeAborted.
+func safeMutate[T any](fn func(*T) error, v *T) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: mutate function panicked: %v", ErrMergeAborted, p)
+		}
+	}()
+	return fn(v)
+}
+
+// etagOf returns version as an ETag when it is one.
+func etagOf(version string) ETag {
+	tag, err := ParseETag(version)
+	if err != nil {
+		return ""
+	}
+	return tag
+}

@@ -1,0 +1,457 @@
+package concord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Resource is a typed handle on one REST collection: items of type T at
+// {base}/{path} and {base}/{path}/{id}, exchanged as JSON. It tracks each
+// item's version so that writes are conditional, creates with an
+// idempotency key, and resolves conflicts with a merge. A Resource is
+// cheap, safe for concurrent use, and shares its client's version cache.
+type Resource[T any] struct {
+	c        *Client
+	path     string
+	defaults []CallOption
+}
+
+// NewResource returns a handle on the collection at path (such as "widgets"
+// or "/v2/orders"), relative to the client's base URL. opts apply to every
+// call, before the call's own options; use them for settings of the API
+// rather than of one call, such as WithVersioner or WithMerge.
+func NewResource[T any](c *Client, path string, opts ...CallOption) *Resource[T] {
+	return &Resource[T]{c: c, path: strings.Trim(path, "/"), defaults: opts}
+}
+
+// Result is a typed response: the decoded value, its version, and the raw
+// response for those who need the status or headers.
+type Result[T any] struct {
+	// Value is the decoded body, or for a write answered without a body,
+	// the value that was written.
+	Value T
+	// Version is the version of Value in the versioner's terms: the ETag
+	// text for ETag-versioned APIs, the body member's raw JSON otherwise.
+	// Empty when the server gave none.
+	Version string
+	// Conflicts is how many conflict responses the call resolved.
+	Conflicts int
+	// Unchanged reports that nothing was written because the resource
+	// already held what the write (after merging) would have produced.
+	Unchanged bool
+	// Adopted reports that CreateAt found the resource already there,
+	// equal to what was sent (a create whose response was lost), and
+	// returned it instead of failing.
+	Adopted bool
+	// Response is the last HTTP response of the call. Its Body is shared
+	// with the client's version cache: do not modify it.
+	Response
+}
+
+// CallOption configures one call of a Resource, or all of its calls when
+// given to NewResource.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	merge         any // a MergeFunc[T] for the resource's T
+	version       string
+	key           string
+	noKey         bool
+	exists        ExistsPolicy
+	patch         bool
+	unconditional bool
+	maxConflicts  int
+	versioner     Versioner
+	header        http.Header
+	query         url.Values
+}
+
+// ExistsPolicy is what CreateAt does when the resource already exists.
+type ExistsPolicy int
+
+const (
+	// AdoptIfEqual returns the existing resource when it equals what was
+	// sent (members outside T and the body version aside), which is the
+	// case of our own earlier attempt whose response was lost; otherwise
+	// the call fails with ErrAlreadyExists. The default.
+	AdoptIfEqual ExistsPolicy = iota
+	// FailIfExists always fails with ErrAlreadyExists.
+	FailIfExists
+)
+
+// WithMerge sets the merge function Replace calls on a stale-version
+// conflict. Without one, Replace returns a *ConflictError instead of
+// overwriting. Its type must match the resource's T.
+func WithMerge[T any](fn MergeFunc[T]) CallOption {
+	return func(o *callOptions) { o.merge = fn }
+}
+
+// WithVersion makes a write conditional on this version instead of the
+// tracked one: an ETag such as `"v3"` for ETag-versioned APIs, or the body
+// member's raw JSON for BodyVersion.
+func WithVersion(v string) CallOption { return func(o *callOptions) { o.version = v } }
+
+// WithIdempotencyKey sets the idempotency key of a create (or of a write
+// that should carry one) instead of a generated one. Store it with the
+// intent to create, and a retry after a crash or restart returns the
+// original result.
+func WithIdempotencyKey(key string) CallOption { return func(o *callOptions) { o.key = key } }
+
+// WithoutIdempotencyKey sends a create without a key. Such a create is sent
+// exactly once, never retried, since a repeat could create twice.
+func WithoutIdempotencyKey() CallOption { return func(o *callOptions) { o.noKey = true } }
+
+// WithExistsPolicy sets what CreateAt does when the resource exists.
+func WithExistsPolicy(p ExistsPolicy) CallOption { return func(o *callOptions) { o.exists = p } }
+
+// WithPatch sends Replace and Update as an RFC 7396 JSON Merge Patch of the
+// members that changed (application/merge-patch+json), still conditional on
+// the version. Smaller writes, and the server never sees members this
+// writer did not touch.
+func WithPatch() CallOption { return func(o *callOptions) { o.patch = true } }
+
+// WithUnconditional lets a write go without a precondition when the server
+// gives no usable version, instead of failing with ErrNoVersion. Concurrent
+// updates can then be lost: use it only for APIs without versions.
+func WithUnconditional() CallOption { return func(o *callOptions) { o.unconditional = true } }
+
+// WithMaxConflicts bounds the writes of this call's conflict loop,
+// overriding ConflictPolicy.MaxAttempts.
+func WithMaxConflicts(n int) CallOption { return func(o *callOptions) { o.maxConflicts = n } }
+
+// WithVersioner sets how versions are read and sent; ETagVersion by
+// default.
+func WithVersioner(v Versioner) CallOption { return func(o *callOptions) { o.versioner = v } }
+
+// WithRequestHeader adds a header to the call's requests.
+func WithRequestHeader(name, value string) CallOption {
+	return func(o *callOptions) {
+		if o.header == nil {
+			o.header = make(http.Header)
+		}
+		o.header.Set(name, value)
+	}
+}
+
+// WithQuery adds a query parameter to the call's requests.
+func WithQuery(name, value string) CallOption {
+	return func(o *callOptions) {
+		if o.query == nil {
+			o.query = make(url.Values)
+		}
+		o.query.Add(name, value)
+	}
+}
+
+// options merges the resource's defaults and the call's options.
+func (r *Resource[T]) options(opts []CallOption) *callOptions {
+	o := &callOptions{versioner: ETagVersion{}}
+	for _, set := range r.defaults {
+		set(o)
+	}
+	for _, set := range opts {
+		if set != nil {
+			set(o)
+		}
+	}
+	return o
+}
+
+// outgoing starts a request with the call's headers and query.
+func (r *Resource[T]) outgoing(method, u string, o *callOptions) *outgoing {
+	return &outgoing{method: method, url: u, header: o.header.Clone()}
+}
+
+func (o *outgoing) setQuery(q url.Values) {
+	if len(q) > 0 {
+		sep := "?"
+		if strings.Contains(o.url, "?") {
+			sep = "&"
+		}
+		o.url += sep + q.Encode()
+	}
+}
+
+func (o *outgoing) ensureHeader() http.Header {
+	if o.header == nil {
+		o.header = make(http.Header)
+	}
+	return o.header
+}
+
+// collectionURL and itemURL build the resource's URLs; the ID is escaped.
+func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
+
+func (r *Resource[T]) itemURL(id string) string {
+	return r.c.resolve(r.path+"/"+url.PathEscape(id), nil)
+}
+
+// Get fetches the item id and remembers its version. When the client already
+// holds a version with a strong or weak ETag, it asks with If-None-Match
+// and reuses the remembered body on 304 Not Modified.
+func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (*Result[T], error) {
+	o := r.options(opts)
+	snap, err := r.fetch(ctx, r.c.newCall(), r.itemURL(id), o)
+	if err != nil {
+		return nil, err
+	}
+	return r.result(snap, 0)
+}
+
+// fetch GETs a resource, revalidating a remembered copy, and remembers what
+// it got.
+func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions) (*fetched, error) {
+	out := r.outgoing(http.MethodGet, u, o)
+	out.setQuery(o.query)
+	cached, ok := r.c.versions.get(u)
+	if ok && cached.etag != "" {
+		out.ensureHeader().Set("If-None-Match", string(cached.etag))
+	}
+	resp, err := r.c.exchange(ctx, cl, out)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			r.c.versions.forget(u)
+		}
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusNotModified {
+		if !ok {
+			return nil, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", redactURL(u))
+		}
+		resp.Body, resp.ETag = cached.body, cached.etag
+		return &fetched{snap: cached, resp: resp}, nil
+	}
+	snap := snapshot{version: o.versioner.Version(resp.Header, resp.Body), etag: resp.ETag, body: resp.Body}
+	r.c.versions.put(u, snap)
+	return &fetched{snap: snap, resp: resp}, nil
+}
+
+// fetched is a snapshot with the response it came from.
+type fetched struct {
+	snap snapshot
+	resp *Response
+}
+
+// result decodes a fetched representation into a Result.
+func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
+	v, err := decodeAs[T](f.resp, http.MethodGet, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Result[T]{Value: v, Version: f.snap.version, Conflicts: conflicts, Response: *f.resp}, nil
+}
+
+// decodeAs decodes a response body into a T, naming the request in the
+// error when it does not fit.
+func decodeAs[T any](resp *Response, method, u string) (T, error) {
+	var v T
+	if err := json.Unmarshal(resp.Body, &v); err != nil {
+		return v, &DecodeError{Method: method, URL: redactURL(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", v), Err: err}
+	}
+	return v, nil
+}
+
+// List fetches the collection and decodes it as a JSON array of T.
+func (r *Resource[T]) List(ctx context.Context, opts ...CallOption) (*Result[[]T], error) {
+	o := r.options(opts)
+	out := r.outgoing(http.MethodGet, r.collectionURL(), o)
+	out.setQuery(o.query)
+	resp, err := r.c.exchange(ctx, r.c.newCall(), out)
+	if err != nil {
+		return nil, err
+	}
+	items, err := decodeAs[[]T](resp, http.MethodGet, out.url)
+	if err != nil {
+		return nil, err
+	}
+	return &Result[[]T]{Value: items, Response: *resp}, nil
+}
+
+// Create POSTs v to the collection with an idempotency key: generated, or
+// set with WithIdempotencyKey. Every transport retry resends the same key
+// and bytes, so a create whose response was lost is answered with the
+// original result (Result.Replayed) rather than made twice. If the server
+// reports the key still in progress, Create waits and resends it.
+// WithoutIdempotencyKey sends the create once, without retries.
+func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Result[T], error) {
+	o := r.options(opts)
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
+	}
+	out := r.outgoing(http.MethodPost, r.collectionURL(), o)
+	out.setQuery(o.query)
+	out.body = body
+	if !o.noKey {
+		var k idempotencyKey
+		if out.key, err = r.c.keyFor(&k, o.key, body); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := r.c.exchange(ctx, r.c.newCall(), out)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result[T]{Value: v, Response: *resp}
+	if len(resp.Body) > 0 {
+		if res.Value, err = decodeAs[T](resp, out.method, out.url); err != nil {
+			return nil, err
+		}
+	}
+	res.Version = o.versioner.Version(resp.Header, resp.Body)
+	if loc := resp.Header.Get("Location"); loc != "" && len(resp.Body) > 0 {
+		if u, err := url.Parse(out.url); err == nil {
+			if abs, err := u.Parse(loc); err == nil {
+				r.c.versions.put(abs.String(), snapshot{version: res.Version, etag: resp.ETag, body: resp.Body})
+			}
+		}
+	}
+	return res, nil
+}
+
+// CreateAt creates the item id with a PUT carrying If-None-Match: *, so it
+// never overwrites. If the item exists, the ExistsPolicy decides: by
+// default (AdoptIfEqual) an existing item equal to v is returned with
+// Result.Adopted set, since that is our own earlier create whose response
+// was lost; anything else fails with ErrAlreadyExists.
+func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (*Result[T], error) {
+	return r.createAt(ctx, r.c.newCall(), id, v, r.options(opts))
+}
+
+func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o *callOptions) (*Result[T], error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
+	}
+	u := r.itemURL(id)
+	out := r.outgoing(http.MethodPut, u, o)
+	out.setQuery(o.query)
+	out.body = body
+	out.ensureHeader().Set("If-None-Match", "*")
+	out.createOnly = true
+	resp, err := r.c.exchange(ctx, cl, out)
+	if err == nil {
+		return r.written(resp, u, v, body, o, 0), nil
+	}
+	if !errors.Is(err, ErrAlreadyExists) || o.exists == FailIfExists {
+		return nil, err
+	}
+	theirs, ferr := r.fetch(ctx, cl, u, o)
+	if ferr != nil {
+		return nil, errors.Join(err, ferr)
+	}
+	if !sameJSON(roundTrip[T](theirs.snap.body), body, versionPath(o.versioner)) {
+		return nil, err
+	}
+	res, derr := r.result(theirs, 0)
+	if derr != nil {
+		return nil, derr
+	}
+	res.Adopted = true
+	return res, nil
+}
+
+// roundTrip decodes body into a T and encodes it again, dropping the
+// members T does not have, so that server-added members do not make two
+// representations of the same T differ.
+func roundTrip[T any](body []byte) []byte {
+	var v T
+	if json.Unmarshal(body, &v) != nil {
+		return body
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// versionPath returns the member path a body versioner keeps the version
+// in, which equality checks leave out.
+func versionPath(v Versioner) []string {
+	if bv, ok := v.(BodyVersion); ok && bv.Path != "" {
+		return strings.Split(bv.Path, ".")
+	}
+	return nil
+}
+
+// written builds the result of a successful write and remembers the new
+// version. A response without a body stands for the body that was sent, as
+// RFC 9110 allows only when the server stored it unchanged and says so with
+// an ETag; without a version the resource is forgotten and refetched when
+// next needed.
+func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *callOptions, conflicts int) *Result[T] {
+	res := &Result[T]{Value: v, Conflicts: conflicts, Response: *resp}
+	body := sent
+	if len(resp.Body) > 0 {
+		if decoded, err := decodeAs[T](resp, "", u); err == nil {
+			res.Value, body = decoded, resp.Body
+		}
+	}
+	res.Version = o.versioner.Version(resp.Header, body)
+	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body})
+	return res
+}
+
+// Delete deletes the item id, conditionally on its tracked (or given)
+// version when one is known. A delete whose response was lost and whose
+// retry finds the item gone, or finds a version mismatch because it is
+// gone, is reported as the success it was. A conflict returns a
+// *ConflictError; a missing item, an error matching ErrNotFound.
+func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) error {
+	o := r.options(opts)
+	u := r.itemURL(id)
+	out := r.outgoing(http.MethodDelete, u, o)
+	version := o.version
+	if snap, ok := r.c.versions.get(u); ok && version == "" {
+		version = snap.version
+	}
+	q := o.query
+	if version != "" {
+		q = cloneValues(o.query)
+		if _, err := o.versioner.Apply(version, out.ensureHeader(), q, nil); err == nil {
+			out.conditional = true
+		} else {
+			out.header.Del("If-Match")
+		}
+	}
+	out.setQuery(q)
+	cl := r.c.newCall()
+	_, err := r.c.exchange(ctx, cl, out)
+	if err == nil {
+		r.c.versions.forget(u)
+		return nil
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	uncertain := cl.retries > 0 // an earlier attempt may have deleted it
+	switch {
+	case apiErr.StatusCode == http.StatusNotFound && uncertain:
+		r.c.versions.forget(u)
+		return nil
+	case apiErr.Kind == KindStaleVersion:
+		if uncertain {
+			if _, gerr := r.fetch(ctx, cl, u, o); errors.Is(gerr, ErrNotFound) {
+				return nil
+			}
+		}
+		r.c.versions.forget(u)
+		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: version, ETag: etagOf(version), Err: err}
+	}
+	return err
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}

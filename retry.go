@@ -1,0 +1,329 @@
+package concord
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// RetryPolicy decides how transport failures are retried: connection errors,
+// timeouts, 408, 429, 500, 502, 503 and 504. Conflicts (409, 412, 422, 428)
+// are never retried here; the conflict loop handles them.
+//
+// Only requests that are safe to repeat are retried: GET, HEAD, OPTIONS,
+// TRACE, PUT and DELETE, requests carrying an idempotency key, and
+// conditional writes (If-Match, If-None-Match or a body version). Anything
+// else, such as a POST without a key, is sent exactly once.
+//
+// The zero value means the defaults in the field comments.
+type RetryPolicy struct {
+	// MaxAttempts bounds the HTTP requests one request may take, the first
+	// included; 1 turns retries off. The retries are counted per call, so
+	// the conflict loop's rounds share them rather than multiplying them.
+	// Default 4.
+	MaxAttempts int
+	// BaseDelay is the first backoff's ceiling. Default 100ms.
+	BaseDelay time.Duration
+	// MaxDelay caps the backoff ceiling, which doubles on every retry.
+	// Default 5s.
+	MaxDelay time.Duration
+	// MaxRetryAfter is the longest Retry-After hint concord will wait for;
+	// a longer one fails fast with a *RetryError whose Reason is
+	// ErrWaitTooLong and whose Delay is the hint. Default 30s.
+	MaxRetryAfter time.Duration
+	// Backoff, when set, replaces full jitter: it returns the wait before
+	// retry number retry (0 for the first retry). Retry-After hints still
+	// take precedence.
+	Backoff func(retry int) time.Duration
+}
+
+// Default retry settings, applied to the zero fields of a RetryPolicy.
+const (
+	DefaultMaxAttempts   = 4
+	DefaultBaseDelay     = 100 * time.Millisecond
+	DefaultMaxDelay      = 5 * time.Second
+	DefaultMaxRetryAfter = 30 * time.Second
+)
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = DefaultBaseDelay
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = DefaultMaxDelay
+	}
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	return p
+}
+
+// backoff returns the wait before retry number retry: "full jitter", a
+// uniform draw from [0, min(MaxDelay, BaseDelay*2^retry)). AWS measured that
+// full jitter does less than half the work of unjittered backoff under
+// contention, because it spreads the retries of clients that failed
+// together.
+func (p RetryPolicy) backoff(retry int, rnd func() float64) time.Duration {
+	if p.Backoff != nil {
+		return max(p.Backoff(retry), 0)
+	}
+	ceil := p.MaxDelay
+	if retry < 32 {
+		if d := p.BaseDelay << retry; d > 0 && d < ceil {
+			ceil = d
+		}
+	}
+	return time.Duration(rnd() * float64(ceil))
+}
+
+// safeToRepeat reports whether sending a request twice cannot apply its side
+// effect twice: the method is idempotent, or an idempotency key lets the
+// server deduplicate, or a precondition makes a repeat fail instead of
+// applying again.
+func safeToRepeat(method string, keyed, conditional bool) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return keyed || conditional
+}
+
+// transientStatus reports whether a status says "try again later" rather
+// than "this request is wrong". Stripe-Should-Retry, when present, overrides
+// the guess, as Stripe documents.
+func transientStatus(resp *http.Response) bool {
+	switch resp.Header.Get("Stripe-Should-Retry") {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// transientError reports whether a transport error may pass on a new
+// attempt: not a cancelled context, not a certificate problem, not a bad URL
+// or a redirect loop.
+func transientError(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrResponseTooLarge) {
+		return false
+	}
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		invalidCert      x509.CertificateInvalidError
+		hostname         x509.HostnameError
+		verify           *tls.CertificateVerificationError
+	)
+	if errors.As(err, &unknownAuthority) || errors.As(err, &invalidCert) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return false
+	}
+	msg := err.Error()
+	return !strings.Contains(msg, "unsupported protocol scheme") && !strings.Contains(msg, "stopped after") && !strings.Contains(msg, "invalid header")
+}
+
+// maxHintSeconds bounds a delta-seconds Retry-After so that a huge value
+// still converts to a time.Duration (about 31 years) and then fails the cap.
+const maxHintSeconds = 1_000_000_000
+
+// parseRetryAfter reads a Retry-After value: delta-seconds, or an HTTP-date
+// in any of the three formats RFC 9110 allows (IMF-fixdate, RFC 850, asctime).
+// A date in the past means "now". ok is false for an absent, negative or
+// garbled value, which is then ignored in favour of the backoff.
+func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if strings.Trim(v, "0123456789") == "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n > maxHintSeconds {
+			n = maxHintSeconds
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// Clock tells the time and waits. concord never calls time.Sleep: every wait
+// goes through a Clock so that it ends when the context does, and so that
+// tests can record the schedule instead of sleeping through it.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d, or until ctx is done, in which case it returns
+	// ctx.Err() at once.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// realClock is the wall clock with timer-based, cancellable sleeps.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// beyondDeadline reports whether a wait of d starting now would end after
+// ctx's deadline, in which case concord does not start it.
+func (c *Client) beyondDeadline(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && c.clock.Now().Add(d).After(deadline)
+}
+
+// attempts runs one request through go-retryablehttp. go-retryablehttp owns
+// the loop (attempt, check, rewind the body, attempt again); concord owns
+// every decision in it through the hooks below: what is retried, how long to
+// wait, whether the budget and the deadline allow it. It also reads each
+// response's body inside the loop, so a connection that drops mid-body is
+// retried like any other transport failure and the final body is never lost.
+type attempts struct {
+	c    *Client
+	call *call
+	out  *outgoing
+
+	n         int           // attempts made
+	delay     time.Duration // the wait chosen for the next retry
+	stop      error         // why a wanted retry was refused, if it was
+	stopDelay time.Duration // the wait that was refused
+	prior     []error       // errors of the attempts that were retried
+
+	body      []byte // the final response's body (or its bounded prefix)
+	truncated bool
+	bodyErr   error // reading the final body failed
+}
+
+// checkRetry is go-retryablehttp's CheckRetry: it reads the body, classifies
+// the outcome, settles the budget and decides on a retry and its wait.
+func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	a.n++
+	a.call.requests++
+	a.body, a.truncated, a.bodyErr = nil, false, nil
+	if err == nil {
+		a.body, a.truncated, a.bodyErr = a.c.readBody(resp)
+		err = a.bodyErr
+	}
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	failed := err != nil && transientError(err) || err == nil && transientStatus(resp)
+	allowed := true
+	if b := a.c.budget; b != nil {
+		if failed {
+			allowed = b.failure()
+		} else {
+			b.success()
+		}
+	}
+	if !failed || !safeToRepeat(a.out.method, a.out.key != "", a.out.conditional) {
+		return false, nil
+	}
+	if a.call.retriesLeft <= 0 {
+		return false, nil
+	}
+	delay, hinted := a.c.retry.backoff(a.call.retries, a.c.rand), false
+	if resp != nil {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), a.c.clock.Now()); ok {
+			delay, hinted = d, true
+		}
+	}
+	switch {
+	case hinted && delay > a.c.retry.MaxRetryAfter, a.c.beyondDeadline(ctx, delay):
+		a.stop, a.stopDelay = ErrWaitTooLong, delay
+		return false, nil
+	case !allowed:
+		a.stop = ErrRetryBudgetExhausted
+		return false, nil
+	}
+	attemptErr := err
+	if attemptErr == nil {
+		attemptErr = a.c.apiError(a.out, resp, a.body, a.truncated)
+	}
+	a.prior = append(a.prior, attemptErr)
+	a.call.retriesLeft--
+	a.call.retries++
+	a.delay = delay
+	a.c.observeRetry(ctx, a.call, a.out, a.n, resp, attemptErr, delay)
+	return true, nil
+}
+
+// prepareRetry is go-retryablehttp's PrepareRetry, called after its own
+// (zero) backoff: concord waits here, through its Clock, so the wait is
+// cancellable and testable.
+func (a *attempts) prepareRetry(req *http.Request) error {
+	return a.c.clock.Sleep(req.Context(), a.delay)
+}
+
+// beforeAttempt is go-retryablehttp's RequestLogHook: it numbers the attempt
+// on the wire when asked to and tells the hooks.
+func (a *attempts) beforeAttempt(_ retryablehttp.Logger, req *http.Request, retry int) {
+	if a.c.invocationHeaders {
+		req.Header.Set(HeaderAttempt, strconv.Itoa(a.call.requests+1))
+	}
+	a.c.observeAttempt(req.Context(), a.call, a.out, retry+1, req.Header)
+}
+
+// wrap returns err as the call's error: bare when one attempt was made and
+// nothing was refused, otherwise inside a *RetryError that keeps every
+// attempt.
+func (a *attempts) wrap(err error) error {
+	if a.n <= 1 && a.stop == nil {
+		return err
+	}
+	return &RetryError{Attempts: a.n, Reason: a.stop, Delay: a.stopDelay, Err: err, Prior: a.prior}
+}
+
+// readBody reads a response body and closes it. A success body is read in
+// full up to the client's limit; an error body is read up to a bounded
+// prefix, so a huge error page costs a few kilobytes.
+func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err error) {
+	defer resp.Body.Close()
+	limit := c.maxErrorBody
+	success := resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified
+	if success || resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusPreconditionFailed {
+		// A conflict response may carry the current representation, which
+		// the merge can use instead of refetching it.
+		limit = c.maxBody
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
+	}
+	if int64(len(body)) > limit {
+		if success {
+			return nil, false, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+		}
+		return body[:limit], true, nil
+	}
+	return body, false, nil
+}

@@ -1,0 +1,223 @@
+package concord
+
+import (
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+)
+
+// Versioner is how an API carries a resource's version: where concord reads
+// it from a response, and how it makes a write conditional on it. The
+// default, ETagVersion, uses the ETag header and If-Match; BodyVersion
+// covers APIs that keep the version in the document (Kubernetes'
+// metadata.resourceVersion, CouchDB's _rev, Google's etag field).
+// Implementations must be safe for concurrent use.
+type Versioner interface {
+	// Version returns the version a response carries, or "" if none.
+	Version(header http.Header, body []byte) string
+	// Apply makes a write conditional on version: it may set header,
+	// add to query, or return a changed body. body is nil for a DELETE.
+	// An error wrapping ErrNoVersion means this version cannot be used
+	// (a weak ETag): concord refetches once, then reports it.
+	Apply(version string, header http.Header, query url.Values, body []byte) ([]byte, error)
+}
+
+// ETagVersion reads the ETag header and writes If-Match. Weak ETags are
+// never sent: If-Match uses strong comparison, so they would fail forever.
+type ETagVersion struct{}
+
+// Version returns the response's ETag if it is a valid entity-tag.
+func (ETagVersion) Version(h http.Header, _ []byte) string {
+	tag, err := ParseETag(h.Get("ETag"))
+	if err != nil {
+		return ""
+	}
+	return string(tag)
+}
+
+// Apply sets If-Match, or returns an error wrapping ErrNoVersion for a weak
+// or malformed tag.
+func (ETagVersion) Apply(version string, h http.Header, _ url.Values, body []byte) ([]byte, error) {
+	tag, err := ParseETag(version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoVersion, err)
+	}
+	if tag.IsWeak() {
+		return nil, fmt.Errorf("%w: the server sent only the weak ETag %s, which If-Match cannot use", ErrNoVersion, tag)
+	}
+	h.Set("If-Match", version)
+	return body, nil
+}
+
+// BodyVersion reads and writes the version as a member of the JSON
+// document. Path names it, with dots between nested members:
+// "metadata.resourceVersion", "_rev", "version". The version is kept as the
+// member's raw JSON, so numbers stay numbers and strings stay strings.
+type BodyVersion struct {
+	// Path is the member holding the version.
+	Path string
+	// Query, when set, is the query parameter that carries the version on
+	// a write without a body, such as CouchDB's DELETE ?rev=. Empty sends
+	// a DELETE unconditionally.
+	Query string
+}
+
+// Version returns the raw JSON of the member at Path, or "".
+func (v BodyVersion) Version(_ http.Header, body []byte) string {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	val, ok := lookup(doc, strings.Split(v.Path, "."))
+	if !ok || val == nil {
+		return ""
+	}
+	raw, err := json.Marshal(val)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// Apply writes version into the body at Path (creating parent objects as
+// needed) or, for a body-less write, into the Query parameter.
+func (v BodyVersion) Apply(version string, _ http.Header, query url.Values, body []byte) ([]byte, error) {
+	if body == nil {
+		if v.Query != "" {
+			var s string
+			if json.Unmarshal([]byte(version), &s) != nil {
+				s = version
+			}
+			query.Set(v.Query, s)
+		}
+		return nil, nil
+	}
+	var doc map[string]any
+	if err := decodeJSON(body, &doc); err != nil || doc == nil {
+		return nil, fmt.Errorf("concord: body version at %q needs a JSON object body", v.Path)
+	}
+	if err := setPath(doc, strings.Split(v.Path, "."), json.RawMessage(version)); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+}
+
+// lookup follows a member path through nested objects.
+func lookup(doc any, path []string) (any, bool) {
+	for _, p := range path {
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if doc, ok = obj[p]; !ok {
+			return nil, false
+		}
+	}
+	return doc, true
+}
+
+// setPath sets a member, creating parent objects.
+func setPath(obj map[string]any, path []string, val any) error {
+	for i, p := range path[:len(path)-1] {
+		next, ok := obj[p].(map[string]any)
+		if !ok {
+			if obj[p] != nil {
+				return fmt.Errorf("concord: %q is not an object", strings.Join(path[:i+1], "."))
+			}
+			next = make(map[string]any)
+			obj[p] = next
+		}
+		obj = next
+	}
+	obj[path[len(path)-1]] = val
+	return nil
+}
+
+// snapshot is what the client remembers of a resource: its version and the
+// body it was seen with, the merge's base.
+type snapshot struct {
+	version string
+	etag    ETag
+	body    []byte
+}
+
+// versionCache remembers snapshots per resource URL, least recently used
+// first out. Size 0 remembers nothing. It is safe for concurrent use.
+type versionCache struct {
+	size int
+
+	mu    sync.Mutex
+	order *list.List // of *cacheEntry, most recent first
+	byURL map[string]*list.Element
+}
+
+type cacheEntry struct {
+	url  string
+	snap snapshot
+}
+
+func newVersionCache(size int) *versionCache {
+	return &versionCache{size: size, order: list.New(), byURL: make(map[string]*list.Element)}
+}
+
+func (v *versionCache) get(url string) (snapshot, bool) {
+	if v.size == 0 {
+		return snapshot{}, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	el, ok := v.byURL[url]
+	if !ok {
+		return snapshot{}, false
+	}
+	v.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).snap, true
+}
+
+// put remembers s for url; a snapshot without a version is forgotten
+// instead, since it cannot make a write conditional.
+func (v *versionCache) put(url string, s snapshot) {
+	if v.size == 0 {
+		return
+	}
+	if s.version == "" {
+		v.forget(url)
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if el, ok := v.byURL[url]; ok {
+		el.Value.(*cacheEntry).snap = s
+		v.order.MoveToFront(el)
+		return
+	}
+	v.byURL[url] = v.order.PushFront(&cacheEntry{url: url, snap: s})
+	if v.order.Len() > v.size {
+		oldest := v.order.Back()
+		v.order.Remove(oldest)
+		delete(v.byURL, oldest.Value.(*cacheEntry).url)
+	}
+}
+
+func (v *versionCache) forget(url string) {
+	if v.size == 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if el, ok := v.byURL[url]; ok {
+		v.order.Remove(el)
+		delete(v.byURL, url)
+	}
+}
+
+// len returns the number of remembered resources.
+func (v *versionCache) len() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.order.Len()
+}
