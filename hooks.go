@@ -125,7 +125,7 @@ func (c *Client) observeMerge(ctx context.Context, e MergeEvent) {
 // sensitiveHeader reports whether a header carries a credential and must
 // never be logged.
 func sensitiveHeader(name string) bool {
-	switch n := strings.ToLower(name); n {
+	switch n := strings.ReplaceAll(strings.ToLower(name), "_", "-"); n {
 	case "authorization", "proxy-authorization", "cookie", "set-cookie":
 		return true
 	default:

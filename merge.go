@@ -119,7 +119,9 @@ func defaultConflictBackOff() backoff.BackOff {
 // writes the result against theirs' version, with backoff, until it
 // succeeds, the merge gives up or ConflictPolicy's limit or the context's
 // deadline is reached. Without a merge function it returns a
-// *ConflictError rather than overwrite.
+// *ConflictError rather than overwrite. With WithUnconditional and no
+// version known it writes blindly, and answers a 428 Precondition Required
+// by fetching the version and writing once more, conditionally.
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
 	var merge MergeFunc[T]
@@ -137,7 +139,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 		if base.version != o.version {
 			base = snapshot{version: o.version} // the base is unknown: merge from theirs
 		}
-	case !known:
+	case !known && !o.unconditional:
 		f, err := r.fetch(ctx, cl, u, o)
 		if errors.Is(err, ErrNotFound) {
 			return r.createAt(ctx, cl, id, mine, o)
@@ -344,7 +346,7 @@ func (r *Resource[T]) theirs(ctx context.Context, w *write[T], resp *Response) (
 			if json.Unmarshal(resp.Body, &probe) == nil {
 				snap := snapshot{version: v, etag: resp.ETag, body: resp.Body}
 				r.c.versions.put(w.url, snap)
-				return &fetched{snap: snap, resp: resp}, nil
+				return &fetched{snap: snap, resp: resp, url: w.url}, nil
 			}
 		}
 	}

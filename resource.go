@@ -224,22 +224,23 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 			return nil, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", redactURL(u))
 		}
 		resp.Body, resp.ETag = cached.body, cached.etag
-		return &fetched{snap: cached, resp: resp}, nil
+		return &fetched{snap: cached, resp: resp, url: u}, nil
 	}
 	snap := snapshot{version: o.versioner.Version(resp.Header, resp.Body), etag: resp.ETag, body: resp.Body}
 	r.c.versions.put(u, snap)
-	return &fetched{snap: snap, resp: resp}, nil
+	return &fetched{snap: snap, resp: resp, url: u}, nil
 }
 
 // fetched is a snapshot with the response it came from.
 type fetched struct {
 	snap snapshot
 	resp *Response
+	url  string
 }
 
 // result decodes a fetched representation into a Result.
 func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
-	v, err := decodeAs[T](f.resp, http.MethodGet, "")
+	v, err := decodeAs[T](f.resp, http.MethodGet, f.url)
 	if err != nil {
 		return nil, err
 	}

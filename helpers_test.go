@@ -1,0 +1,131 @@
+package concord_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
+)
+
+// Widget is the resource type most tests use.
+type Widget struct {
+	ID    string   `json:"id,omitempty"`
+	Name  string   `json:"name"`
+	Price int      `json:"price"`
+	Stock int      `json:"stock"`
+	Color string   `json:"color,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
+}
+
+// quickRetries keeps transport backoff short so tests spend no real time
+// waiting.
+var quickRetries = concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
+
+// setup starts a mux-backed server for scripting exact responses and a
+// client pointing at it, as go-github's tests do.
+func setup(t *testing.T, opts ...concord.Option) (*concord.Client, *http.ServeMux) {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return newClient(t, srv.URL, opts...), mux
+}
+
+// setupFake starts a concordtest API and a client for it.
+func setupFake(t *testing.T, apiOpts []concordtest.Option, opts ...concord.Option) (*concord.Client, *concordtest.Server) {
+	t.Helper()
+	srv := concordtest.NewServer(t, apiOpts...)
+	return newClient(t, srv.URL, opts...), srv
+}
+
+func newClient(t *testing.T, url string, opts ...concord.Option) *concord.Client {
+	t.Helper()
+	c, err := concord.New(url, append([]concord.Option{quickRetries}, opts...)...)
+	if err != nil {
+		t.Fatalf("New(%q) = %v", url, err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+func testMethod(t *testing.T, r *http.Request, want string) {
+	t.Helper()
+	if r.Method != want {
+		t.Errorf("request method = %s; want %s", r.Method, want)
+	}
+}
+
+func testHeader(t *testing.T, r *http.Request, name, want string) {
+	t.Helper()
+	if got := r.Header.Get(name); got != want {
+		t.Errorf("request header %s = %q; want %q", name, got, want)
+	}
+}
+
+func testBody(t *testing.T, r *http.Request, want string) {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatalf("reading request body: %v", err)
+	}
+	if got := string(b); got != want {
+		t.Errorf("request body = %s; want %s", got, want)
+	}
+}
+
+// seedWidget stores a widget on the fake API and returns its ETag.
+func seedWidget(t *testing.T, srv *concordtest.Server, id string, w Widget) string {
+	t.Helper()
+	etag, err := srv.Seed("widgets", id, w)
+	if err != nil {
+		t.Fatalf("Seed: %v", err)
+	}
+	return etag
+}
+
+// countRequests counts the requests the fake API saw with a method.
+func countRequests(srv *concordtest.Server, method string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// fakeClock records the waits asked of it and returns at once, so tests
+// can assert exact schedules without sleeping.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	f.sleeps = append(f.sleeps, d)
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+	return ctx.Err()
+}
+
+func (f *fakeClock) Sleeps() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.sleeps...)
+}
