@@ -696,8 +696,12 @@ func TestHooksAndInvocationHeaders(t *testing.T) {
 		retries  []concord.RetryEvent
 	)
 	hooks := concord.Hooks{
-		OnAttempt: func(_ context.Context, e concord.AttemptEvent) { mu.Lock(); attempts = append(attempts, e); mu.Unlock() },
-		OnRetry:   func(_ context.Context, e concord.RetryEvent) { mu.Lock(); retries = append(retries, e); mu.Unlock() },
+		OnAttempt: func(_ context.Context, e concord.AttemptEvent) {
+			mu.Lock()
+			attempts = append(attempts, e)
+			mu.Unlock()
+		},
+		OnRetry: func(_ context.Context, e concord.RetryEvent) { mu.Lock(); retries = append(retries, e); mu.Unlock() },
 	}
 	c, mux := setup(t, concord.WithHooks(hooks), concord.WithInvocationHeaders())
 	var ids, nums []string
