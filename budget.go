@@ -14,9 +14,10 @@ import (
 //
 // The bound: however many calls fail, retries stop after at most Max/2
 // retryable failures in a row, and from then on each call makes exactly one
-// attempt until Max/2/Ratio successes have refilled the budget. With the
+// attempt until (Max/2+1)/Ratio successes have refilled the budget. With the
 // defaults (Max 20, Ratio 0.2) a total outage costs at most 10 retries
-// client-wide, and 51 successes re-enable retries.
+// client-wide, so the server sees at most calls+10 requests, and about 55
+// successes re-enable retries.
 //
 // A RetryBudget is safe for concurrent use and may be shared by clients. The
 // zero value is not usable: create one with NewRetryBudget.

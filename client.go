@@ -144,9 +144,9 @@ type Request struct {
 	// Body is sent as JSON. Nil sends no body; a []byte or json.RawMessage
 	// is sent as it is.
 	Body any
-	// IdempotencyKey is the key a POST carries; empty means a fresh one is
-	// generated for the call. Reuse a key you stored to make a retry after
-	// a restart safe.
+	// IdempotencyKey is the key the request carries, whatever its method;
+	// for a POST, empty means a fresh key is generated for the call. Reuse a
+	// key you stored to make a retry after a restart safe.
 	IdempotencyKey string
 	// NoIdempotencyKey sends a POST without a key. Such a request is never
 	// retried, because a repeat could apply it twice.
@@ -213,7 +213,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	o.conditional = o.conditional || o.header.Get("If-Match") != ""
 	o.createOnly = o.header.Get("If-None-Match") == "*"
 	cl := c.newCall()
-	if method == http.MethodPost && !req.NoIdempotencyKey {
+	if req.IdempotencyKey != "" || method == http.MethodPost && !req.NoIdempotencyKey {
 		var k idempotencyKey
 		key, err := c.keyFor(&k, req.IdempotencyKey, o.body)
 		if err != nil {

@@ -1,0 +1,236 @@
+package concord_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord"
+)
+
+// TestRetryMatrix sends every method with each guard to a server answering
+// each status once, and checks through the wire whether concord retried.
+func TestRetryMatrix(t *testing.T) {
+	var count atomic.Int32
+	var status atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if count.Add(1) == 1 {
+			w.WriteHeader(int(status.Load()))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Microsecond}), concord.WithRetryBudget(nil))
+	for _, method := range []string{"GET", "HEAD", "PUT", "DELETE", "POST", "PATCH"} {
+		for _, st := range []int{400, 404, 408, 409, 412, 422, 428, 429, 500, 501, 502, 503, 504} {
+			for _, guard := range []string{"none", "key", "if-match"} {
+				count.Store(0)
+				status.Store(int32(st))
+				req := &concord.Request{Method: method, Path: "/x", NoIdempotencyKey: true}
+				switch guard {
+				case "key":
+					req.IdempotencyKey = "k-1"
+				case "if-match":
+					req.IfMatch = `"v1"`
+				}
+				_, _ = c.Do(context.Background(), req, nil)
+				transient := map[int]bool{408: true, 429: true, 500: true, 502: true, 503: true, 504: true}[st]
+				safe := method != "POST" && method != "PATCH" || guard != "none"
+				want := int32(1)
+				if transient && safe {
+					want = 2
+				}
+				if st == 409 && guard == "key" {
+					// Not a transport retry: a bare 409 to a keyed request means
+					// "the same key is in progress" (IETF draft), so the same
+					// key and bytes are resent once the wait is over.
+					want = 2
+				}
+				if got := count.Load(); got != want {
+					t.Errorf("%s with %s answered %d: %d requests; want %d", method, guard, st, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestRetryScheduleIsExact(t *testing.T) {
+	clock := newFakeClock()
+	var hits atomic.Int32
+	c, mux := setup(t,
+		concord.WithClock(clock),
+		concord.WithJitterSource(func() float64 { return 0.5 }),
+		concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}),
+	)
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 2 {
+			w.Header().Set("Retry-After", "2")
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, "down for maintenance")
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+	want := []time.Duration{50 * time.Millisecond, 2 * time.Second, 200 * time.Millisecond}
+	if got := clock.Sleeps(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("waits = %v; want %v (full jitter at 0.5, Retry-After 2 on the second)", got, want)
+	}
+	var retryErr *concord.RetryError
+	if !errors.As(err, &retryErr) || retryErr.Attempts != 4 || len(retryErr.Prior) != 3 || retryErr.Reason != nil {
+		t.Fatalf("Get = %v; want a *RetryError after 4 attempts with 3 prior errors", err)
+	}
+	var apiErr *concord.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || string(apiErr.Body) != "down for maintenance" {
+		t.Errorf("final error = %v; want the final 503 with its body", apiErr)
+	}
+	if !errors.As(retryErr.Prior[1], &apiErr) || apiErr.Header.Get("Retry-After") != "2" {
+		t.Errorf("second attempt's error = %v; want the 503 that sent Retry-After", retryErr.Prior[1])
+	}
+}
+
+func TestRetryAfterBeyondTheDeadlineFailsFast(t *testing.T) {
+	c, mux := setup(t)
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+	var retryErr *concord.RetryError
+	if !errors.As(err, &retryErr) || !errors.Is(err, concord.ErrWaitTooLong) || retryErr.Delay != time.Hour {
+		t.Fatalf("Get facing Retry-After: 3600 = %v; want ErrWaitTooLong carrying 1h", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Errorf("Get waited for the deadline (%v); want an immediate return", err)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("requests = %d; want 1", hits.Load())
+	}
+	var apiErr *concord.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 {
+		t.Errorf("error does not hold the 429: %v", err)
+	}
+}
+
+func TestRetryAfterBeyondTheCapFailsFast(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxRetryAfter: 10 * time.Second}))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+	var retryErr *concord.RetryError
+	if !errors.As(err, &retryErr) || !errors.Is(err, concord.ErrWaitTooLong) || retryErr.Delay < 24*time.Hour {
+		t.Errorf("Get facing a far Retry-After date = %v; want ErrWaitTooLong with the requested delay", err)
+	}
+}
+
+func TestBackoffBeyondTheDeadlineFailsFast(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{Backoff: func(int) time.Duration { return time.Hour }}))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+	if !errors.Is(err, concord.ErrWaitTooLong) || ctx.Err() != nil {
+		t.Errorf("Get whose backoff passes the deadline = %v; want ErrWaitTooLong at once", err)
+	}
+}
+
+func TestCancelDuringTransportBackoff(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	hooks := concord.Hooks{OnRetry: func(context.Context, concord.RetryEvent) { cancel() }}
+	c, mux := setup(t, concord.WithHooks(hooks), concord.WithRetryPolicy(concord.RetryPolicy{Backoff: func(int) time.Duration { return time.Hour }}))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Get cancelled during a 1h backoff = %v; want context.Canceled", err)
+	}
+}
+
+// TestBudgetBoundsLoadDuringAnOutage: with every request failing, the
+// client-wide budget lets through at most DefaultBudgetMax/2 retries in all,
+// so the server sees at most calls + 10 requests, not calls * MaxAttempts.
+func TestBudgetBoundsLoadDuringAnOutage(t *testing.T) {
+	const callers, callsEach = 16, 5
+	var hits atomic.Int32
+	var down atomic.Bool
+	down.Store(true)
+	c, mux := setup(t)
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	var wg sync.WaitGroup
+	var exhausted atomic.Int32
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range callsEach {
+				if _, err := widgets.Get(context.Background(), "1"); errors.Is(err, concord.ErrRetryBudgetExhausted) {
+					exhausted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	calls := int32(callers * callsEach)
+	if max := calls + concord.DefaultBudgetMax/2; hits.Load() > max || hits.Load() < calls {
+		t.Errorf("server saw %d requests for %d calls; want at most %d", hits.Load(), calls, max)
+	}
+	if exhausted.Load() == 0 {
+		t.Error("no call failed with ErrRetryBudgetExhausted")
+	}
+	// Recovery: enough successes refill the budget and retries resume.
+	down.Store(false)
+	for range 60 {
+		if _, err := widgets.Get(context.Background(), "1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	down.Store(true)
+	before := hits.Load()
+	_, _ = widgets.Get(context.Background(), "1")
+	if got := hits.Load() - before; got < 2 {
+		t.Errorf("after recovery a failing call made %d request(s); want retries again", got)
+	}
+}
+
+func TestBodyIsReplayedByteForByte(t *testing.T) {
+	c, mux := setup(t)
+	var bodies []string
+	var lengths []int64
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, r.ContentLength)
+		_, _ = r.Body.Read(b)
+		bodies = append(bodies, string(b))
+		lengths = append(lengths, r.ContentLength)
+		if len(bodies) < 3 {
+			w.WriteHeader(http.StatusGatewayTimeout)
+			return
+		}
+		w.Header().Set("ETag", `"v2"`)
+		fmt.Fprint(w, `{"name":"cog"}`)
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "1", Widget{Name: "cog"}, concord.WithVersion(`"v1"`))
+	if err != nil {
+		t.Fatalf("Replace = %v", err)
+	}
+	if len(bodies) != 3 || bodies[0] != bodies[1] || bodies[1] != bodies[2] || lengths[2] != int64(len(bodies[0])) {
+		t.Errorf("bodies %q with lengths %v; want three identical bodies with the right Content-Length", bodies, lengths)
+	}
+}
