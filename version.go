@@ -214,10 +214,3 @@ func (v *versionCache) forget(url string) {
 		delete(v.byURL, url)
 	}
 }
-
-// len returns the number of remembered resources.
-func (v *versionCache) len() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.order.Len()
-}

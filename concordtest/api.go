@@ -59,19 +59,18 @@ type API struct {
 }
 
 type config struct {
-	conflictStatus  int
-	requirePrecond  bool
-	bodyVersion     []string // member path of the body version, nil for ETag only
-	versionQuery    string
-	conflictState   bool
-	requireKey      bool
-	keyHeader       string
-	keyTTL          time.Duration
-	unique          map[string][]string // collection -> unique members
-	seed            uint64
-	now             func() time.Time
-	maxBody         int64
-	keepRequestBody bool
+	conflictStatus int
+	requirePrecond bool
+	bodyVersion    []string // member path of the body version, nil for ETag only
+	versionQuery   string
+	conflictState  bool
+	requireKey     bool
+	keyHeader      string
+	keyTTL         time.Duration
+	unique         map[string][]string // collection -> unique members
+	seed           uint64
+	now            func() time.Time
+	maxBody        int64
 }
 
 // Option configures an API.
