@@ -240,8 +240,8 @@ func (a *API) Doc(collection, id string) (doc json.RawMessage, etag string, ok b
 }
 
 // Seed stores doc (anything that encodes to a JSON object) as
-// collection/id, replacing what was there, and returns its ETag. It counts
-// as a write of its own.
+// collection/id, replacing what was there, and returns its ETag. It is
+// arrangement, not traffic: Stats does not count it.
 func (a *API) Seed(collection, id string, doc any) (etag string, err error) {
 	raw, err := json.Marshal(doc)
 	if err != nil {
