@@ -96,10 +96,11 @@ func classify(user Classifier, info ConflictInfo) (ConflictKind, string) {
 			return k, ""
 		}
 	}
-	if k, code := kindFromBody(info); k != KindNone {
-		return k, code
+	k, code := kindFromBody(info)
+	if k == KindNone {
+		k = kindByStatus(info)
 	}
-	return kindByStatus(info), ""
+	return k, code
 }
 
 // kindByStatus is the fallback when the body names nothing: the meaning

@@ -341,7 +341,9 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 // fresh GET.
 func (r *Resource[T]) theirs(ctx context.Context, w *write[T], resp *Response) (*fetched, error) {
 	if resp != nil && carriesState(resp) {
-		if v := w.opts.versioner.Version(resp.Header, resp.Body); v != "" {
+		// A version equal to the one just rejected is not the current
+		// state: the response merely echoes the request's.
+		if v := w.opts.versioner.Version(resp.Header, resp.Body); v != "" && v != w.base.version {
 			var probe T
 			if json.Unmarshal(resp.Body, &probe) == nil {
 				snap := snapshot{version: v, etag: resp.ETag, body: resp.Body}
@@ -353,12 +355,14 @@ func (r *Resource[T]) theirs(ctx context.Context, w *write[T], resp *Response) (
 	return r.fetch(ctx, w.call, w.url, w.opts)
 }
 
-// carriesState reports whether a conflict response holds the resource's
-// current representation rather than an error document: it is JSON, not
-// problem+json, and is not a Kubernetes Status or an {"error": ...} body.
+// carriesState reports whether a conflict response may hold the resource's
+// current representation rather than an error document: it is
+// application/json (not problem+json) and not a Kubernetes Status or an
+// {"error": ...} body. The caller also requires a version other than the
+// one the rejected write carried.
 func carriesState(resp *Response) bool {
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && mt != "text/plain") || len(resp.Body) == 0 {
+	if err != nil || mt != "application/json" || len(resp.Body) == 0 {
 		return false
 	}
 	k, code := kindFromBody(ConflictInfo{Body: resp.Body})

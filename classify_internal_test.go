@@ -1,0 +1,77 @@
+package concord
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name     string
+		info     ConflictInfo
+		want     ConflictKind
+		wantCode string
+	}{
+		{"412 after If-Match", ConflictInfo{StatusCode: 412, Conditional: true}, KindStaleVersion, ""},
+		{"409 after If-Match", ConflictInfo{StatusCode: 409, Conditional: true}, KindStaleVersion, ""},
+		{"412 after If-None-Match: *", ConflictInfo{StatusCode: 412, CreateOnly: true}, KindAlreadyExists, ""},
+		{"412 without a precondition", ConflictInfo{StatusCode: 412}, KindBusinessRule, ""},
+		{"bare 409", ConflictInfo{StatusCode: 409}, KindBusinessRule, ""},
+		{"bare 409 to a keyed request", ConflictInfo{StatusCode: 409, Keyed: true}, KindInProgress, ""},
+		{"428", ConflictInfo{StatusCode: 428}, KindPreconditionRequired, ""},
+		{"bare 422", ConflictInfo{StatusCode: 422, Keyed: true}, KindBusinessRule, ""},
+		{"problem: stale", ConflictInfo{StatusCode: 409, Problem: &Problem{Type: "https://api.example.com/problems/stale-version"}}, KindStaleVersion, ""},
+		{"problem: exists", ConflictInfo{StatusCode: 409, Conditional: true, Problem: &Problem{Type: "urn:x:already_exists"}}, KindAlreadyExists, ""},
+		{"problem: in progress", ConflictInfo{StatusCode: 409, Problem: &Problem{Type: "https://example.com/errors#request-in-progress"}}, KindInProgress, ""},
+		{"problem: key reused", ConflictInfo{StatusCode: 422, Problem: &Problem{Type: "https://example.com/idempotency-key-mismatch/"}}, KindKeyReused, ""},
+		{"problem: unknown type falls back", ConflictInfo{StatusCode: 409, Conditional: true, Problem: &Problem{Type: "about:blank"}}, KindStaleVersion, ""},
+		{"kubernetes conflict", ConflictInfo{StatusCode: 409, Body: []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Conflict","code":409}`)}, KindStaleVersion, "Conflict"},
+		{"kubernetes exists", ConflictInfo{StatusCode: 409, Body: []byte(`{"kind":"Status","reason":"AlreadyExists"}`)}, KindAlreadyExists, "AlreadyExists"},
+		{"kubernetes other", ConflictInfo{StatusCode: 409, Body: []byte(`{"kind":"Status","reason":"Invalid"}`)}, KindBusinessRule, "Invalid"},
+		{"couchdb with rev", ConflictInfo{StatusCode: 409, Conditional: true, Body: []byte(`{"error":"conflict","reason":"Document update conflict."}`)}, KindStaleVersion, "conflict"},
+		{"couchdb create", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":"conflict","reason":"Document update conflict."}`)}, KindAlreadyExists, "conflict"},
+		{"couchdb file_exists", ConflictInfo{StatusCode: 412, Body: []byte(`{"error":"file_exists"}`)}, KindAlreadyExists, "file_exists"},
+		{"stripe in use", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":{"type":"invalid_request_error","code":"idempotency_key_in_use"}}`)}, KindInProgress, "idempotency_key_in_use"},
+		{"stripe reuse", ConflictInfo{StatusCode: 400 + 22, Body: []byte(`{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}`)}, KindKeyReused, "idempotency_error"},
+		{"stripe other code", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":{"type":"invalid_request_error","code":"resource_already_exists"}}`)}, KindBusinessRule, "resource_already_exists"},
+		{"garbage body", ConflictInfo{StatusCode: 409, Conditional: true, Body: []byte(`{"error":`)}, KindStaleVersion, ""},
+		{"html body", ConflictInfo{StatusCode: 409, Body: []byte(`<html>conflict</html>`)}, KindBusinessRule, ""},
+	}
+	for _, tt := range tests {
+		kind, code := classify(nil, tt.info)
+		if kind != tt.want || code != tt.wantCode {
+			t.Errorf("%s: classify = %v, %q; want %v, %q", tt.name, kind, code, tt.want, tt.wantCode)
+		}
+	}
+	custom := func(info ConflictInfo) (ConflictKind, bool) {
+		if info.Header.Get("X-Locked") != "" {
+			return KindInProgress, true
+		}
+		return KindNone, false
+	}
+	if k, _ := classify(custom, ConflictInfo{StatusCode: 409, Header: http.Header{"X-Locked": {"1"}}}); k != KindInProgress {
+		t.Errorf("custom classifier ignored: %v", k)
+	}
+	if k, _ := classify(custom, ConflictInfo{StatusCode: 412, Conditional: true, Header: http.Header{}}); k != KindStaleVersion {
+		t.Errorf("custom classifier did not defer: %v", k)
+	}
+}
+
+func TestParseProblem(t *testing.T) {
+	tests := []struct {
+		ct, body string
+		want     *Problem
+	}{
+		{"application/problem+json", `{"title":"t","status":409}`, &Problem{Type: "about:blank", Title: "t", Status: 409}},
+		{"application/problem+json; charset=utf-8", `{"type":"x","detail":"d","instance":"/i"}`, &Problem{Type: "x", Detail: "d", Instance: "/i"}},
+		{"application/json", `{"type":"x"}`, nil},
+		{"application/problem+json", `not json`, nil},
+		{"application/problem+json", `{"type":5,"status":"x"}`, &Problem{}},
+	}
+	for _, tt := range tests {
+		got := parseProblem(http.Header{"Content-Type": {tt.ct}}, []byte(tt.body))
+		if (got == nil) != (tt.want == nil) || got != nil && (got.Type != tt.want.Type || got.Title != tt.want.Title || got.Status != tt.want.Status || got.Detail != tt.want.Detail || got.Instance != tt.want.Instance) {
+			t.Errorf("parseProblem(%q, %s) = %+v; want %+v", tt.ct, tt.body, got, tt.want)
+		}
+	}
+}

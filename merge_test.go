@@ -1,0 +1,171 @@
+package concord_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
+)
+
+func TestMergedWriteGetsAFreshIdempotencyKey(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(context.Background(), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2})
+	_, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 4},
+		concord.WithIdempotencyKey("op-1"), concord.WithMerge(concord.ThreeWay[Widget]()))
+	if err != nil {
+		t.Fatalf("Replace = %v", err)
+	}
+	var keys []string
+	for _, r := range srv.Requests() {
+		if r.Method == "PUT" {
+			keys = append(keys, r.Header.Get("Idempotency-Key"))
+		}
+	}
+	if len(keys) != 2 || keys[0] != "op-1" || keys[1] == "" || keys[1] == "op-1" {
+		t.Errorf("keys of the two PUTs = %q; want op-1, then a fresh key for the merged bytes", keys)
+	}
+}
+
+func TestConflictThatPersistsStops(t *testing.T) {
+	c, mux := setup(t)
+	var puts int
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Method == "PUT" {
+			puts++
+			w.WriteHeader(http.StatusPreconditionFailed) // whatever we send
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "1", Widget{Name: "cog"}, concord.WithMerge(concord.MineWins[Widget]()))
+	var conflict *concord.ConflictError
+	if !errors.Is(err, concord.ErrConflictPersists) || !errors.As(err, &conflict) || conflict.ETag != `"v1"` {
+		t.Fatalf("Replace against a server rejecting its own version = %v; want ErrConflictPersists", err)
+	}
+	if puts != 1 {
+		t.Errorf("PUTs = %d; want 1, no spinning", puts)
+	}
+}
+
+func TestConflictAttemptLimit(t *testing.T) {
+	c, mux := setup(t, concord.WithConflictPolicy(concord.ConflictPolicy{MaxAttempts: 3}))
+	var version int
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		version++ // every request sees a newer version: a writer that always wins
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, version))
+		if r.Method == "PUT" {
+			w.WriteHeader(http.StatusPreconditionFailed)
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Update(context.Background(), "1", func(w *Widget) error { w.Stock++; return nil })
+	var conflict *concord.ConflictError
+	if !errors.As(err, &conflict) || conflict.Attempts != 3 || conflict.Kind != concord.KindStaleVersion {
+		t.Fatalf("Update against a hot resource = %v; want a *ConflictError after 3 attempts", err)
+	}
+	var apiErr *concord.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 412 {
+		t.Errorf("the last response is not reachable: %v", err)
+	}
+}
+
+func TestUpdateMutateErrorsAndNoOps(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	seedWidget(t, srv, "w1", Widget{Name: "gear", Stock: 1})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	stop := errors.New("out of stock")
+	if _, err := widgets.Update(context.Background(), "w1", func(*Widget) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("Update whose mutate fails = %v; want its error", err)
+	}
+	if _, err := widgets.Update(context.Background(), "w1", func(*Widget) error { panic("oops") }); !errors.Is(err, concord.ErrMergeAborted) {
+		t.Errorf("Update whose mutate panics = %v; want ErrMergeAborted", err)
+	}
+	res, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock = 1; return nil })
+	if err != nil || !res.Unchanged || countRequests(srv, "PUT") != 0 {
+		t.Errorf("no-op Update = %+v, %v, %d PUTs; want unchanged without a write", res, err, countRequests(srv, "PUT"))
+	}
+	if _, err := widgets.Update(context.Background(), "missing", func(w *Widget) error { return nil }); !errors.Is(err, concord.ErrNotFound) {
+		t.Errorf("Update(missing) = %v; want ErrNotFound", err)
+	}
+}
+
+// TestCouchDBStyle runs the same Update against an API that keeps the
+// version in _rev, answers stale writes with 409, and takes ?rev= on DELETE.
+func TestCouchDBStyle(t *testing.T) {
+	c, srv := setupFake(t, []concordtest.Option{concordtest.BodyVersion("_rev", "rev")})
+	type Doc struct {
+		Rev   string `json:"_rev,omitempty"`
+		Count int    `json:"count"`
+	}
+	docs := concord.NewResource[Doc](c, "docs", concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev"}))
+	if _, err := srv.Seed("docs", "d1", Doc{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := docs.Update(context.Background(), "d1", func(d *Doc) error { d.Count++; return nil }); err != nil {
+			t.Fatalf("Update = %v", err)
+		}
+		// Another writer bumps the revision each time.
+		raw, _, _ := srv.Doc("docs", "d1")
+		var other map[string]any
+		_ = json.Unmarshal(raw, &other)
+		if _, err := srv.Seed("docs", "d1", other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _, _ := srv.Doc("docs", "d1")
+	var got Doc
+	if err := json.Unmarshal(raw, &got); err != nil || got.Count != 3 {
+		t.Errorf("doc = %s; want count 3", raw)
+	}
+	if st := srv.Stats(); st.Conflicts != 2 {
+		t.Errorf("conflicts = %d; want 2 (the second and third updates started stale)", st.Conflicts)
+	}
+	if _, err := docs.Get(context.Background(), "d1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := docs.Delete(context.Background(), "d1"); err != nil || srv.Len("docs") != 0 {
+		t.Errorf("Delete with ?rev= = %v, %d left", err, srv.Len("docs"))
+	}
+}
+
+func TestCustomClassifier(t *testing.T) {
+	// An API that reports stale versions as 422 with its own code.
+	classifier := func(info concord.ConflictInfo) (concord.ConflictKind, bool) {
+		if info.StatusCode == 422 && string(info.Body) == `{"code":"STALE"}` {
+			return concord.KindStaleVersion, true
+		}
+		return concord.KindNone, false
+	}
+	c, mux := setup(t, concord.WithClassifier(classifier))
+	var puts int
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, puts))
+		if r.Method == "PUT" {
+			puts++
+			if puts == 1 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(422)
+				fmt.Fprint(w, `{"code":"STALE"}`)
+				return
+			}
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	res, err := concord.NewResource[Widget](c, "widgets").Update(context.Background(), "1", func(w *Widget) error { w.Stock = 7; return nil })
+	if err != nil || res.Conflicts != 1 || puts != 2 {
+		t.Errorf("Update = %v after %d PUTs; want success after one classified conflict", err, puts)
+	}
+}
