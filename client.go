@@ -43,6 +43,7 @@ type Client struct {
 	invocationHeaders bool
 
 	versions     *versionCache
+	writeLocks   *writeLocks // nil when WithConcurrentWrites
 	maxBody      int64
 	maxErrorBody int64
 }
@@ -84,6 +85,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		keyHeader:    DefaultIdempotencyKeyHeader,
 		newKey:       newUUIDKey,
 		versions:     newVersionCache(DefaultVersionCacheSize),
+		writeLocks:   &writeLocks{byURL: make(map[string]*writeLock)},
 		maxBody:      DefaultMaxResponseBytes,
 		maxErrorBody: DefaultMaxErrorBodyBytes,
 	}

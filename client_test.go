@@ -443,35 +443,104 @@ func TestReplaceOfAMissingResourceCreatesIt(t *testing.T) {
 
 func TestUpdateManyWritersLoseNothing(t *testing.T) {
 	const writers, increments = 64, 10
+	tests := []struct {
+		name   string
+		client func(t *testing.T, url string) func() *concord.Client
+	}{
+		// The usual shape: one client shared by the goroutines, whose
+		// writes to one resource take turns.
+		{"shared client", func(t *testing.T, url string) func() *concord.Client {
+			c := newClient(t, url)
+			return func() *concord.Client { return c }
+		}},
+		// A shared client that lets its writes race, resolved by conflicts.
+		{"concurrent writes", func(t *testing.T, url string) func() *concord.Client {
+			c := newClient(t, url, concord.WithConcurrentWrites())
+			return func() *concord.Client { return c }
+		}},
+		// A client per goroutine, as separate processes would have.
+		{"client per writer", func(t *testing.T, url string) func() *concord.Client {
+			return func() *concord.Client { return newClient(t, url) }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := concordtest.NewServer(t)
+			seedWidget(t, srv, "counter", Widget{Name: "counter"})
+			client := tt.client(t, srv.URL)
+			var wg sync.WaitGroup
+			errs := make(chan error, writers*increments)
+			for range writers {
+				widgets := concord.NewResource[Widget](client(), "widgets")
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range increments {
+						_, err := widgets.Update(context.Background(), "counter", func(w *Widget) error {
+							w.Stock++
+							return nil
+						}, concord.WithMaxConflicts(1000))
+						if err != nil {
+							errs <- err
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("Update = %v", err)
+			}
+			doc, _, _ := srv.Doc("widgets", "counter")
+			var w Widget
+			if err := json.Unmarshal(doc, &w); err != nil || w.Stock != writers*increments {
+				t.Errorf("counter = %s; want stock %d", doc, writers*increments)
+			}
+			t.Logf("%d conflicts for %d updates", srv.Stats().Conflicts, writers*increments)
+		})
+	}
+}
+
+func TestWritesOfOneClientTakeTurns(t *testing.T) {
 	c, srv := setupFake(t, nil)
-	seedWidget(t, srv, "counter", Widget{Name: "counter"})
+	seedWidget(t, srv, "w", Widget{Name: "gear"})
 	widgets := concord.NewResource[Widget](c, "widgets")
 	var wg sync.WaitGroup
-	errs := make(chan error, writers*increments)
-	for range writers {
+	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range increments {
-				_, err := widgets.Update(context.Background(), "counter", func(w *Widget) error {
-					w.Stock++
-					return nil
-				}, concord.WithMaxConflicts(1000))
-				if err != nil {
-					errs <- err
-				}
+			if _, err := widgets.Update(context.Background(), "w", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+				t.Errorf("Update = %v", err)
 			}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("Update = %v", err)
+	if st := srv.Stats(); st.Conflicts != 0 || st.Writes != 20 {
+		t.Errorf("stats = %+v; want 20 writes and no conflicts among one client's goroutines", st)
 	}
-	doc, _, _ := srv.Doc("widgets", "counter")
-	var w Widget
-	if err := json.Unmarshal(doc, &w); err != nil || w.Stock != writers*increments {
-		t.Errorf("counter = %s; want stock %d", doc, writers*increments)
+	// Waiting for a turn ends with the context.
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := widgets.Update(context.Background(), "w", func(w *Widget) error {
+			close(started)
+			<-ctx.Done() // hold the turn until the waiter gives up
+			w.Stock++
+			return nil
+		})
+		done <- err
+	}()
+	<-started
+	waitCtx, waitCancel := context.WithCancel(context.Background())
+	waitCancel()
+	if _, err := widgets.Update(waitCtx, "w", func(w *Widget) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Update waiting for a turn with a cancelled context = %v; want context.Canceled", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("the Update holding the turn = %v", err)
 	}
 }
 

@@ -65,18 +65,19 @@ func validateKey(k string) error {
 	return nil
 }
 
-// idempotencyKey is the key of one logical write, bound to the bytes it was
-// first sent with: the same bytes reuse it on every retry, other bytes get a
-// new key, because a server must never see one key with two payloads.
+// idempotencyKey is the key of one logical write, bound to what it was
+// first sent with (its body, and for a conditional write its version): the
+// same request reuses it on every retry, any other gets a new key, because
+// a server must never see one key with two requests.
 type idempotencyKey struct {
-	key  string
-	body []byte
+	key      string
+	identity []byte
 }
 
-// keyFor returns the key to send with body. The first call uses the
-// caller's key when given one, else a generated key.
-func (c *Client) keyFor(k *idempotencyKey, callerKey string, body []byte) (string, error) {
-	if k.key != "" && bytes.Equal(k.body, body) {
+// keyFor returns the key to send with a request identified by identity.
+// The first call uses the caller's key when given one, else a generated key.
+func (c *Client) keyFor(k *idempotencyKey, callerKey string, identity []byte) (string, error) {
+	if k.key != "" && bytes.Equal(k.identity, identity) {
 		return k.key, nil
 	}
 	key := callerKey
@@ -89,7 +90,7 @@ func (c *Client) keyFor(k *idempotencyKey, callerKey string, body []byte) (strin
 	if err := validateKey(key); err != nil {
 		return "", err
 	}
-	k.key, k.body = key, body
+	k.key, k.identity = key, identity
 	return key, nil
 }
 

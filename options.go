@@ -207,6 +207,20 @@ func WithVersionCache(size int) Option {
 	}
 }
 
+// WithConcurrentWrites lets calls on one client write the same resource at
+// the same time. By default they take turns: Replace, Update and Delete
+// calls on one resource URL through one client run one at a time (waiting
+// ends with the context), so goroutines of one process never conflict with
+// each other, only with other writers. Turn this on if a merge or mutate
+// function itself writes the same resource through the same client, which
+// would otherwise wait for its own turn forever.
+func WithConcurrentWrites() Option {
+	return func(c *Client) error {
+		c.writeLocks = nil
+		return nil
+	}
+}
+
 // WithMaxResponseBytes bounds a success body; a longer one fails with
 // ErrResponseTooLarge. The default is DefaultMaxResponseBytes.
 func WithMaxResponseBytes(n int64) Option {

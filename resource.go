@@ -96,14 +96,19 @@ func WithMerge[T any](fn MergeFunc[T]) CallOption {
 // member's raw JSON for BodyVersion.
 func WithVersion(v string) CallOption { return func(o *callOptions) { o.version = v } }
 
-// WithIdempotencyKey sets the idempotency key of a create (or of a write
-// that should carry one) instead of a generated one. Store it with the
-// intent to create, and a retry after a crash or restart returns the
-// original result.
+// WithIdempotencyKey sets the idempotency key of a write instead of a
+// generated one. Store it with the intent to create, and a retry after a
+// crash or restart returns the original result. A write whose bytes change
+// (after a merge) gets a fresh key, since a key must never be sent with two
+// payloads.
 func WithIdempotencyKey(key string) CallOption { return func(o *callOptions) { o.key = key } }
 
-// WithoutIdempotencyKey sends a create without a key. Such a create is sent
-// exactly once, never retried, since a repeat could create twice.
+// WithoutIdempotencyKey sends writes without a key. Every write carries one
+// by default: a create, so that its retry is answered with the original
+// result; a conditional write or delete too, so that a server honouring
+// keys on them replays the answer to a retry after a lost response instead
+// of rejecting the retry as stale. Without a key a create is sent exactly
+// once, never retried, since a repeat could create twice.
 func WithoutIdempotencyKey() CallOption { return func(o *callOptions) { o.noKey = true } }
 
 // WithExistsPolicy sets what CreateAt does when the resource exists.
@@ -335,6 +340,12 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	out.body = body
 	out.ensureHeader().Set("If-None-Match", "*")
 	out.createOnly = true
+	if !o.noKey {
+		var k idempotencyKey
+		if out.key, err = r.c.keyFor(&k, o.key, body); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := r.c.exchange(ctx, cl, out)
 	if err == nil {
 		return r.written(resp, u, v, body, o, 0), nil
@@ -407,6 +418,11 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) error {
 	o := r.options(opts)
 	u := r.itemURL(id)
+	unlock, err := r.c.writeLocks.lock(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	out := r.outgoing(http.MethodDelete, u, o)
 	version := o.version
 	if snap, ok := r.c.versions.get(u); ok && version == "" {
@@ -422,8 +438,16 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 		}
 	}
 	out.setQuery(q)
+	if !o.noKey {
+		var k idempotencyKey
+		key, err := r.c.keyFor(&k, o.key, []byte(version))
+		if err != nil {
+			return err
+		}
+		out.key = key
+	}
 	cl := r.c.newCall()
-	_, err := r.c.exchange(ctx, cl, out)
+	_, err = r.c.exchange(ctx, cl, out)
 	if err == nil {
 		r.c.versions.forget(u)
 		return nil

@@ -52,6 +52,7 @@ type API struct {
 	latency     time.Duration
 	failRate    float64
 	failStatus  int
+	dropRate    float64
 	rng         *rand.Rand
 	revision    int64
 	requests    []Request
@@ -320,13 +321,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeReply(w, rep)
 }
 
-// withIdempotency runs a request under the Idempotency-Key rules of the
-// IETF draft: a repeated key with the same request replays the stored
-// response, with another request gets 422, while the first is still
-// running gets 409.
+// withIdempotency runs a write (POST, PUT, PATCH or DELETE) under the
+// Idempotency-Key rules of the IETF draft: a repeated key with the same
+// request replays the stored response, with another request gets 422,
+// while the first is still running gets 409. The draft names POST and PATCH;
+// honouring keys on every write also makes a retried conditional PUT whose
+// answer was lost replay that answer instead of failing as stale.
 func (a *API) withIdempotency(r *http.Request, body []byte, latency time.Duration) *reply {
 	key := strings.Trim(strings.TrimSpace(r.Header.Get(a.cfg.keyHeader)), `"`)
-	if r.Method != http.MethodPost && r.Method != http.MethodPatch || key == "" {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || key == "" {
 		if a.cfg.requireKey && r.Method == http.MethodPost {
 			return problem(http.StatusBadRequest, ProblemKeyMissing, "an Idempotency-Key header is required", "")
 		}

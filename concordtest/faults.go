@@ -48,11 +48,12 @@ func (a *API) DropNext(n int, method, path string) {
 	a.Inject(Fault{Method: method, Path: path, Times: n, DropAfterCommit: true})
 }
 
-// ClearFaults removes every fault, the failure fraction and the latency.
+// ClearFaults removes every fault, the failure and drop fractions and the
+// latency.
 func (a *API) ClearFaults() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.faults, a.failRate, a.latency = nil, 0, 0
+	a.faults, a.failRate, a.dropRate, a.latency = nil, 0, 0, 0
 }
 
 // SetLatency delays every request by d before it is processed.
@@ -68,6 +69,14 @@ func (a *API) FailFraction(p float64, status int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.failRate, a.failStatus = p, status
+}
+
+// DropFraction drops the connection of a fraction p (0 to 1) of writes,
+// chosen by the seeded random source, after they committed.
+func (a *API) DropFraction(p float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dropRate = p
 }
 
 // matchFault consumes and returns the fault that applies to r, if any.
@@ -92,6 +101,9 @@ func (a *API) matchFault(r *http.Request) *Fault {
 	if a.failRate > 0 && a.rng.Float64() < a.failRate {
 		a.stats.Faults++
 		return &Fault{Status: a.failStatus}
+	}
+	if a.dropRate > 0 && r.Method != http.MethodGet && r.Method != http.MethodHead && a.rng.Float64() < a.dropRate {
+		return &Fault{DropAfterCommit: true}
 	}
 	return nil
 }

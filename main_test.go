@@ -1,0 +1,13 @@
+package concord_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves a goroutine behind: a
+// leaked timer, request or connection.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
