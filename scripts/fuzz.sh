@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs each fuzz target for FUZZTIME (default 30s). A failure writes its
+# input to testdata/fuzz/<Target>/, where `go test` replays it from then on:
+# commit it with the fix, as a regression test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-30s}
+for target in FuzzParseETag FuzzParseRetryAfter FuzzClassify FuzzMergeJSON; do
+  echo "=== $target ($FUZZTIME)"
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" .
+done
