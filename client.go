@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -25,6 +26,7 @@ type Client struct {
 	base       string       // the base URL, without a trailing slash
 	httpClient *http.Client // the user's client, or concord's default
 	sender     *http.Client // httpClient whose idle connections go-retryablehttp cannot close
+	transport  *retryablehttp.Client
 	header     http.Header
 	logger     *slog.Logger
 
@@ -108,6 +110,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.sender = &sender
 	c.retry = c.retry.withDefaults()
 	c.conflict = c.conflict.withDefaults()
+	c.transport = newTransport(c.sender, c.retry.MaxAttempts-1)
 	return c, nil
 }
 
@@ -299,7 +302,7 @@ type outgoing struct {
 // same idempotency key is still in progress, waits (as told by Retry-After,
 // or by the conflict backoff) and resends the same key and bytes.
 func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response, error) {
-	bo := c.conflict.NewBackOff()
+	var bo backoff.BackOff // made only when a wait needs it
 	for round := 1; ; round++ {
 		resp, err := c.send(ctx, cl, o)
 		var apiErr *APIError
@@ -312,7 +315,12 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response
 		}
 		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())
 		if !ok {
-			d = bo.NextBackOff()
+			if bo == nil {
+				bo = c.conflict.NewBackOff()
+			}
+			if d = bo.NextBackOff(); d == backoff.Stop {
+				return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
+			}
 		}
 		if werr := c.wait(ctx, d); werr != nil {
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
@@ -335,40 +343,33 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	if o.body != nil {
 		body = o.body
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, o.method, o.url, body)
+	a := &attempts{c: c, call: cl, out: o}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), o.method, o.url, body)
 	if err != nil {
 		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, redactURL(o.url), err)
 	}
+	h := make(http.Header, len(c.header)+len(o.header)+4)
 	for k, v := range c.header {
-		req.Header[k] = v
+		h[k] = v
 	}
 	for k, v := range o.header {
-		req.Header[k] = v
+		h[k] = v
 	}
-	if o.body != nil && req.Header.Get("Content-Type") == "" {
+	if o.body != nil && h.Get("Content-Type") == "" {
 		ct := o.contentType
 		if ct == "" {
 			ct = "application/json"
 		}
-		req.Header.Set("Content-Type", ct)
+		h["Content-Type"] = []string{ct}
 	}
 	if o.key != "" {
-		c.setKeyHeader(req.Header, o.key)
+		c.setKeyHeader(h, o.key)
 	}
 	if c.invocationHeaders {
-		req.Header.Set(HeaderInvocationID, cl.id)
+		h.Set(HeaderInvocationID, cl.id)
 	}
-	a := &attempts{c: c, call: cl, out: o}
-	rc := &retryablehttp.Client{
-		HTTPClient:     c.sender,
-		RetryMax:       max(cl.retriesLeft, 0),
-		CheckRetry:     a.checkRetry,
-		Backoff:        noBackoff,
-		PrepareRetry:   a.prepareRetry,
-		RequestLogHook: a.beforeAttempt,
-		ErrorHandler:   passError,
-	}
-	hresp, err := rc.Do(req)
+	req.Header = h
+	hresp, err := c.transport.Do(req)
 	if err != nil {
 		return nil, a.wrap(err)
 	}
@@ -394,15 +395,6 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	}
 	return resp, a.wrap(c.apiError(o, hresp, a.body, a.truncated))
 }
-
-// noBackoff is go-retryablehttp's Backoff: concord waits in PrepareRetry
-// instead, through its Clock.
-func noBackoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 }
-
-// passError is go-retryablehttp's ErrorHandler: it hands back the response
-// and the error untouched, so the final response is never dropped and the
-// error is not rewritten.
-func passError(resp *http.Response, err error, _ int) (*http.Response, error) { return resp, err }
 
 // apiError builds the error for a response that was not a success,
 // classifying conflicts.

@@ -132,11 +132,10 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 		}
 	}
 	u := r.itemURL(id)
-	unlock, err := r.c.writeLocks.lock(ctx, u)
-	if err != nil {
+	if err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer r.c.writeLocks.unlock(u)
 	cl := r.c.newCall()
 	base, known := r.c.versions.get(u)
 	switch {
@@ -169,11 +168,10 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
 	u := r.itemURL(id)
-	unlock, err := r.c.writeLocks.lock(ctx, u)
-	if err != nil {
+	if err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer r.c.writeLocks.unlock(u)
 	cl := r.c.newCall()
 	base, cached := r.c.versions.get(u)
 	for {
@@ -228,7 +226,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		limit = o.maxConflicts
 	}
 	var (
-		bo          = c.conflict.NewBackOff()
+		bo          backoff.BackOff // made at the first wait: most calls never wait
 		key         idempotencyKey
 		refetched   bool // a fetch to replace an unusable version was made
 		required    bool // a 428 was answered once already
@@ -285,6 +283,9 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		}
 		if theirs == nil {
 			if apiErr.Kind == KindStaleVersion {
+				if bo == nil {
+					bo = c.conflict.NewBackOff()
+				}
 				d := bo.NextBackOff()
 				if d == backoff.Stop {
 					return nil, conflictErr(apiErr.Kind, round, w.base.version, err)

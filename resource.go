@@ -193,7 +193,7 @@ func (o *outgoing) ensureHeader() http.Header {
 func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
 func (r *Resource[T]) itemURL(id string) string {
-	return r.c.resolve(r.path+"/"+url.PathEscape(id), nil)
+	return r.c.base + "/" + r.path + "/" + url.PathEscape(id)
 }
 
 // Get fetches the item id and remembers its version. When the client already
@@ -418,11 +418,10 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) error {
 	o := r.options(opts)
 	u := r.itemURL(id)
-	unlock, err := r.c.writeLocks.lock(ctx, u)
-	if err != nil {
+	if err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return err
 	}
-	defer unlock()
+	defer r.c.writeLocks.unlock(u)
 	out := r.outgoing(http.MethodDelete, u, o)
 	version := o.version
 	if snap, ok := r.c.versions.get(u); ok && version == "" {
@@ -447,7 +446,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 		out.key = key
 	}
 	cl := r.c.newCall()
-	_, err = r.c.exchange(ctx, cl, out)
+	_, err := r.c.exchange(ctx, cl, out)
 	if err == nil {
 		r.c.versions.forget(u)
 		return nil

@@ -201,6 +201,37 @@ func (c *Client) beyondDeadline(ctx context.Context, d time.Duration) bool {
 	return ok && c.clock.Now().Add(d).After(deadline)
 }
 
+// newTransport returns the go-retryablehttp client a Client shares between
+// its calls. Its hooks are plain functions that find the state of the
+// request they serve (an *attempts) in the request's context, so one
+// client serves every call without a per-call copy. RetryMax is only an
+// upper bound: checkRetry decides, with the call's own count.
+func newTransport(hc *http.Client, retryMax int) *retryablehttp.Client {
+	return &retryablehttp.Client{
+		HTTPClient: hc,
+		RetryMax:   retryMax,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			return attemptsOf(ctx).checkRetry(ctx, resp, err)
+		},
+		// concord waits in PrepareRetry instead, through its Clock.
+		Backoff: func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 },
+		PrepareRetry: func(req *http.Request) error {
+			return attemptsOf(req.Context()).prepareRetry(req)
+		},
+		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, retry int) {
+			attemptsOf(req.Context()).beforeAttempt(req, retry)
+		},
+		// Hand back the response and the error untouched, so the final
+		// response is never dropped and the error is not rewritten.
+		ErrorHandler: func(resp *http.Response, err error, _ int) (*http.Response, error) { return resp, err },
+	}
+}
+
+// attemptsKey is the context key of a request's *attempts.
+type attemptsKey struct{}
+
+func attemptsOf(ctx context.Context) *attempts { return ctx.Value(attemptsKey{}).(*attempts) }
+
 // attempts runs one request through go-retryablehttp. go-retryablehttp owns
 // the loop (attempt, check, rewind the body, attempt again); concord owns
 // every decision in it through the hooks below: what is retried, how long to
@@ -286,7 +317,7 @@ func (a *attempts) prepareRetry(req *http.Request) error {
 
 // beforeAttempt is go-retryablehttp's RequestLogHook: it numbers the attempt
 // on the wire when asked to and tells the hooks.
-func (a *attempts) beforeAttempt(_ retryablehttp.Logger, req *http.Request, retry int) {
+func (a *attempts) beforeAttempt(req *http.Request, retry int) {
 	if a.c.invocationHeaders {
 		req.Header.Set(HeaderAttempt, strconv.Itoa(a.call.requests+1))
 	}
@@ -314,6 +345,15 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 		// A conflict response may carry the current representation, which
 		// the merge can use instead of refetching it.
 		limit = c.maxBody
+	}
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		// The common case: the length is known and allowed, so read it
+		// into one buffer of the right size.
+		body = make([]byte, n)
+		if _, err = io.ReadFull(resp.Body, body); err != nil {
+			return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
+		}
+		return body, false, nil
 	}
 	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {

@@ -22,10 +22,11 @@ type writeLock struct {
 	refs int           // calls holding or waiting for this lock
 }
 
-// lock waits for url's turn and returns the function that ends it.
-func (l *writeLocks) lock(ctx context.Context, url string) (unlock func(), err error) {
+// lock waits for url's turn. Every successful lock must be followed by
+// unlock(url).
+func (l *writeLocks) lock(ctx context.Context, url string) error {
 	if l == nil {
-		return func() {}, nil
+		return nil
 	}
 	l.mu.Lock()
 	wl := l.byURL[url]
@@ -36,19 +37,34 @@ func (l *writeLocks) lock(ctx context.Context, url string) (unlock func(), err e
 	}
 	wl.refs++
 	l.mu.Unlock()
-
-	release := func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if wl.refs--; wl.refs == 0 {
-			delete(l.byURL, url)
-		}
-	}
 	select {
 	case <-wl.turn:
-		return func() { wl.turn <- struct{}{}; release() }, nil
+		return nil
 	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
+		l.release(url, wl)
+		return ctx.Err()
+	}
+}
+
+// unlock ends url's turn.
+func (l *writeLocks) unlock(url string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	wl := l.byURL[url]
+	l.mu.Unlock()
+	wl.turn <- struct{}{}
+	l.release(url, wl)
+}
+
+// release drops a holder's or waiter's reference, forgetting the lock when
+// nobody holds or waits for it, so the map stays as small as the writes in
+// flight.
+func (l *writeLocks) release(url string, wl *writeLock) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if wl.refs--; wl.refs == 0 {
+		delete(l.byURL, url)
 	}
 }
