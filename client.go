@@ -102,13 +102,16 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Transport: defaultTransport()}
 	}
+	c.retry = c.retry.withDefaults()
 	sender := *c.httpClient
 	if sender.Transport == nil {
 		sender.Transport = http.DefaultTransport
 	}
 	sender.Transport = keepIdle{sender.Transport}
+	if sender.Timeout == 0 {
+		sender.Timeout = c.retry.AttemptTimeout
+	}
 	c.sender = &sender
-	c.retry = c.retry.withDefaults()
 	c.conflict = c.conflict.withDefaults()
 	c.transport = newTransport(c.sender, c.retry.MaxAttempts-1)
 	return c, nil
@@ -348,7 +351,7 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	if err != nil {
 		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, redactURL(o.url), err)
 	}
-	h := make(http.Header, len(c.header)+len(o.header)+4)
+	h := req.Header
 	for k, v := range c.header {
 		h[k] = v
 	}
@@ -368,7 +371,6 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	if c.invocationHeaders {
 		h.Set(HeaderInvocationID, cl.id)
 	}
-	req.Header = h
 	hresp, err := c.transport.Do(req)
 	if err != nil {
 		return nil, a.wrap(err)

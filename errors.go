@@ -88,6 +88,8 @@ type APIError struct {
 	Truncated bool
 }
 
+// Error describes the request, the status, the conflict kind and the
+// problem title or code.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "concord: %s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
@@ -141,6 +143,7 @@ type ConflictError struct {
 	Err error
 }
 
+// Error describes the kind, the attempts, the last version and the reason.
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("concord: conflict (%s) not resolved after %d attempt(s), last version %q: %v",
 		e.Kind, e.Attempts, e.Version, e.Err)
@@ -173,6 +176,7 @@ type RetryError struct {
 	Prior []error
 }
 
+// Error describes the attempts, why retrying stopped and the final error.
 func (e *RetryError) Error() string {
 	switch {
 	case e.Reason == ErrWaitTooLong:
@@ -202,6 +206,7 @@ type MergeClashError struct {
 	Paths []string
 }
 
+// Error lists the clashing JSON Pointers.
 func (e *MergeClashError) Error() string {
 	return "concord: merge clash at " + strings.Join(e.Paths, ", ")
 }
@@ -219,6 +224,7 @@ type DecodeError struct {
 	Err        error
 }
 
+// Error names the request, the status and the expected type.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("concord: %s %s: %d response does not decode into %s: %v", e.Method, e.URL, e.StatusCode, e.Type, e.Err)
 }

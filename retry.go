@@ -44,6 +44,11 @@ type RetryPolicy struct {
 	// retry number retry (0 for the first retry). Retry-After hints still
 	// take precedence.
 	Backoff func(retry int) time.Duration
+	// AttemptTimeout bounds one attempt, reading the body included, so that
+	// a server that accepts a request and never answers costs a retry, not
+	// a hang. It applies when the *http.Client has no Timeout of its own.
+	// Default 30s.
+	AttemptTimeout time.Duration
 }
 
 // Default retry settings, applied to the zero fields of a RetryPolicy.
@@ -51,7 +56,8 @@ const (
 	DefaultMaxAttempts   = 4
 	DefaultBaseDelay     = 100 * time.Millisecond
 	DefaultMaxDelay      = 5 * time.Second
-	DefaultMaxRetryAfter = 30 * time.Second
+	DefaultMaxRetryAfter  = 30 * time.Second
+	DefaultAttemptTimeout = 30 * time.Second
 )
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -66,6 +72,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxRetryAfter <= 0 {
 		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if p.AttemptTimeout <= 0 {
+		p.AttemptTimeout = DefaultAttemptTimeout
 	}
 	return p
 }
@@ -119,10 +128,11 @@ func transientStatus(resp *http.Response) bool {
 }
 
 // transientError reports whether a transport error may pass on a new
-// attempt: not a cancelled context, not a certificate problem, not a bad URL
-// or a redirect loop.
+// attempt: not a certificate problem, a bad URL or a redirect loop. An
+// attempt's own timeout is transient; the caller's context ending is
+// checked before this is asked.
 func transientError(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrResponseTooLarge) {
+	if errors.Is(err, ErrResponseTooLarge) {
 		return false
 	}
 	var (

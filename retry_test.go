@@ -234,3 +234,43 @@ func TestBodyIsReplayedByteForByte(t *testing.T) {
 		t.Errorf("bodies %q with lengths %v; want three identical bodies with the right Content-Length", bodies, lengths)
 	}
 }
+
+// TestServerThatNeverAnswers: each attempt times out, is retried, and the
+// call ends with a timeout error instead of hanging.
+func TestServerThatNeverAnswers(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 50 * time.Millisecond}))
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-r.Context().Done() // accept the request, never answer
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+	var netErr interface{ Timeout() bool }
+	if !errors.As(err, &netErr) || !netErr.Timeout() || hits.Load() != 2 {
+		t.Errorf("Get from a silent server = %v after %d attempts; want a timeout after 2", err, hits.Load())
+	}
+}
+
+// TestConnectionDroppedMidBody: a response cut short is a transport
+// failure like any other, retried when safe, and its partial body is never
+// decoded.
+func TestConnectionDroppedMidBody(t *testing.T) {
+	c, mux := setup(t)
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, `{"name":`)
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	res, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+	if err != nil || res.Value.Name != "gear" || res.Requests != 2 {
+		t.Errorf("Get after a cut-short body = %+v, %v; want gear after 2 requests", res, err)
+	}
+}
