@@ -53,9 +53,9 @@ type RetryPolicy struct {
 
 // Default retry settings, applied to the zero fields of a RetryPolicy.
 const (
-	DefaultMaxAttempts   = 4
-	DefaultBaseDelay     = 100 * time.Millisecond
-	DefaultMaxDelay      = 5 * time.Second
+	DefaultMaxAttempts    = 4
+	DefaultBaseDelay      = 100 * time.Millisecond
+	DefaultMaxDelay       = 5 * time.Second
 	DefaultMaxRetryAfter  = 30 * time.Second
 	DefaultAttemptTimeout = 30 * time.Second
 )
