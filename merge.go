@@ -326,8 +326,8 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 }
 
 // buildWrite encodes the write of one round: the body (or merge patch),
-// its version precondition and, when the caller asked for one, its
-// idempotency key, fresh whenever the bytes change.
+// its version precondition and, unless WithoutIdempotencyKey, its
+// idempotency key, fresh whenever the bytes or the version change.
 func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, []byte, error) {
 	o := w.opts
 	full, err := json.Marshal(w.mine)
