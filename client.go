@@ -108,21 +108,26 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		sender.Transport = http.DefaultTransport
 	}
 	sender.Transport = keepIdle{sender.Transport}
-	if sender.Timeout == 0 {
-		sender.Timeout = c.retry.AttemptTimeout
-	}
 	c.sender = &sender
 	c.conflict = c.conflict.withDefaults()
 	c.transport = newTransport(c.sender, c.retry.MaxAttempts-1)
 	return c, nil
 }
 
+// DefaultResponseHeaderTimeout is how long concord's default transport
+// waits for a response's headers, so that a server that accepts a request
+// and never answers costs a retry rather than a hang.
+const DefaultResponseHeaderTimeout = 30 * time.Second
+
 // defaultTransport is a clone of http.DefaultTransport that keeps more idle
 // connections per host (the standard library keeps 2), so that concurrent
-// calls to one API reuse connections instead of opening new ones.
+// calls to one API reuse connections instead of opening new ones, and that
+// gives up on a silent server. (A transport setting rather than
+// http.Client.Timeout, which would cost some twenty allocations a request.)
 func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	return t
 }
 

@@ -169,3 +169,30 @@ func TestCustomClassifier(t *testing.T) {
 		t.Errorf("Update = %v after %d PUTs; want success after one classified conflict", err, puts)
 	}
 }
+
+func TestConflictAndMergeHooks(t *testing.T) {
+	var (
+		conflicts []concord.ConflictEvent
+		merges    []concord.MergeEvent
+	)
+	hooks := concord.Hooks{
+		OnConflict: func(_ context.Context, e concord.ConflictEvent) { conflicts = append(conflicts, e) },
+		OnMerge:    func(_ context.Context, e concord.MergeEvent) { merges = append(merges, e) },
+	}
+	c, srv := setupFake(t, nil, concord.WithHooks(hooks))
+	etag := seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(context.Background(), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2})
+	if _, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 3}, concord.WithMerge(concord.ThreeWay[Widget]())); err != nil {
+		t.Fatal(err)
+	}
+	if len(conflicts) != 1 || conflicts[0].Kind != concord.KindStaleVersion || conflicts[0].StatusCode != 412 || conflicts[0].Version != etag || conflicts[0].InvocationID == "" {
+		t.Errorf("conflict events = %+v; want one stale version against %s", conflicts, etag)
+	}
+	if len(merges) != 1 || merges[0].Outcome != "merged" || merges[0].Attempt != 1 {
+		t.Errorf("merge events = %+v; want one merged", merges)
+	}
+}

@@ -16,9 +16,12 @@ type Option func(*Client) error
 // WithHTTPClient sends requests through hc, so that its transport (TLS,
 // proxies, instrumentation), redirect policy and cookie jar apply. Nil means
 // concord's default: a client of its own with a clone of
-// http.DefaultTransport that keeps up to 64 idle connections per host.
-// hc.Timeout, if set, bounds each attempt instead of
-// RetryPolicy.AttemptTimeout; bound the whole call with the context.
+// http.DefaultTransport that keeps up to 64 idle connections per host and
+// waits at most DefaultResponseHeaderTimeout for a response's headers. With
+// your own client, set its transport's ResponseHeaderTimeout (or
+// hc.Timeout, which bounds each attempt) so that a silent server cannot
+// hold a call without a deadline forever; bound the whole call with the
+// context.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		c.httpClient = hc
@@ -77,7 +80,7 @@ func WithLogger(l *slog.Logger) Option {
 // their defaults; MaxAttempts 1 turns transport retries off.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *Client) error {
-		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 || p.AttemptTimeout < 0 {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
 			return errors.New("concord: retry policy values must not be negative")
 		}
 		c.retry = p

@@ -44,20 +44,14 @@ type RetryPolicy struct {
 	// retry number retry (0 for the first retry). Retry-After hints still
 	// take precedence.
 	Backoff func(retry int) time.Duration
-	// AttemptTimeout bounds one attempt, reading the body included, so that
-	// a server that accepts a request and never answers costs a retry, not
-	// a hang. It applies when the *http.Client has no Timeout of its own.
-	// Default 30s.
-	AttemptTimeout time.Duration
 }
 
 // Default retry settings, applied to the zero fields of a RetryPolicy.
 const (
-	DefaultMaxAttempts    = 4
-	DefaultBaseDelay      = 100 * time.Millisecond
-	DefaultMaxDelay       = 5 * time.Second
-	DefaultMaxRetryAfter  = 30 * time.Second
-	DefaultAttemptTimeout = 30 * time.Second
+	DefaultMaxAttempts   = 4
+	DefaultBaseDelay     = 100 * time.Millisecond
+	DefaultMaxDelay      = 5 * time.Second
+	DefaultMaxRetryAfter = 30 * time.Second
 )
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -72,9 +66,6 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxRetryAfter <= 0 {
 		p.MaxRetryAfter = DefaultMaxRetryAfter
-	}
-	if p.AttemptTimeout <= 0 {
-		p.AttemptTimeout = DefaultAttemptTimeout
 	}
 	return p
 }

@@ -238,7 +238,9 @@ func TestBodyIsReplayedByteForByte(t *testing.T) {
 // TestServerThatNeverAnswers: each attempt times out, is retried, and the
 // call ends with a timeout error instead of hanging.
 func TestServerThatNeverAnswers(t *testing.T) {
-	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 50 * time.Millisecond}))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 50 * time.Millisecond
+	c, mux := setup(t, concord.WithTransport(tr), concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
 	var hits atomic.Int32
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
