@@ -689,6 +689,17 @@ func TestDelete(t *testing.T) {
 			t.Errorf("Delete whose response was lost = %v; want success", err)
 		}
 	})
+	t.Run("precondition required", func(t *testing.T) {
+		c, srv := setupFake(t, []concordtest.Option{concordtest.RequirePreconditions()})
+		etag := seedWidget(t, srv, "w1", Widget{Name: "gear"})
+		if err := concord.NewResource[Widget](c, "widgets").Delete(context.Background(), "w1"); err != nil {
+			t.Fatalf("Delete against a server requiring If-Match = %v", err)
+		}
+		reqs := srv.Requests()
+		if len(reqs) != 3 || reqs[0].Header.Get("If-Match") != "" || reqs[1].Method != "GET" || reqs[2].Header.Get("If-Match") != etag || srv.Len("widgets") != 0 {
+			t.Errorf("requests = %d (last If-Match %q), %d left; want DELETE 428, GET, DELETE If-Match %s", len(reqs), reqs[len(reqs)-1].Header.Get("If-Match"), srv.Len("widgets"), etag)
+		}
+	})
 	t.Run("missing", func(t *testing.T) {
 		c, _ := setupFake(t, nil)
 		err := concord.NewResource[Widget](c, "widgets").Delete(context.Background(), "nope")

@@ -422,36 +422,34 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)
-	out := r.outgoing(http.MethodDelete, u, o)
 	version := o.version
 	if snap, ok := r.c.versions.get(u); ok && version == "" {
 		version = snap.version
 	}
-	q := o.query
-	if version != "" {
-		q = cloneValues(o.query)
-		if _, err := o.versioner.Apply(version, out.ensureHeader(), q, nil); err == nil {
-			out.conditional = true
-		} else {
-			out.header.Del("If-Match")
-		}
+	cl := r.c.newCall()
+	out, err := r.deleteRequest(u, version, o)
+	if err != nil {
+		return err
 	}
-	out.setQuery(q)
-	if !o.noKey {
-		var k idempotencyKey
-		key, err := r.c.keyFor(&k, o.key, []byte(version))
-		if err != nil {
+	_, err = r.c.exchange(ctx, cl, out)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Kind == KindPreconditionRequired && !out.conditional {
+		// The server wants the version: fetch it and delete once more,
+		// conditionally.
+		f, ferr := r.fetch(ctx, cl, u, o)
+		if ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		version = f.snap.version
+		if out, err = r.deleteRequest(u, version, o); err != nil {
 			return err
 		}
-		out.key = key
+		_, err = r.c.exchange(ctx, cl, out)
 	}
-	cl := r.c.newCall()
-	_, err := r.c.exchange(ctx, cl, out)
 	if err == nil {
 		r.c.versions.forget(u)
 		return nil
 	}
-	var apiErr *APIError
 	if !errors.As(err, &apiErr) {
 		return err
 	}
@@ -470,6 +468,31 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: version, ETag: etagOf(version), Err: err}
 	}
 	return err
+}
+
+// deleteRequest builds a DELETE, conditional on version when there is one
+// the versioner can use (a weak ETag cannot be), with an idempotency key
+// for that version.
+func (r *Resource[T]) deleteRequest(u, version string, o *callOptions) (*outgoing, error) {
+	out := r.outgoing(http.MethodDelete, u, o)
+	q := cloneValues(o.query)
+	if version != "" {
+		if _, err := o.versioner.Apply(version, out.ensureHeader(), q, nil); err == nil {
+			out.conditional = true
+		} else {
+			out.header.Del("If-Match")
+		}
+	}
+	out.setQuery(q)
+	if !o.noKey {
+		var k idempotencyKey
+		key, err := r.c.keyFor(&k, o.key, []byte(version))
+		if err != nil {
+			return nil, err
+		}
+		out.key = key
+	}
+	return out, nil
 }
 
 func cloneValues(v url.Values) url.Values {
