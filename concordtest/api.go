@@ -55,6 +55,7 @@ type API struct {
 	dropRate    float64
 	rng         *rand.Rand
 	revision    int64
+	inFlight    int
 	requests    []Request
 	stats       Stats
 }
@@ -214,6 +215,15 @@ func (a *API) Stats() Stats {
 	return a.stats
 }
 
+// InFlight returns the number of requests being processed now: past the
+// fault checks (and, for a keyed write, with its key registered), before
+// the response. Tests use it to act while a request is in progress.
+func (a *API) InFlight() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.inFlight
+}
+
 // Len returns the number of documents in a collection.
 func (a *API) Len(collection string) int {
 	a.mu.Lock()
@@ -333,6 +343,14 @@ func (a *API) withIdempotency(r *http.Request, body []byte, latency time.Duratio
 		if a.cfg.requireKey && r.Method == http.MethodPost {
 			return problem(http.StatusBadRequest, ProblemKeyMissing, "an Idempotency-Key header is required", "")
 		}
+		a.mu.Lock()
+		a.inFlight++
+		a.mu.Unlock()
+		defer func() {
+			a.mu.Lock()
+			a.inFlight--
+			a.mu.Unlock()
+		}()
 		if !sleep(r, latency) {
 			return nil
 		}
@@ -363,17 +381,20 @@ func (a *API) withIdempotency(r *http.Request, body []byte, latency time.Duratio
 	}
 	e = &keyEntry{fingerprint: fp, expires: now.Add(a.cfg.keyTTL)}
 	a.keys[key] = e
+	a.inFlight++
 	a.mu.Unlock()
 
 	if !sleep(r, latency) {
 		a.mu.Lock()
 		delete(a.keys, key)
+		a.inFlight--
 		a.mu.Unlock()
 		return nil
 	}
 	rep := a.handle(r, body)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.inFlight--
 	if rep.status >= 500 {
 		delete(a.keys, key) // not processed: the key may be used again
 	} else {

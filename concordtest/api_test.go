@@ -227,14 +227,16 @@ func TestIdempotencyKeys(t *testing.T) {
 
 func TestIdempotencyKeyInFlight(t *testing.T) {
 	srv := concordtest.NewServer(t)
-	srv.SetLatency(300 * time.Millisecond)
+	// Long enough that the second request surely arrives in it; the test
+	// takes that long, it does not assert on time.
+	srv.SetLatency(time.Second)
 	done := make(chan int)
 	go func() {
 		resp, _ := call(t, srv, "POST", "/w", `{"name":"gear"}`, "Idempotency-Key", "slow")
 		done <- resp.StatusCode
 	}()
-	// Wait until the first request is being processed.
-	for srv.Stats().Requests == 0 {
+	// Wait until the first request is being processed, its key registered.
+	for srv.InFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	resp, body := call(t, srv, "POST", "/w", `{"name":"gear"}`, "Idempotency-Key", "slow")
