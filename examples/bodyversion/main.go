@@ -7,7 +7,9 @@
 // CouchDB's _rev by changing the Versioner only.
 //
 // It runs against an embedded in-process API; -url points it at a real one
-// serving /deployments. It exits non-zero if both changes did not land.
+// serving /deployments with the version in metadata.resourceVersion, such
+// as `go run ./concordtest/cmd/fakeapi -body-version metadata.resourceVersion`.
+// It exits non-zero if both changes did not land.
 package main
 
 import (
@@ -43,7 +45,7 @@ type Spec struct {
 }
 
 func main() {
-	url := flag.String("url", "", "base URL of a real API serving /deployments (default: an embedded API)")
+	url := flag.String("url", "", "base URL of an API serving /deployments with metadata.resourceVersion (default: an embedded API)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
