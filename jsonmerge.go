@@ -37,11 +37,13 @@ type mergeConfig struct {
 // OnClash sets the clash policy (ClashFail by default).
 func OnClash(p ClashPolicy) MergeOption { return func(m *mergeConfig) { m.clash = p } }
 
-// MergeArrayByKey merges the array at pointer (a JSON Pointer such as
-// "/items", array indices left out) element by element, matching elements
-// of the three versions by the member key (such as "id"), instead of
-// replacing it whole. Elements added on either side are kept (theirs first),
-// elements removed on either side are removed.
+// MergeArrayByKey merges the array at pointer (the JSON Pointer of an
+// array reached through objects, such as "/items" or "/spec/containers")
+// element by element, matching the elements of the three versions by their
+// member key (such as "id" or "name"), instead of replacing it whole.
+// Elements added on either side are kept (theirs' order first, then mine's
+// additions), elements removed on either side are removed, and a clash
+// inside an element is reported at pointer/<key value>/<member>.
 func MergeArrayByKey(pointer, key string) MergeOption {
 	return func(m *mergeConfig) {
 		if m.arrayKeys == nil {
