@@ -309,7 +309,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		if theirs.snap.version != "" && theirs.snap.version == w.base.version {
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err))
 		}
-		merged, unchanged, err := r.merge(ctx, w, theirs.snap, round)
+		merged, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
 		if err != nil {
 			return nil, err
 		}
@@ -400,16 +400,13 @@ func carriesState(resp *Response) bool {
 	return k == KindNone && code == ""
 }
 
-// merge runs the merge function on private copies and reports whether its
+// merge runs the merge function on private copies, decoded from the bytes
+// (mineBody is what the rejected write encoded), and reports whether its
 // result leaves nothing to write.
-func (r *Resource[T]) merge(ctx context.Context, w *write[T], theirs snapshot, round int) (merged T, unchanged bool, err error) {
+func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, theirs snapshot, round int) (merged T, unchanged bool, err error) {
 	baseBody := w.base.body
 	if baseBody == nil {
 		baseBody = theirs.body
-	}
-	mineBody, err := json.Marshal(w.mine)
-	if err != nil {
-		return merged, false, err
 	}
 	var base, mine, their T
 	for _, d := range []struct {
