@@ -228,7 +228,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	cl := c.newCall()
 	if req.IdempotencyKey != "" || method == http.MethodPost && !req.NoIdempotencyKey {
 		var k idempotencyKey
-		key, err := c.keyFor(&k, req.IdempotencyKey, o.body)
+		key, err := c.keyFor(&k, req.IdempotencyKey, string(req.IfMatch), o.body)
 		if err != nil {
 			return nil, err
 		}
@@ -302,6 +302,7 @@ type outgoing struct {
 	body        []byte
 	contentType string // default application/json when there is a body
 	key         string // idempotency key, if any
+	ifNoneMatch string // If-None-Match: "*" for a create, a tag to revalidate
 	conditional bool   // carries a version: If-Match or a body version
 	createOnly  bool   // carries If-None-Match: *
 }
@@ -369,6 +370,9 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 			ct = "application/json"
 		}
 		h["Content-Type"] = []string{ct}
+	}
+	if o.ifNoneMatch != "" {
+		h["If-None-Match"] = []string{o.ifNoneMatch}
 	}
 	if o.key != "" {
 		c.setKeyHeader(h, o.key)

@@ -70,14 +70,16 @@ func validateKey(k string) error {
 // same request reuses it on every retry, any other gets a new key, because
 // a server must never see one key with two requests.
 type idempotencyKey struct {
-	key      string
-	identity []byte
+	key     string
+	version string
+	body    []byte
 }
 
-// keyFor returns the key to send with a request identified by identity.
-// The first call uses the caller's key when given one, else a generated key.
-func (c *Client) keyFor(k *idempotencyKey, callerKey string, identity []byte) (string, error) {
-	if k.key != "" && bytes.Equal(k.identity, identity) {
+// keyFor returns the key to send with a request of this version and body.
+// The first call uses the caller's key when given one, else a generated
+// key.
+func (c *Client) keyFor(k *idempotencyKey, callerKey, version string, body []byte) (string, error) {
+	if k.key != "" && k.version == version && bytes.Equal(k.body, body) {
 		return k.key, nil
 	}
 	key := callerKey
@@ -90,7 +92,7 @@ func (c *Client) keyFor(k *idempotencyKey, callerKey string, identity []byte) (s
 	if err := validateKey(key); err != nil {
 		return "", err
 	}
-	k.key, k.identity = key, identity
+	k.key, k.version, k.body = key, version, body
 	return key, nil
 }
 

@@ -342,7 +342,10 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 		}
 		out.method, out.contentType = http.MethodPatch, "application/merge-patch+json"
 	}
-	q := cloneValues(o.query)
+	q := o.query
+	if _, plain := o.versioner.(ETagVersion); !plain {
+		q = cloneValues(o.query) // a versioner may add to the query
+	}
 	switch {
 	case w.base.version != "":
 		if body, err = o.versioner.Apply(w.base.version, out.ensureHeader(), q, body); err != nil {
@@ -358,8 +361,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 		// The key stands for these bytes against this version: a round
 		// that changes either gets a fresh key, or the server would replay
 		// the previous round's answer.
-		identity := append(append([]byte(w.base.version), 0), body...)
-		if out.key, err = r.c.keyFor(key, o.key, identity); err != nil {
+		if out.key, err = r.c.keyFor(key, o.key, w.base.version, body); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -215,7 +215,7 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
 	if ok && cached.etag != "" {
-		out.ensureHeader().Set("If-None-Match", string(cached.etag))
+		out.ifNoneMatch = string(cached.etag)
 	}
 	resp, err := r.c.exchange(ctx, cl, out)
 	if err != nil {
@@ -295,7 +295,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Res
 	out.body = body
 	if !o.noKey {
 		var k idempotencyKey
-		if out.key, err = r.c.keyFor(&k, o.key, body); err != nil {
+		if out.key, err = r.c.keyFor(&k, o.key, "", body); err != nil {
 			return nil, err
 		}
 	}
@@ -338,11 +338,11 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	out := r.outgoing(http.MethodPut, u, o)
 	out.setQuery(o.query)
 	out.body = body
-	out.ensureHeader().Set("If-None-Match", "*")
+	out.ifNoneMatch = "*"
 	out.createOnly = true
 	if !o.noKey {
 		var k idempotencyKey
-		if out.key, err = r.c.keyFor(&k, o.key, body); err != nil {
+		if out.key, err = r.c.keyFor(&k, o.key, "", body); err != nil {
 			return nil, err
 		}
 	}
@@ -486,7 +486,7 @@ func (r *Resource[T]) deleteRequest(u, version string, o *callOptions) (*outgoin
 	out.setQuery(q)
 	if !o.noKey {
 		var k idempotencyKey
-		key, err := r.c.keyFor(&k, o.key, []byte(version))
+		key, err := r.c.keyFor(&k, o.key, version, nil)
 		if err != nil {
 			return nil, err
 		}

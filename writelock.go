@@ -15,7 +15,13 @@ import (
 type writeLocks struct {
 	mu    sync.Mutex
 	byURL map[string]*writeLock
+	free  []*writeLock // unused locks kept for reuse, at most maxFreeLocks
 }
+
+// maxFreeLocks bounds the locks kept for reuse: enough for the resources a
+// client writes at once, without holding memory for every one it ever
+// wrote.
+const maxFreeLocks = 64
 
 type writeLock struct {
 	turn chan struct{} // holds a token while the resource is free
@@ -31,8 +37,12 @@ func (l *writeLocks) lock(ctx context.Context, url string) error {
 	l.mu.Lock()
 	wl := l.byURL[url]
 	if wl == nil {
-		wl = &writeLock{turn: make(chan struct{}, 1)}
-		wl.turn <- struct{}{}
+		if n := len(l.free); n > 0 {
+			wl, l.free = l.free[n-1], l.free[:n-1]
+		} else {
+			wl = &writeLock{turn: make(chan struct{}, 1)}
+			wl.turn <- struct{}{}
+		}
 		l.byURL[url] = wl
 	}
 	wl.refs++
@@ -66,5 +76,9 @@ func (l *writeLocks) release(url string, wl *writeLock) {
 	defer l.mu.Unlock()
 	if wl.refs--; wl.refs == 0 {
 		delete(l.byURL, url)
+		// Free: its turn token is back in the channel.
+		if len(l.free) < maxFreeLocks {
+			l.free = append(l.free, wl)
+		}
 	}
 }
