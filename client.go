@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -154,8 +155,10 @@ type Request struct {
 	Query url.Values
 	// Header is added to the client's default headers for this request.
 	Header http.Header
-	// Body is sent as JSON. Nil sends no body; a []byte or json.RawMessage
-	// is sent as it is.
+	// Body is sent as JSON. Nil sends no body; a []byte, json.RawMessage or
+	// io.Reader is sent as it is (a reader is read once, up front, so that
+	// retries resend the same bytes); anything else is encoded with
+	// encoding/json.
 	Body any
 	// IdempotencyKey is the key the request carries, whatever its method;
 	// for a POST, empty means a fresh key is generated for the call. Reuse a
@@ -211,6 +214,13 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		o.body = b
 	case json.RawMessage:
 		o.body = b
+	case io.Reader:
+		// Read once, so that every attempt can resend the same bytes.
+		data, err := io.ReadAll(b)
+		if err != nil {
+			return nil, fmt.Errorf("concord: reading the request body: %w", err)
+		}
+		o.body = data
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {

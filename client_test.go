@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -739,6 +740,18 @@ func TestDo(t *testing.T) {
 	}, &out)
 	if err != nil || out.ID != "o1" || !resp.Replayed {
 		t.Errorf("Do = %+v, %v, out %+v; want o1, replayed", resp, err, out)
+	}
+	var bodies []string
+	mux.HandleFunc("/raw", func(w http.ResponseWriter, r *http.Request) {
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, r.Body)
+		bodies = append(bodies, b.String())
+		if len(bodies) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	if _, err := c.Do(context.Background(), &concord.Request{Method: "PUT", Path: "/raw", Body: strings.NewReader(`{"raw":true}`)}, nil); err != nil || len(bodies) != 2 || bodies[1] != `{"raw":true}` {
+		t.Errorf("Do with a reader body = %v, bodies %q; want the same bytes twice", err, bodies)
 	}
 	if _, err := c.Do(context.Background(), &concord.Request{Path: "/x", IfMatch: `W/"w"`}, nil); !errors.Is(err, concord.ErrInvalidETag) {
 		t.Errorf("Do with a weak If-Match = %v; want ErrInvalidETag", err)
