@@ -148,8 +148,9 @@ func (c *Client) BaseURL() string { return c.base }
 type Request struct {
 	// Method is the HTTP method; empty means GET.
 	Method string
-	// Path is joined to the client's base URL; an absolute URL is used as
-	// it is.
+	// Path is joined to the client's base URL. An absolute URL is used as
+	// it is, but only below the base URL: the client's default headers
+	// carry credentials, which must not reach another origin.
 	Path string
 	// Query is added to the URL.
 	Query url.Values
@@ -205,6 +206,11 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		method = http.MethodGet
 	}
 	o := &outgoing{method: method, url: c.resolve(req.Path, req.Query), header: req.Header.Clone()}
+	if !strings.HasPrefix(o.url, c.base+"/") && o.url != c.base {
+		// Default headers carry credentials: they go to the API's origin
+		// and below its base path only.
+		return nil, fmt.Errorf("concord: %s is outside the client's base URL %s", redactURL(o.url), redactURL(c.base))
+	}
 	if o.header == nil {
 		o.header = make(http.Header)
 	}

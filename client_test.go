@@ -753,6 +753,12 @@ func TestDo(t *testing.T) {
 	if _, err := c.Do(context.Background(), &concord.Request{Method: "PUT", Path: "/raw", Body: strings.NewReader(`{"raw":true}`)}, nil); err != nil || len(bodies) != 2 || bodies[1] != `{"raw":true}` {
 		t.Errorf("Do with a reader body = %v, bodies %q; want the same bytes twice", err, bodies)
 	}
+	if _, err := c.Do(context.Background(), &concord.Request{Path: "https://elsewhere.example/steal"}, nil); err == nil || !strings.Contains(err.Error(), "outside the client's base URL") {
+		t.Errorf("Do to another origin = %v; want it refused before anything is sent", err)
+	}
+	if _, err := c.Do(context.Background(), &concord.Request{Path: c.BaseURL() + "/raw", Method: "PUT", Body: []byte(`{}`)}, nil); err != nil {
+		t.Errorf("Do to an absolute URL below the base = %v", err)
+	}
 	if _, err := c.Do(context.Background(), &concord.Request{Path: "/x", IfMatch: `W/"w"`}, nil); !errors.Is(err, concord.ErrInvalidETag) {
 		t.Errorf("Do with a weak If-Match = %v; want ErrInvalidETag", err)
 	}
