@@ -109,6 +109,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		sender.Transport = http.DefaultTransport
 	}
 	sender.Transport = keepIdle{sender.Transport}
+	if sender.CheckRedirect == nil {
+		sender.CheckRedirect = dropCredentialsOffOrigin
+	}
 	c.sender = &sender
 	c.conflict = c.conflict.withDefaults()
 	c.transport = newTransport(c.sender, c.retry.MaxAttempts-1)
@@ -130,6 +133,25 @@ func defaultTransport() *http.Transport {
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	return t
+}
+
+// dropCredentialsOffOrigin is the redirect policy when the user's client
+// has none: net/http's (at most 10 redirects), and on a redirect to another
+// host, no credential headers. net/http already drops Authorization and
+// cookies there; this also drops API-key and token headers added with
+// WithHeader.
+func dropCredentialsOffOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host {
+		for name := range req.Header {
+			if sensitiveHeader(name) {
+				req.Header.Del(name)
+			}
+		}
+	}
+	return nil
 }
 
 // keepIdle hides its transport's CloseIdleConnections: go-retryablehttp

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -840,5 +841,25 @@ func TestCancelDuringConflictBackoffReturnsPromptly(t *testing.T) {
 	_, err := widgets.Update(ctx, "w1", func(w *Widget) error { w.Stock++; return nil })
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, concord.ErrConflict) {
 		t.Errorf("Update cancelled during backoff = %v; want context.Canceled inside a conflict error", err)
+	}
+}
+
+func TestRedirectToAnotherHostDropsCredentials(t *testing.T) {
+	var got http.Header
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		fmt.Fprint(w, `{"name":"gear"}`)
+	}))
+	t.Cleanup(other.Close)
+	c, mux := setup(t, concord.WithBearerToken("tok"), concord.WithHeader("X-Api-Key", "key"), concord.WithHeader("X-Tenant", "t1"))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/widgets/1", http.StatusFound)
+	})
+	res, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+	if err != nil || res.Value.Name != "gear" {
+		t.Fatalf("Get through a redirect = %v", err)
+	}
+	if got.Get("Authorization") != "" || got.Get("X-Api-Key") != "" || got.Get("X-Tenant") != "t1" {
+		t.Errorf("headers at the other host = %v; want no credentials, other headers kept", got)
 	}
 }
