@@ -324,12 +324,7 @@ func TestCreateAt(t *testing.T) {
 
 func TestReplaceWithoutMergeReturnsConflict(t *testing.T) {
 	c, srv := setupFake(t, nil)
-	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1})
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(context.Background(), "w1"); err != nil {
-		t.Fatal(err)
-	}
-	theirs := seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2}) // another writer
+	widgets, _, theirs := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2}) // another writer
 	_, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3})
 	var conflict *concord.ConflictError
 	if !errors.Is(err, concord.ErrConflict) || !errors.As(err, &conflict) {
@@ -345,12 +340,7 @@ func TestReplaceWithoutMergeReturnsConflict(t *testing.T) {
 
 func TestReplaceMergesOnConflict(t *testing.T) {
 	c, srv := setupFake(t, nil)
-	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1, Stock: 5})
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(context.Background(), "w1"); err != nil {
-		t.Fatal(err)
-	}
-	theirsTag := seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2, Stock: 5})
+	widgets, _, theirsTag := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1, Stock: 5}, Widget{Name: "gear", Price: 2, Stock: 5})
 
 	var calls int
 	merge := func(base, mine, theirs Widget) (Widget, error) {
@@ -402,12 +392,7 @@ func TestReplaceMergeOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, srv := setupFake(t, nil)
-			seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1})
-			widgets := concord.NewResource[Widget](c, "widgets")
-			if _, err := widgets.Get(context.Background(), "w1"); err != nil {
-				t.Fatal(err)
-			}
-			seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2})
+			widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
 			res, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3}, concord.WithMerge(tt.merge))
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 				t.Fatalf("Replace = %v; want %v", err, tt.wantErr)
@@ -667,12 +652,7 @@ func TestDelete(t *testing.T) {
 	})
 	t.Run("stale version", func(t *testing.T) {
 		c, srv := setupFake(t, nil)
-		seedWidget(t, srv, "w1", Widget{Name: "gear"})
-		widgets := concord.NewResource[Widget](c, "widgets")
-		if _, err := widgets.Get(context.Background(), "w1"); err != nil {
-			t.Fatal(err)
-		}
-		seedWidget(t, srv, "w1", Widget{Name: "changed"})
+		widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear"}, Widget{Name: "changed"})
 		err := widgets.Delete(context.Background(), "w1")
 		var conflict *concord.ConflictError
 		if !errors.As(err, &conflict) || srv.Len("widgets") != 1 {

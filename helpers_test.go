@@ -89,6 +89,19 @@ func seedWidget(t *testing.T, srv *concordtest.Server, id string, w Widget) stri
 	return etag
 }
 
+// trackThenChange seeds a widget, lets a resource on c read (and so track)
+// it, then has another writer change it: the resource's next write is
+// stale. It returns the resource and the two ETags.
+func trackThenChange(t *testing.T, c *concord.Client, srv *concordtest.Server, id string, seen, theirs Widget) (widgets *concord.Resource[Widget], seenETag, theirsETag string) {
+	t.Helper()
+	seenETag = seedWidget(t, srv, id, seen)
+	widgets = concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(context.Background(), id); err != nil {
+		t.Fatalf("Get(%q) = %v", id, err)
+	}
+	return widgets, seenETag, seedWidget(t, srv, id, theirs)
+}
+
 // countRequests counts the requests the fake API saw with a method.
 func countRequests(srv *concordtest.Server, method string) int {
 	n := 0

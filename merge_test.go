@@ -14,12 +14,7 @@ import (
 
 func TestMergedWriteGetsAFreshIdempotencyKey(t *testing.T) {
 	c, srv := setupFake(t, nil)
-	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1})
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(context.Background(), "w1"); err != nil {
-		t.Fatal(err)
-	}
-	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2})
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
 	_, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 4},
 		concord.WithIdempotencyKey("op-1"), concord.WithMerge(concord.ThreeWay[Widget]()))
 	if err != nil {
@@ -180,12 +175,7 @@ func TestConflictAndMergeHooks(t *testing.T) {
 		OnMerge:    func(_ context.Context, e concord.MergeEvent) { merges = append(merges, e) },
 	}
 	c, srv := setupFake(t, nil, concord.WithHooks(hooks))
-	etag := seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 1})
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(context.Background(), "w1"); err != nil {
-		t.Fatal(err)
-	}
-	seedWidget(t, srv, "w1", Widget{Name: "gear", Price: 2})
+	widgets, etag, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
 	if _, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 3}, concord.WithMerge(concord.ThreeWay[Widget]())); err != nil {
 		t.Fatal(err)
 	}
