@@ -194,7 +194,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
 		}
 		if !sameJSON(mineBody, roundTrip[T](base.body)) {
-			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: MergeMutate(mutate), opts: o, call: cl})
+			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, merge: MergeMutate(mutate), opts: o, call: cl})
 		}
 		if cached {
 			// Nothing to write according to the tracked copy, which may be
@@ -208,12 +208,13 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 
 // write is the state of one conditional write through the conflict loop.
 type write[T any] struct {
-	url   string
-	mine  T
-	base  snapshot // body nil when the base is unknown
-	merge MergeFunc[T]
-	opts  *callOptions
-	call  *call
+	url      string
+	mine     T
+	mineBody []byte   // mine encoded, when already known; nil otherwise
+	base     snapshot // body nil when the base is unknown
+	merge    MergeFunc[T]
+	opts     *callOptions
+	call     *call
 }
 
 // writeLoop sends a conditional write and resolves stale-version conflicts
@@ -309,7 +310,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		if theirs.snap.version != "" && theirs.snap.version == w.base.version {
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err))
 		}
-		merged, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
+		merged, mergedBody, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +322,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 			res.Unchanged = true
 			return res, nil
 		}
-		w.base, w.mine = theirs.snap, merged
+		w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
 	}
 }
 
@@ -330,10 +331,15 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 // idempotency key, fresh whenever the bytes or the version change.
 func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, []byte, error) {
 	o := w.opts
-	full, err := json.Marshal(w.mine)
-	if err != nil {
-		return nil, nil, fmt.Errorf("concord: encoding %T: %w", w.mine, err)
+	full := w.mineBody
+	if full == nil {
+		var err error
+		if full, err = json.Marshal(w.mine); err != nil {
+			return nil, nil, fmt.Errorf("concord: encoding %T: %w", w.mine, err)
+		}
+		w.mineBody = full
 	}
+	var err error
 	out := r.outgoing(http.MethodPut, w.url, o)
 	body := full
 	if o.patch && w.base.body != nil {
@@ -403,9 +409,9 @@ func carriesState(resp *Response) bool {
 }
 
 // merge runs the merge function on private copies, decoded from the bytes
-// (mineBody is what the rejected write encoded), and reports whether its
-// result leaves nothing to write.
-func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, theirs snapshot, round int) (merged T, unchanged bool, err error) {
+// (mineBody is what the rejected write encoded), and returns the result
+// with its encoding and whether it leaves nothing to write.
+func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, theirs snapshot, round int) (merged T, mergedBody []byte, unchanged bool, err error) {
 	baseBody := w.base.body
 	if baseBody == nil {
 		baseBody = theirs.body
@@ -416,7 +422,7 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 		dst  *T
 	}{{baseBody, &base}, {mineBody, &mine}, {theirs.body, &their}} {
 		if err := json.Unmarshal(d.body, d.dst); err != nil {
-			return merged, false, &DecodeError{Method: http.MethodGet, URL: redactURL(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
+			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: redactURL(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
 		}
 	}
 	event := MergeEvent{InvocationID: w.call.id, URL: redactURL(w.url), Attempt: round}
@@ -424,11 +430,10 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 	if err != nil {
 		event.Outcome, event.Err = "aborted", err
 		r.c.observeMerge(ctx, event)
-		return merged, false, fmt.Errorf("concord: merge for %s: %w", redactURL(w.url), err)
+		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", redactURL(w.url), err)
 	}
-	mergedBody, err := json.Marshal(merged)
-	if err != nil {
-		return merged, false, fmt.Errorf("concord: encoding the merge result: %w", err)
+	if mergedBody, err = json.Marshal(merged); err != nil {
+		return merged, nil, false, fmt.Errorf("concord: encoding the merge result: %w", err)
 	}
 	unchanged = sameJSON(mergedBody, roundTrip[T](theirs.body))
 	event.Outcome = "merged"
@@ -436,7 +441,7 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 		event.Outcome = "unchanged"
 	}
 	r.c.observeMerge(ctx, event)
-	return merged, unchanged, nil
+	return merged, mergedBody, unchanged, nil
 }
 
 // safeMerge calls a user's merge function, turning a panic into an error
