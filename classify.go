@@ -62,6 +62,9 @@ type ConflictInfo struct {
 	CreateOnly bool
 	// Keyed: the request carried an idempotency key.
 	Keyed bool
+	// Create: the request creates a resource (Resource.Create or CreateAt),
+	// so an otherwise unexplained 409 means the resource is already there.
+	Create bool
 }
 
 // Classifier names the kind of a conflict response. It returns ok=false to
@@ -80,31 +83,27 @@ func isConflictStatus(status int) bool {
 }
 
 // classify names the kind of a conflict response: the user's classifier
-// first, then the recognisers for problem+json types, Kubernetes Status,
-// CouchDB and Stripe bodies, then rules by status and by what was sent.
+// first, then the error code the body or headers carry in any of the
+// dialects concord reads (see errorCode), then rules by status and by what
+// the request carried. It also returns the code, for APIError.Code.
 func classify(user Classifier, info ConflictInfo) (ConflictKind, string) {
+	dialect, code := errorCode(info.Header, info.Body, info.Problem)
 	if user != nil {
 		if k, ok := user(info); ok {
-			return k, ""
+			return k, code
 		}
 	}
 	if info.StatusCode == http.StatusPreconditionRequired {
-		return KindPreconditionRequired, ""
+		return KindPreconditionRequired, code
 	}
-	if info.Problem != nil {
-		if k := kindFromToken(lastSegment(info.Problem.Type)); k != KindNone {
-			return k, ""
-		}
+	if k := kindOfCode(dialect, code, info); k != KindNone {
+		return k, code
 	}
-	k, code := kindFromBody(info)
-	if k == KindNone {
-		k = kindByStatus(info)
-	}
-	return k, code
+	return kindByStatus(info), code
 }
 
-// kindByStatus is the fallback when the body names nothing: the meaning
-// follows from the status and the precondition the request carried.
+// kindByStatus is the fallback when no code names the conflict: the
+// meaning follows from the status and the precondition the request carried.
 func kindByStatus(info ConflictInfo) ConflictKind {
 	switch info.StatusCode {
 	case http.StatusPreconditionFailed, http.StatusConflict:
@@ -113,104 +112,229 @@ func kindByStatus(info ConflictInfo) ConflictKind {
 			return KindAlreadyExists
 		case info.Conditional:
 			return KindStaleVersion
-		case info.StatusCode == http.StatusConflict && info.Keyed:
-			// The Idempotency-Key draft uses a bare 409 for "the first request
-			// with this key is still running". Waiting and resending the
-			// same bytes is harmless when it meant something else: the
-			// resend gets the same 409 and the loop's limit ends it.
+		case info.StatusCode == http.StatusConflict && info.Keyed && info.Header.Get("Retry-After") != "":
+			// The Idempotency-Key draft uses 409 for "the first request
+			// with this key is still running", but so does every API for
+			// "name taken" or "wrong state". Only a 409 that says when to
+			// come back is taken for "in progress": anything else would be
+			// resent for nothing and reported as something it was not.
 			return KindInProgress
+		case info.StatusCode == http.StatusConflict && info.Create:
+			return KindAlreadyExists
 		}
 	}
 	return KindBusinessRule
 }
 
+// codeKinds maps error codes, folded by foldCode, to what they mean. Codes
+// from every dialect share the table: the same word means the same thing
+// whoever sends it.
+var codeKinds = map[string]ConflictKind{
+	// A write against an old version.
+	"stale": KindStaleVersion, "staleversion": KindStaleVersion, "versionmismatch": KindStaleVersion,
+	"preconditionfailed": KindStaleVersion, "editconflict": KindStaleVersion, "aborted": KindStaleVersion,
+	"updateconditionnotsatisfied": KindStaleVersion, // Azure Table
+	"conditionnotmet":             KindStaleVersion, // Azure Blob, Google Cloud Storage
+	"conditionalrequestconflict":  KindStaleVersion, // S3
+	// The resource is already there.
+	"alreadyexists": KindAlreadyExists, "exists": KindAlreadyExists, "duplicate": KindAlreadyExists,
+	"fileexists": KindAlreadyExists, "resourceexists": KindAlreadyExists, "resourcealreadyexists": KindAlreadyExists,
+	"entityalreadyexists": KindAlreadyExists, "blobalreadyexists": KindAlreadyExists, // Azure
+	"containeralreadyexists": KindAlreadyExists, "tablealreadyexists": KindAlreadyExists,
+	// The same idempotency key is still being processed.
+	"inprogress": KindInProgress, "idempotencykeyinuse": KindInProgress, "requestinprogress": KindInProgress,
+	"concurrentrequest": KindInProgress,
+	// The idempotency key was used with another request.
+	"idempotencykeyreused": KindKeyReused, "idempotencykeymismatch": KindKeyReused, "idempotencyerror": KindKeyReused,
+	"keyreused": KindKeyReused,
+}
+
+// kindOfCode returns what an error code means. A bare "conflict" depends
+// on the dialect and the request: against a version it is a stale write,
+// on a create the name is taken.
+func kindOfCode(dialect, code string, info ConflictInfo) ConflictKind {
+	if code == "" {
+		return KindNone
+	}
+	folded := foldCode(lastSegment(code))
+	if folded == "conflict" {
+		switch {
+		case info.Conditional || dialect == dialectKubernetes:
+			// Kubernetes says Conflict only for a stale resourceVersion.
+			return KindStaleVersion
+		case info.Create || info.CreateOnly || dialect == dialectCouchDB:
+			// CouchDB says conflict for a write without a rev to an ID
+			// that is taken.
+			return KindAlreadyExists
+		}
+		return KindNone
+	}
+	return codeKinds[folded]
+}
+
+// foldCode lower-cases a code and drops separators, so that
+// "EntityAlreadyExists", "entity_already_exists" and "entity-already-exists"
+// are one code.
+func foldCode(code string) string {
+	var b strings.Builder
+	b.Grow(len(code))
+	for i := 0; i < len(code); i++ {
+		c := code[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		case c == '-' || c == '_' || c == ' ' || c == '.':
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // lastSegment returns the final path, fragment or URN segment of a
-// problem type URI, lower-cased with '_' folded to '-'.
+// problem type URI (or a plain code, unchanged).
 func lastSegment(uri string) string {
 	uri = strings.TrimRight(uri, "/")
 	if i := strings.LastIndexAny(uri, "/#:"); i >= 0 {
 		uri = uri[i+1:]
 	}
-	return strings.ReplaceAll(strings.ToLower(uri), "_", "-")
+	return uri
 }
 
-// kindFromToken maps the words APIs use in problem types and error codes to
-// a kind.
-func kindFromToken(tok string) ConflictKind {
-	switch tok {
-	case "stale-version", "version-mismatch", "precondition-failed", "edit-conflict", "conflict", "aborted", "stale":
-		return KindStaleVersion
-	case "already-exists", "alreadyexists", "exists", "duplicate", "file-exists", "resource-exists":
-		return KindAlreadyExists
-	case "in-progress", "idempotency-key-in-use", "request-in-progress", "concurrent-request":
-		return KindInProgress
-	case "idempotency-key-reused", "idempotency-key-mismatch", "idempotency-error", "key-reused":
-		return KindKeyReused
-	}
-	return KindNone
-}
+// Error dialects concord reads a machine-readable code from, in the order
+// they are tried. One table, so that adding an API's format is one entry.
+//
+//	dialect          where the code is
+//	problem+json     type (RFC 9457), its last segment
+//	azure            x-ms-error-code header; {"odata.error":{"code"}}; {"error":{"code"}}
+//	kubernetes       {"kind":"Status","reason"}
+//	couchdb          {"error":"conflict","reason":...}
+//	stripe           {"error":{"type","code"}}
+//	google           {"error":{"status","errors":[{"reason"}]}}
+//	github           {"message", "errors":[{"code"}]}
+//	s3               <Error><Code>PreconditionFailed</Code></Error>
+const (
+	dialectNone       = ""
+	dialectProblem    = "problem+json"
+	dialectAzure      = "azure"
+	dialectKubernetes = "kubernetes"
+	dialectCouchDB    = "couchdb"
+	dialectStripe     = "stripe"
+	dialectGoogle     = "google"
+	dialectGitHub     = "github"
+	dialectS3         = "s3"
+)
 
-// kindFromBody recognises the conflict bodies of Kubernetes, CouchDB and
-// Stripe. It returns the code it recognised for APIError.Code.
-func kindFromBody(info ConflictInfo) (ConflictKind, string) {
-	body := bytes.TrimSpace(info.Body)
-	if len(body) == 0 || body[0] != '{' {
-		return KindNone, ""
-	}
-	var doc struct {
-		Kind   string          `json:"kind"`
-		Reason string          `json:"reason"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(body, &doc) != nil {
-		return KindNone, ""
-	}
-	// Kubernetes: {"kind":"Status","reason":"Conflict"|"AlreadyExists"}.
-	if doc.Kind == "Status" && doc.Reason != "" {
-		switch doc.Reason {
-		case "Conflict":
-			return KindStaleVersion, doc.Reason
-		case "AlreadyExists":
-			return KindAlreadyExists, doc.Reason
-		}
-		return KindNone, doc.Reason
-	}
-	if len(doc.Error) == 0 {
-		return KindNone, ""
-	}
-	// CouchDB: {"error":"conflict"}: a stale _rev, or, for a write that
-	// carried no revision, an ID that is already taken.
-	var couch string
-	if json.Unmarshal(doc.Error, &couch) == nil {
-		switch couch {
-		case "conflict":
-			if info.Conditional {
-				return KindStaleVersion, couch
-			}
-			return KindAlreadyExists, couch
-		case "file_exists":
-			return KindAlreadyExists, couch
-		}
-		return KindNone, couch
-	}
-	// Stripe: {"error":{"type":"idempotency_error","code":"idempotency_key_in_use"}}.
-	var stripe struct {
-		Type string `json:"type"`
+// errorDoc holds every member the JSON dialects keep their code in; one
+// decode serves them all.
+type errorDoc struct {
+	Kind   string          `json:"kind"`
+	Reason string          `json:"reason"`
+	Error  json.RawMessage `json:"error"`
+	OData  *struct {
 		Code string `json:"code"`
+	} `json:"odata.error"`
+	Message string `json:"message"`
+	Errors  []struct {
+		Code   string `json:"code"`
+		Reason string `json:"reason"`
+	} `json:"errors"`
+}
+
+// errorObject is the {"error":{...}} member of Stripe, Google and Azure.
+type errorObject struct {
+	Type   string          `json:"type"`   // Stripe
+	Code   json.RawMessage `json:"code"`   // a string (Stripe, Azure) or the status (Google)
+	Status string          `json:"status"` // Google: "FAILED_PRECONDITION", "ABORTED", "ALREADY_EXISTS"
+	Errors []struct {
+		Reason string `json:"reason"` // Google: "conditionNotMet"
+	} `json:"errors"`
+}
+
+// errorCode returns the dialect and the machine-readable code of an error
+// response, or "" for both when it carries none that concord can read.
+func errorCode(h http.Header, body []byte, p *Problem) (dialect, code string) {
+	if p != nil && p.Type != "" && p.Type != "about:blank" {
+		return dialectProblem, p.Type
 	}
-	if json.Unmarshal(doc.Error, &stripe) == nil {
-		if k := kindFromToken(lastSegment(stripe.Code)); k != KindNone {
-			return k, stripe.Code
-		}
-		if k := kindFromToken(lastSegment(stripe.Type)); k != KindNone {
-			return k, stripe.Type
-		}
-		if stripe.Code != "" {
-			return KindNone, stripe.Code
-		}
-		return KindNone, stripe.Type
+	if c := h.Get("X-Ms-Error-Code"); c != "" {
+		return dialectAzure, truncate(c, 128)
 	}
-	return KindNone, ""
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return dialectNone, ""
+	}
+	if body[0] == '<' {
+		if c := xmlCode(body); c != "" {
+			return dialectS3, c
+		}
+		return dialectNone, ""
+	}
+	if body[0] != '{' {
+		return dialectNone, ""
+	}
+	var doc errorDoc
+	if json.Unmarshal(body, &doc) != nil {
+		return dialectNone, ""
+	}
+	switch {
+	case doc.Kind == "Status" && doc.Reason != "":
+		return dialectKubernetes, doc.Reason
+	case doc.OData != nil && doc.OData.Code != "":
+		return dialectAzure, doc.OData.Code
+	case len(doc.Error) > 0 && doc.Error[0] == '"':
+		var couch string
+		if json.Unmarshal(doc.Error, &couch) == nil {
+			return dialectCouchDB, couch
+		}
+	case len(doc.Error) > 0 && doc.Error[0] == '{':
+		return objectCode(doc.Error)
+	case len(doc.Errors) > 0 && doc.Errors[0].Code != "":
+		return dialectGitHub, doc.Errors[0].Code
+	case doc.Message != "":
+		return dialectGitHub, ""
+	}
+	return dialectNone, ""
+}
+
+// objectCode reads the code of an {"error":{...}} member.
+func objectCode(raw json.RawMessage) (dialect, code string) {
+	var e errorObject
+	if json.Unmarshal(raw, &e) != nil {
+		return dialectNone, ""
+	}
+	if len(e.Errors) > 0 && e.Errors[0].Reason != "" {
+		return dialectGoogle, e.Errors[0].Reason
+	}
+	if e.Status != "" {
+		return dialectGoogle, e.Status
+	}
+	var s string
+	if json.Unmarshal(e.Code, &s) == nil && s != "" {
+		if e.Type != "" {
+			return dialectStripe, s
+		}
+		return dialectAzure, s
+	}
+	if e.Type != "" {
+		return dialectStripe, e.Type
+	}
+	return dialectNone, ""
+}
+
+// xmlCode returns the text of the first <Code> element (S3 and Azure's
+// XML errors), bounded and without markup.
+func xmlCode(body []byte) string {
+	i := bytes.Index(body, []byte("<Code>"))
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len("<Code>"):]
+	j := bytes.Index(rest, []byte("</Code>"))
+	if j < 0 || j > 128 || bytes.ContainsAny(rest[:j], "<>") {
+		return ""
+	}
+	return string(bytes.TrimSpace(rest[:j]))
 }
 
 // parseProblem decodes an RFC 9457 document when the media type says it is

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -30,6 +32,7 @@ type Client struct {
 	transport  *retryablehttp.Client
 	header     http.Header
 	logger     *slog.Logger
+	redact     redactor
 
 	retry    RetryPolicy
 	conflict ConflictPolicy
@@ -70,13 +73,18 @@ const (
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("concord: base URL: %w", err)
+		// url.Parse's error quotes the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("concord: base URL does not parse: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("concord: base URL %q must be an absolute http or https URL", redactURL(baseURL))
+		return nil, fmt.Errorf("concord: base URL %q must be an absolute http or https URL", redactor{}.url(baseURL))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("concord: base URL %q must not have a query or fragment", redactURL(baseURL))
+		return nil, fmt.Errorf("concord: base URL %q must not have a query or fragment", redactor{}.url(baseURL))
 	}
 	budget, _ := NewRetryBudget(DefaultBudgetMax, DefaultBudgetRatio)
 	c := &Client{
@@ -104,60 +112,29 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.httpClient = &http.Client{Transport: defaultTransport()}
 	}
 	c.retry = c.retry.withDefaults()
+	c.redact.keyHeader = c.keyHeader
 	sender := *c.httpClient
 	if sender.Transport == nil {
 		sender.Transport = http.DefaultTransport
 	}
-	sender.Transport = keepIdle{sender.Transport}
-	if sender.CheckRedirect == nil {
-		sender.CheckRedirect = dropCredentialsOffOrigin
-	}
+	sender.Transport = &attemptTransport{next: sender.Transport, timeout: c.retry.AttemptTimeout}
+	sender.CheckRedirect = c.redirectPolicy(sender.CheckRedirect)
 	c.sender = &sender
 	c.conflict = c.conflict.withDefaults()
 	c.transport = newTransport(c.sender, c.retry.MaxAttempts-1)
 	return c, nil
 }
 
-// DefaultResponseHeaderTimeout is how long concord's default transport
-// waits for a response's headers, so that a server that accepts a request
-// and never answers costs a retry rather than a hang.
-const DefaultResponseHeaderTimeout = 30 * time.Second
-
 // defaultTransport is a clone of http.DefaultTransport that keeps more idle
 // connections per host (the standard library keeps 2), so that concurrent
 // calls to one API reuse connections instead of opening new ones, and that
-// gives up on a silent server. (A transport setting rather than
-// http.Client.Timeout, which would cost some twenty allocations a request.)
+// reads at most 1 MiB of response headers (the standard library allows 10).
 func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
-	t.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	t.MaxResponseHeaderBytes = 1 << 20
 	return t
 }
-
-// dropCredentialsOffOrigin is the redirect policy when the user's client
-// has none: net/http's (at most 10 redirects), and on a redirect to another
-// host, no credential headers. net/http already drops Authorization and
-// cookies there; this also drops API-key and token headers added with
-// WithHeader.
-func dropCredentialsOffOrigin(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if req.URL.Host != via[0].URL.Host {
-		for name := range req.Header {
-			if sensitiveHeader(name) {
-				req.Header.Del(name)
-			}
-		}
-	}
-	return nil
-}
-
-// keepIdle hides its transport's CloseIdleConnections: go-retryablehttp
-// calls it whenever it gives up on a request, which would drop the pooled
-// connections of every other call sharing the transport.
-type keepIdle struct{ http.RoundTripper }
 
 // CloseIdleConnections closes the idle connections of the client's
 // transport. Call it when done with a client that owns its transport.
@@ -231,7 +208,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	if !strings.HasPrefix(o.url, c.base+"/") && o.url != c.base {
 		// Default headers carry credentials: they go to the API's origin
 		// and below its base path only.
-		return nil, fmt.Errorf("concord: %s is outside the client's base URL %s", redactURL(o.url), redactURL(c.base))
+		return nil, fmt.Errorf("concord: %s is outside the client's base URL %s", c.redact.url(o.url), c.redact.url(c.base))
 	}
 	if o.header == nil {
 		o.header = make(http.Header)
@@ -278,11 +255,18 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	}
 	if out != nil && len(bytes.TrimSpace(resp.Body)) > 0 {
 		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return resp, &DecodeError{Method: method, URL: redactURL(o.url), StatusCode: resp.StatusCode, Type: reflect.TypeOf(out).String(), Err: err}
+			var derr error = &DecodeError{Method: method, URL: c.redact.url(o.url), StatusCode: resp.StatusCode, Type: reflect.TypeOf(out).String(), Err: err}
+			if !readOnly(method) && resp.StatusCode < 300 {
+				derr = fmt.Errorf("%w: %w", ErrWriteApplied, derr)
+			}
+			return resp, derr
 		}
 	}
 	return resp, nil
 }
+
+// readOnly reports whether a method only reads.
+func readOnly(method string) bool { return method == http.MethodGet || method == http.MethodHead }
 
 // setIfMatch makes o conditional on a strong ETag.
 func setIfMatch(o *outgoing, tag ETag) error {
@@ -319,8 +303,13 @@ type call struct {
 	id          string
 	retriesLeft int
 	retries     int
-	requests    int
+	requests    int          // attempts concord made
+	wire        atomic.Int32 // requests written on the wire, net/http's own resends included
 }
+
+// sent returns how many requests the call has sent: those written on the
+// wire, or concord's own count where a transport reports no writes.
+func (cl *call) sent() int { return max(int(cl.wire.Load()), cl.requests) }
 
 func (c *Client) newCall() *call {
 	cl := &call{retriesLeft: c.retry.MaxAttempts - 1}
@@ -343,6 +332,7 @@ type outgoing struct {
 	ifNoneMatch string // If-None-Match: "*" for a create, a tag to revalidate
 	conditional bool   // carries a version: If-Match or a body version
 	createOnly  bool   // carries If-None-Match: *
+	create      bool   // creates a resource: Resource.Create or CreateAt
 }
 
 // exchange sends o and, when the server says an earlier request with the
@@ -356,11 +346,15 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response
 		if err == nil || o.key == "" || !errors.As(err, &apiErr) || apiErr.Kind != KindInProgress {
 			return resp, err
 		}
-		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: redactURL(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
+		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: c.redact.url(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
 		if round >= c.conflict.MaxAttempts {
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
 		}
 		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())
+		if ok && d > c.retry.MaxRetryAfter {
+			werr := fmt.Errorf("%w: the server asked for %v, more than MaxRetryAfter (%v)", ErrWaitTooLong, d, c.retry.MaxRetryAfter)
+			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
+		}
 		if !ok {
 			if bo == nil {
 				bo = c.conflict.NewBackOff()
@@ -391,9 +385,14 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 		body = o.body
 	}
 	a := &attempts{c: c, call: cl, out: o}
+	a.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			cl.wire.Add(1)
+		}
+	}
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), o.method, o.url, body)
 	if err != nil {
-		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, redactURL(o.url), err)
+		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, c.redact.url(o.url), err)
 	}
 	h := req.Header
 	for k, v := range c.header {
@@ -419,30 +418,32 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 		h.Set(HeaderInvocationID, cl.id)
 	}
 	hresp, err := c.transport.Do(req)
-	if err != nil {
-		return nil, a.wrap(err)
+	if err == nil && a.bodyErr != nil {
+		err = a.bodyErr
 	}
-	if a.bodyErr != nil {
-		return nil, a.wrap(a.bodyErr)
+	if err != nil {
+		return nil, a.wrap(a.applied(c.redact.err(err)))
 	}
 	resp := &Response{
 		StatusCode: hresp.StatusCode,
 		Header:     hresp.Header,
 		Body:       a.body,
 		Replayed:   replayed(hresp.Header),
-		Requests:   cl.requests,
+		Requests:   cl.sent(),
 	}
 	if v := hresp.Header.Get("ETag"); v != "" {
 		if tag, err := ParseETag(v); err == nil {
 			resp.ETag = tag
 		} else if c.logger != nil {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: ignoring malformed ETag", slog.String("url", redactURL(o.url)), slog.String("error", err.Error()))
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: ignoring malformed ETag", slog.String("url", c.redact.url(o.url)), slog.String("error", err.Error()))
 		}
 	}
-	if hresp.StatusCode < 300 || hresp.StatusCode == http.StatusNotModified {
+	if hresp.StatusCode < 300 || hresp.StatusCode == http.StatusNotModified && readOnly(o.method) {
+		// 304 answers a conditional read only: to a write it means nothing
+		// was stored, so it is an error like any other non-2xx.
 		return resp, nil
 	}
-	return resp, a.wrap(c.apiError(o, hresp, a.body, a.truncated))
+	return resp, a.wrap(a.applied(c.apiError(o, hresp, a.body, a.truncated)))
 }
 
 // apiError builds the error for a response that was not a success,
@@ -454,7 +455,7 @@ func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncat
 	}
 	e := &APIError{
 		Method:     o.method,
-		URL:        redactURL(o.url),
+		URL:        c.redact.url(o.url),
 		StatusCode: resp.StatusCode,
 		Header:     resp.Header,
 		RequestID:  requestID(resp.Header),
@@ -464,12 +465,12 @@ func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncat
 	}
 	info := ConflictInfo{
 		Method: o.method, StatusCode: resp.StatusCode, Header: resp.Header, Body: prefix, Problem: e.Problem,
-		Conditional: o.conditional, CreateOnly: o.createOnly, Keyed: o.key != "",
+		Conditional: o.conditional, CreateOnly: o.createOnly, Keyed: o.key != "", Create: o.create,
 	}
 	if isConflictStatus(resp.StatusCode) {
 		e.Kind, e.Code = classify(c.classifier, info)
 	} else {
-		_, e.Code = kindFromBody(info)
+		_, e.Code = errorCode(resp.Header, prefix, e.Problem)
 	}
 	return e
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Sentinel errors, matched with errors.Is. The typed errors below (APIError,
@@ -44,6 +45,15 @@ var (
 	ErrResponseTooLarge = errors.New("concord: response body too large")
 	// ErrDecode: a response body does not decode into the expected type.
 	ErrDecode = errors.New("concord: cannot decode response")
+	// ErrWriteApplied: a write took effect on the server (it was answered
+	// with a 2xx status) but the call still failed: the response body was
+	// cut short, too large or did not decode. Do not repeat the write
+	// blindly; read the resource to see its state. Resource methods return
+	// the Result they could build alongside such an error.
+	ErrWriteApplied = errors.New("concord: the write took effect but its response could not be used")
+	// ErrInvalidID: an item ID is empty, "." or "..", which would address
+	// the collection or its parent rather than an item.
+	ErrInvalidID = errors.New("concord: invalid item ID")
 	// ErrConflictPersists: the server rejected a write made against the very
 	// version it had just served, so the conflict is not about staleness and
 	// retrying would spin.
@@ -98,14 +108,27 @@ func (e *APIError) Error() string {
 	}
 	switch {
 	case e.Problem != nil && (e.Problem.Title != "" || e.Problem.Detail != ""):
-		fmt.Fprintf(&b, ": %s", strings.TrimSpace(e.Problem.Title+" "+e.Problem.Detail))
+		fmt.Fprintf(&b, ": %s", printable(strings.TrimSpace(e.Problem.Title+" "+e.Problem.Detail), 512))
 	case e.Code != "":
-		fmt.Fprintf(&b, ": %s", e.Code)
+		fmt.Fprintf(&b, ": %s", printable(e.Code, 128))
 	}
 	if e.RequestID != "" {
-		fmt.Fprintf(&b, " [request %s]", e.RequestID)
+		fmt.Fprintf(&b, " [request %s]", printable(e.RequestID, 128))
 	}
 	return b.String()
+}
+
+// printable returns a server's text fit for one log line: control
+// characters (line breaks included, which could forge log lines) become
+// spaces, invalid UTF-8 becomes U+FFFD, and it is cut to at most n bytes.
+func printable(s string, n int) string {
+	s = strings.ToValidUTF8(truncate(s, n), "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Is reports whether the response matches a sentinel: ErrNotFound for 404
@@ -234,3 +257,21 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Is reports true for ErrDecode.
 func (e *DecodeError) Is(target error) bool { return target == ErrDecode }
+
+// PanicError reports that a merge or mutate function panicked. The call
+// stopped without writing. It is kept apart from ErrMergeAborted, which a
+// function returns on purpose, because a panic is a bug to fix, not a
+// decision to let a person resolve the conflict.
+type PanicError struct {
+	// Func is "merge" or "mutate".
+	Func string
+	// Value is what the function panicked with.
+	Value any
+	// Stack is the goroutine's stack where the panic was recovered.
+	Stack []byte
+}
+
+// Error names the function and the panic value.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("concord: %s function panicked: %v", e.Func, e.Value)
+}

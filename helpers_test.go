@@ -2,6 +2,7 @@ package concord_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -141,4 +142,87 @@ func (f *fakeClock) Sleeps() []time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]time.Duration(nil), f.sleeps...)
+}
+
+// docServer is a small API written for one dialect at a time, where
+// concordtest speaks another: one document at /widgets/1 with ETags "vN"
+// (weak when weak is set, as Apache's mod_dav serves them), 412 for a
+// stale If-Match or one on a missing document (RFC 9110), and no
+// idempotency keys, as many real servers. dropWrites makes the next writes
+// take effect and then lose their response.
+type docServer struct {
+	mu         sync.Mutex
+	doc        []byte // nil when absent
+	n          int
+	weak       bool
+	dropWrites int
+	writes     int // writes that took effect
+	requests   []string
+}
+
+func newDocServer(t *testing.T, doc string) (*docServer, *httptest.Server) {
+	t.Helper()
+	d := &docServer{doc: []byte(doc), n: 1}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	return d, srv
+}
+
+func (d *docServer) etag() string {
+	if d.weak {
+		return fmt.Sprintf(`W/"v%d"`, d.n)
+	}
+	return fmt.Sprintf(`"v%d"`, d.n)
+}
+
+// set changes the document as another writer would.
+func (d *docServer) set(doc string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.doc, d.n = []byte(doc), d.n+1
+}
+
+func (d *docServer) state() (doc string, writes int, requests []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return string(d.doc), d.writes, append([]string(nil), d.requests...)
+}
+
+func (d *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.requests = append(d.requests, r.Method+" "+r.Header.Get("If-Match"))
+	if r.Method == http.MethodGet {
+		if d.doc == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("ETag", d.etag())
+		w.Write(d.doc)
+		return
+	}
+	if im := r.Header.Get("If-Match"); im != "" && (d.doc == nil || d.weak || im != d.etag()) {
+		w.WriteHeader(http.StatusPreconditionFailed)
+		return
+	}
+	d.writes++
+	switch r.Method {
+	case http.MethodDelete:
+		d.doc = nil
+	default:
+		d.doc, d.n = body, d.n+1
+		w.Header().Set("ETag", d.etag())
+	}
+	if d.dropWrites > 0 {
+		d.dropWrites--
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+		return
+	}
+	if d.doc == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Write(d.doc)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -73,17 +71,17 @@ type MergeEvent struct {
 
 func (c *Client) observeAttempt(ctx context.Context, cl *call, out *outgoing, n int, header http.Header) {
 	if c.hooks.OnAttempt != nil {
-		c.hooks.OnAttempt(ctx, AttemptEvent{InvocationID: cl.id, Method: out.method, URL: redactURL(out.url), Attempt: cl.requests + 1})
+		c.hooks.OnAttempt(ctx, AttemptEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: cl.requests + 1})
 	}
 	if c.logger != nil && c.logger.Enabled(ctx, slog.LevelDebug) {
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "concord: request",
-			slog.String("invocation", cl.id), slog.String("method", out.method), slog.String("url", redactURL(out.url)),
-			slog.Int("attempt", cl.requests+1), slog.Int("send_attempt", n), slog.Any("header", redactHeader(header)))
+			slog.String("invocation", cl.id), slog.String("method", out.method), slog.String("url", c.redact.url(out.url)),
+			slog.Int("attempt", cl.requests+1), slog.Int("send_attempt", n), slog.Any("header", c.redact.header(header)))
 	}
 }
 
 func (c *Client) observeRetry(ctx context.Context, cl *call, out *outgoing, n int, resp *http.Response, err error, delay time.Duration) {
-	e := RetryEvent{InvocationID: cl.id, Method: out.method, URL: redactURL(out.url), Attempt: n, Err: err, Delay: delay}
+	e := RetryEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: n, Err: err, Delay: delay}
 	if resp != nil {
 		e.StatusCode = resp.StatusCode
 		e.Reason = "status " + http.StatusText(resp.StatusCode)
@@ -120,51 +118,4 @@ func (c *Client) observeMerge(ctx context.Context, e MergeEvent) {
 			slog.String("invocation", e.InvocationID), slog.String("url", e.URL),
 			slog.Int("attempt", e.Attempt), slog.String("outcome", e.Outcome))
 	}
-}
-
-// sensitiveHeader reports whether a header carries a credential and must
-// never be logged.
-func sensitiveHeader(name string) bool {
-	switch n := strings.ReplaceAll(strings.ToLower(name), "_", "-"); n {
-	case "authorization", "proxy-authorization", "cookie", "set-cookie":
-		return true
-	default:
-		return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "api-key") ||
-			strings.Contains(n, "apikey") || strings.Contains(n, "password") || strings.Contains(n, "signature")
-	}
-}
-
-// redactHeader returns a copy of h for logging, credentials replaced.
-func redactHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h))
-	for k, v := range h {
-		if sensitiveHeader(k) {
-			out[k] = []string{"REDACTED"}
-		} else {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// redactURL returns u with its password and credential-like query values
-// replaced, for errors and logs.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			if sensitiveHeader(k) || strings.EqualFold(k, "key") || strings.EqualFold(k, "sig") {
-				q[k] = []string{"REDACTED"}
-			}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }

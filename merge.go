@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -122,6 +123,15 @@ func defaultConflictBackOff() backoff.BackOff {
 // *ConflictError rather than overwrite. With WithUnconditional and no
 // version known it writes blindly, and answers a 428 Precondition Required
 // by fetching the version and writing once more, conditionally.
+//
+// Replace never overwrites a version mine was not derived from: the
+// precondition is WithVersion's version (pass Result.Version of the read
+// mine came from), or else the version this client last read or wrote for
+// the item. A failed call leaves that version where it was, so repeating a
+// rejected Replace is rejected again rather than taken against whatever the
+// conflict loop saw meanwhile. Another goroutine's Get through the same
+// client does move it: goroutines that share a client and read the same
+// item should pass WithVersion.
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
 	var merge MergeFunc[T]
@@ -131,7 +141,10 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 			return nil, fmt.Errorf("concord: WithMerge got a %T, but the resource holds %T values", o.merge, *new(T))
 		}
 	}
-	u := r.itemURL(id)
+	u, err := r.itemURL(id)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return nil, err
 	}
@@ -144,7 +157,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 			base = snapshot{version: o.version} // the base is unknown: merge from theirs
 		}
 	case !known && !o.unconditional:
-		f, err := r.fetch(ctx, cl, u, o)
+		f, err := r.fetch(ctx, cl, u, o, true)
 		if errors.Is(err, ErrNotFound) {
 			return r.createAt(ctx, cl, id, mine, o)
 		}
@@ -167,7 +180,10 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 // that resource through the same client.
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
-	u := r.itemURL(id)
+	u, err := r.itemURL(id)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return nil, err
 	}
@@ -176,18 +192,18 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 	base, cached := r.c.versions.get(u)
 	for {
 		if !cached {
-			f, err := r.fetch(ctx, cl, u, o)
+			f, err := r.fetch(ctx, cl, u, o, true)
 			if err != nil {
 				return nil, err
 			}
 			base = f.snap
 		}
-		mine, err := decodeAs[T](&Response{Body: base.body}, http.MethodGet, u)
+		mine, err := decodeAs[T](r.c, &Response{Body: base.body}, http.MethodGet, u)
 		if err != nil {
 			return nil, err
 		}
 		if err := safeMutate(mutate, &mine); err != nil {
-			return nil, fmt.Errorf("concord: update %s: %w", redactURL(u), err)
+			return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), err)
 		}
 		mineBody, err := json.Marshal(mine)
 		if err != nil {
@@ -202,7 +218,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			cached = false
 			continue
 		}
-		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, ETag: etagOf(base.version), Requests: cl.requests}}, nil
+		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, ETag: etagOf(base.version), Requests: cl.sent()}}, nil
 	}
 }
 
@@ -219,7 +235,9 @@ type write[T any] struct {
 
 // writeLoop sends a conditional write and resolves stale-version conflicts
 // by refetching (or reading the state the conflict response carried),
-// merging and writing again against the new version.
+// merging and writing again against the new version. The reads it makes on
+// its own are not remembered as the tracked version: only a write that
+// succeeds moves it.
 func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], error) {
 	c, o := r.c, w.opts
 	limit := c.conflict.MaxAttempts
@@ -229,30 +247,51 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 	var (
 		bo          backoff.BackOff // made at the first wait: most calls never wait
 		key         idempotencyKey
-		refetched   bool // a fetch to replace an unusable version was made
 		required    bool // a 428 was answered once already
 		conflicts   int
 		conflictErr = func(kind ConflictKind, round int, version string, err error) error {
-			c.versions.forget(w.url)
 			return &ConflictError{Kind: kind, Attempts: round, Version: version, ETag: etagOf(version), Err: err}
+		}
+		backOff = func() error {
+			if bo == nil {
+				bo = c.conflict.NewBackOff()
+			}
+			d := bo.NextBackOff()
+			if d == backoff.Stop {
+				return errors.New("concord: the conflict backoff stopped")
+			}
+			return c.wait(ctx, d)
 		}
 	)
 	for round := 1; ; round++ {
 		out, sent, err := r.buildWrite(w, &key)
-		if errors.Is(err, ErrNoVersion) && !refetched && !o.unconditional {
-			refetched = true
-			f, ferr := r.fetch(ctx, w.call, w.url, o)
+		for tries := 1; errors.Is(err, ErrNoVersion) && !o.unconditional; tries++ {
+			// No version the versioner can send (a weak ETag, as Apache
+			// serves for a second after each write): never write without
+			// one, but wait and read again, within the conflict policy,
+			// for the server to serve a usable one.
+			if tries > 1 && w.base.version == "" {
+				break // the server serves no version at all: waiting will not bring one
+			}
+			if tries >= limit {
+				return nil, fmt.Errorf("concord: write to %s after %d reads: %w", r.c.redact.url(w.url), tries, err)
+			}
+			if tries > 1 {
+				if werr := backOff(); werr != nil {
+					return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), errors.Join(werr, err))
+				}
+			}
+			f, ferr := r.fetch(ctx, w.call, w.url, o, false)
 			if ferr != nil {
 				return nil, ferr
 			}
 			w.base = f.snap
-			if out, sent, err = r.buildWrite(w, &key); err != nil && !errors.Is(err, ErrNoVersion) {
-				return nil, err
-			}
+			out, sent, err = r.buildWrite(w, &key)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("concord: write to %s: %w", redactURL(w.url), err)
+			return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err)
 		}
+		wireBefore := w.call.wire.Load()
 		resp, err := c.exchange(ctx, w.call, out)
 		if err == nil {
 			return r.written(resp, w.url, w.mine, sent, o, conflicts), nil
@@ -262,11 +301,19 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 			return nil, err
 		}
 		conflicts++
-		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: redactURL(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
+		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
 		switch {
 		case apiErr.Kind == KindPreconditionRequired && (required || out.conditional):
 			return nil, err
 		case apiErr.Kind == KindStaleVersion && w.merge == nil:
+			if w.call.wire.Load()-wireBefore > 1 {
+				// The write went out more than once (a retry, or net/http's
+				// own resend): the 412 may answer our own write that took
+				// effect. If the server holds exactly what we sent, it did.
+				if res := r.appliedAlready(ctx, w, sent, conflicts); res != nil {
+					return res, nil
+				}
+			}
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
 		case round >= limit:
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
@@ -284,19 +331,12 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		}
 		if theirs == nil {
 			if apiErr.Kind == KindStaleVersion {
-				if bo == nil {
-					bo = c.conflict.NewBackOff()
-				}
-				d := bo.NextBackOff()
-				if d == backoff.Stop {
-					return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
-				}
-				if werr := c.wait(ctx, d); werr != nil {
+				if werr := backOff(); werr != nil {
 					return nil, conflictErr(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
 				}
 			}
 			var ferr error
-			if theirs, ferr = r.fetch(ctx, w.call, w.url, o); ferr != nil {
+			if theirs, ferr = r.fetch(ctx, w.call, w.url, o, false); ferr != nil {
 				return nil, ferr
 			}
 		}
@@ -319,11 +359,30 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 			if err != nil {
 				return nil, err
 			}
+			r.c.versions.put(w.url, theirs.snap)
 			res.Unchanged = true
 			return res, nil
 		}
 		w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
 	}
+}
+
+// appliedAlready reads the item after a write that went out more than once
+// was rejected as stale, and returns the result of a successful write when
+// the server holds exactly what was sent; nil otherwise. For a Replace,
+// whose value is absolute, that state is the write's outcome whoever made
+// it.
+func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []byte, conflicts int) *Result[T] {
+	f, err := r.fetch(ctx, w.call, w.url, w.opts, false)
+	if err != nil || !sameJSON(roundTrip[T](f.snap.body), sent, versionPath(w.opts.versioner)) {
+		return nil
+	}
+	res, err := r.result(f, conflicts)
+	if err != nil {
+		return nil
+	}
+	r.c.versions.put(w.url, f.snap)
+	return res
 }
 
 // buildWrite encodes the write of one round: the body (or merge patch),
@@ -359,7 +418,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 		}
 		out.conditional = true
 	case !o.unconditional:
-		return nil, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, redactURL(w.url))
+		return nil, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))
 	}
 	out.setQuery(q)
 	out.body = body
@@ -390,7 +449,6 @@ func (r *Resource[T]) carried(w *write[T], resp *Response) *fetched {
 		return nil
 	}
 	snap := snapshot{version: v, etag: resp.ETag, body: resp.Body}
-	r.c.versions.put(w.url, snap)
 	return &fetched{snap: snap, resp: resp, url: w.url}
 }
 
@@ -404,8 +462,8 @@ func carriesState(resp *Response) bool {
 	if err != nil || mt != "application/json" || len(resp.Body) == 0 {
 		return false
 	}
-	k, code := kindFromBody(ConflictInfo{Body: resp.Body})
-	return k == KindNone && code == ""
+	dialect, _ := errorCode(resp.Header, resp.Body, nil)
+	return dialect == dialectNone
 }
 
 // merge runs the merge function on private copies, decoded from the bytes
@@ -422,15 +480,15 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 		dst  *T
 	}{{baseBody, &base}, {mineBody, &mine}, {theirs.body, &their}} {
 		if err := json.Unmarshal(d.body, d.dst); err != nil {
-			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: redactURL(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
+			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
 		}
 	}
-	event := MergeEvent{InvocationID: w.call.id, URL: redactURL(w.url), Attempt: round}
+	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(w.url), Attempt: round}
 	merged, err = safeMerge(w.merge, base, mine, their)
 	if err != nil {
 		event.Outcome, event.Err = "aborted", err
 		r.c.observeMerge(ctx, event)
-		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", redactURL(w.url), err)
+		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", r.c.redact.url(w.url), err)
 	}
 	if mergedBody, err = json.Marshal(merged); err != nil {
 		return merged, nil, false, fmt.Errorf("concord: encoding the merge result: %w", err)
@@ -444,23 +502,23 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 	return merged, mergedBody, unchanged, nil
 }
 
-// safeMerge calls a user's merge function, turning a panic into an error
-// that matches ErrMergeAborted.
+// safeMerge calls a user's merge function, turning a panic into a
+// *PanicError.
 func safeMerge[T any](fn MergeFunc[T], base, mine, theirs T) (out T, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: merge function panicked: %v", ErrMergeAborted, p)
+			err = &PanicError{Func: "merge", Value: p, Stack: debug.Stack()}
 		}
 	}()
 	return fn(base, mine, theirs)
 }
 
-// safeMutate calls a user's mutate function, turning a panic into an error
-// that matches ErrMergeAborted.
+// safeMutate calls a user's mutate function, turning a panic into a
+// *PanicError.
 func safeMutate[T any](fn func(*T) error, v *T) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: mutate function panicked: %v", ErrMergeAborted, p)
+			err = &PanicError{Func: "mutate", Value: p, Stack: debug.Stack()}
 		}
 	}()
 	return fn(v)

@@ -84,9 +84,6 @@ func TestUpdateMutateErrorsAndNoOps(t *testing.T) {
 	if _, err := widgets.Update(context.Background(), "w1", func(*Widget) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("Update whose mutate fails = %v; want its error", err)
 	}
-	if _, err := widgets.Update(context.Background(), "w1", func(*Widget) error { panic("oops") }); !errors.Is(err, concord.ErrMergeAborted) {
-		t.Errorf("Update whose mutate panics = %v; want ErrMergeAborted", err)
-	}
 	res, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock = 1; return nil })
 	if err != nil || !res.Unchanged || countRequests(srv, "PUT") != 0 {
 		t.Errorf("no-op Update = %+v, %v, %d PUTs; want unchanged without a write", res, err, countRequests(srv, "PUT"))

@@ -16,12 +16,10 @@ type Option func(*Client) error
 // WithHTTPClient sends requests through hc, so that its transport (TLS,
 // proxies, instrumentation), redirect policy and cookie jar apply. Nil means
 // concord's default: a client of its own with a clone of
-// http.DefaultTransport that keeps up to 64 idle connections per host and
-// waits at most DefaultResponseHeaderTimeout for a response's headers. With
-// your own client, set its transport's ResponseHeaderTimeout (or
-// hc.Timeout, which bounds each attempt) so that a silent server cannot
-// hold a call without a deadline forever; bound the whole call with the
-// context.
+// http.DefaultTransport that keeps up to 64 idle connections per host.
+// Either way every attempt is bounded by RetryPolicy.AttemptTimeout and
+// concord's redirect rules apply before hc's CheckRedirect (see
+// WithSensitive); bound the whole call with the context.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		c.httpClient = hc
@@ -80,7 +78,7 @@ func WithLogger(l *slog.Logger) Option {
 // their defaults; MaxAttempts 1 turns transport retries off.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *Client) error {
-		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 || p.AttemptTimeout < 0 {
 			return errors.New("concord: retry policy values must not be negative")
 		}
 		c.retry = p

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cenkalti/backoff/v4"
 	"net/http"
 	"net/url"
 	"strings"
@@ -192,8 +193,15 @@ func (o *outgoing) ensureHeader() http.Header {
 // collectionURL and itemURL build the resource's URLs; the ID is escaped.
 func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
-func (r *Resource[T]) itemURL(id string) string {
-	return r.c.base + "/" + r.path + "/" + url.PathEscape(id)
+// An ID of "", "." or ".." would name the collection or its parent once a
+// proxy normalises the path (a Delete of "widgets/.." reaching "/"), so it
+// is refused before anything is sent.
+func (r *Resource[T]) itemURL(id string) (string, error) {
+	switch id {
+	case "", ".", "..":
+		return "", fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	return r.c.base + "/" + r.path + "/" + url.PathEscape(id), nil
 }
 
 // Get fetches the item id and remembers its version. When the client already
@@ -201,7 +209,11 @@ func (r *Resource[T]) itemURL(id string) string {
 // and reuses the remembered body on 304 Not Modified.
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
-	snap, err := r.fetch(ctx, r.c.newCall(), r.itemURL(id), o)
+	u, err := r.itemURL(id)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := r.fetch(ctx, r.c.newCall(), u, o, true)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +222,12 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (*
 
 // fetch GETs a resource, revalidating a remembered copy, and remembers what
 // it got.
-func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions) (*fetched, error) {
+//
+// remember says whether what it got becomes the tracked version: true for
+// the caller's own reads, false for the reads the conflict loop makes on its
+// own, so that a call that fails leaves the tracked version where the
+// caller's value came from (see Replace).
+func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions, remember bool) (*fetched, error) {
 	out := r.outgoing(http.MethodGet, u, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
@@ -226,13 +243,15 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		if !ok {
-			return nil, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", redactURL(u))
+			return nil, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(u))
 		}
 		resp.Body, resp.ETag = cached.body, cached.etag
 		return &fetched{snap: cached, resp: resp, url: u}, nil
 	}
 	snap := snapshot{version: o.versioner.Version(resp.Header, resp.Body), etag: resp.ETag, body: resp.Body}
-	r.c.versions.put(u, snap)
+	if remember {
+		r.c.versions.put(u, snap)
+	}
 	return &fetched{snap: snap, resp: resp, url: u}, nil
 }
 
@@ -245,7 +264,7 @@ type fetched struct {
 
 // result decodes a fetched representation into a Result.
 func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
-	v, err := decodeAs[T](f.resp, http.MethodGet, f.url)
+	v, err := decodeAs[T](r.c, f.resp, http.MethodGet, f.url)
 	if err != nil {
 		return nil, err
 	}
@@ -254,10 +273,10 @@ func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
 
 // decodeAs decodes a response body into a T, naming the request in the
 // error when it does not fit.
-func decodeAs[T any](resp *Response, method, u string) (T, error) {
+func decodeAs[T any](c *Client, resp *Response, method, u string) (T, error) {
 	var v T
 	if err := json.Unmarshal(resp.Body, &v); err != nil {
-		return v, &DecodeError{Method: method, URL: redactURL(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", v), Err: err}
+		return v, &DecodeError{Method: method, URL: c.redact.url(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", v), Err: err}
 	}
 	return v, nil
 }
@@ -271,7 +290,7 @@ func (r *Resource[T]) List(ctx context.Context, opts ...CallOption) (*Result[[]T
 	if err != nil {
 		return nil, err
 	}
-	items, err := decodeAs[[]T](resp, http.MethodGet, out.url)
+	items, err := decodeAs[[]T](r.c, resp, http.MethodGet, out.url)
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +312,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Res
 	out := r.outgoing(http.MethodPost, r.collectionURL(), o)
 	out.setQuery(o.query)
 	out.body = body
+	out.create = true
 	if !o.noKey {
 		var k idempotencyKey
 		if out.key, err = r.c.keyFor(&k, o.key, "", body); err != nil {
@@ -305,9 +325,12 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Res
 	}
 	res := &Result[T]{Value: v, Response: *resp}
 	if len(resp.Body) > 0 {
-		if res.Value, err = decodeAs[T](resp, out.method, out.url); err != nil {
-			return nil, err
+		decoded, err := decodeAs[T](r.c, resp, out.method, out.url)
+		if err != nil {
+			// Created all the same: say so, and give back what is known.
+			return res, fmt.Errorf("%w: %w", ErrWriteApplied, err)
 		}
+		res.Value = decoded
 	}
 	res.Version = o.versioner.Version(resp.Header, resp.Body)
 	if loc := resp.Header.Get("Location"); loc != "" && len(resp.Body) > 0 {
@@ -334,12 +357,15 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
 	}
-	u := r.itemURL(id)
+	u, err := r.itemURL(id)
+	if err != nil {
+		return nil, err
+	}
 	out := r.outgoing(http.MethodPut, u, o)
 	out.setQuery(o.query)
 	out.body = body
 	out.ifNoneMatch = "*"
-	out.createOnly = true
+	out.createOnly, out.create = true, true
 	if !o.noKey {
 		var k idempotencyKey
 		if out.key, err = r.c.keyFor(&k, o.key, "", body); err != nil {
@@ -353,7 +379,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	if !errors.Is(err, ErrAlreadyExists) || o.exists == FailIfExists {
 		return nil, err
 	}
-	theirs, ferr := r.fetch(ctx, cl, u, o)
+	theirs, ferr := r.fetch(ctx, cl, u, o, true)
 	if ferr != nil {
 		return nil, errors.Join(err, ferr)
 	}
@@ -401,7 +427,7 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	res := &Result[T]{Value: v, Conflicts: conflicts, Response: *resp}
 	body := sent
 	if len(resp.Body) > 0 {
-		if decoded, err := decodeAs[T](resp, "", u); err == nil {
+		if decoded, err := decodeAs[T](r.c, resp, "", u); err == nil {
 			res.Value, body = decoded, resp.Body
 		}
 	}
@@ -410,89 +436,160 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	return res
 }
 
-// Delete deletes the item id, conditionally on its tracked (or given)
-// version when one is known. A delete whose response was lost and whose
-// retry finds the item gone, or finds a version mismatch because it is
-// gone, is reported as the success it was. A conflict returns a
-// *ConflictError; a missing item, an error matching ErrNotFound.
+// Delete deletes the item id, conditionally on the version the client
+// tracks for it (or WithVersion). A Delete is never sent without a
+// precondition unless the call says WithUnconditional: with no version
+// known, or only one the versioner cannot send (a weak ETag), it reads the
+// item first, and waits and reads again within the conflict policy until
+// the server serves a usable version; if none comes, it fails with
+// ErrNoVersion. A stale version returns a *ConflictError (a delete has
+// nothing to merge), after a read has made sure the item is still there: a
+// version mismatch because the item is gone, our own delete having taken
+// effect on an attempt whose response was lost, is the success it was. A
+// missing item returns an error matching ErrNotFound.
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) error {
 	o := r.options(opts)
-	u := r.itemURL(id)
+	u, err := r.itemURL(id)
+	if err != nil {
+		return err
+	}
 	if err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)
-	version := o.version
-	if snap, ok := r.c.versions.get(u); ok && version == "" {
-		version = snap.version
+	d := &deletion[T]{r: r, u: u, o: o, cl: r.c.newCall(), version: o.version}
+	if snap, ok := r.c.versions.get(u); ok && d.version == "" {
+		d.version = snap.version
 	}
-	cl := r.c.newCall()
-	out, err := r.deleteRequest(u, version, o)
+	return d.run(ctx)
+}
+
+// deletion is the state of one Delete call: one idempotency key state for
+// all its requests, so a key is never sent with two different requests.
+type deletion[T any] struct {
+	r       *Resource[T]
+	u       string
+	o       *callOptions
+	cl      *call
+	version string
+	key     idempotencyKey
+	bo      backoff.BackOff
+}
+
+func (d *deletion[T]) run(ctx context.Context) error {
+	r, o := d.r, d.o
+	limit := r.c.conflict.MaxAttempts
+	if o.maxConflicts > 0 {
+		limit = o.maxConflicts
+	}
+	out, err := d.request()
+	for tries := 1; errors.Is(err, ErrNoVersion) && !o.unconditional; tries++ {
+		if tries > 1 && d.version == "" {
+			break // the server serves no version at all: waiting will not bring one
+		}
+		if tries >= limit {
+			return fmt.Errorf("concord: delete %s after %d reads: %w", r.c.redact.url(d.u), tries, err)
+		}
+		if tries > 1 {
+			if werr := d.backOff(ctx); werr != nil {
+				return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), errors.Join(werr, err))
+			}
+		}
+		f, ferr := r.fetch(ctx, d.cl, d.u, o, true)
+		if ferr != nil {
+			return ferr
+		}
+		d.version = f.snap.version
+		out, err = d.request()
+	}
 	if err != nil {
 		return err
 	}
-	_, err = r.c.exchange(ctx, cl, out)
+	wireBefore := d.cl.wire.Load()
+	_, err = r.c.exchange(ctx, d.cl, out)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Kind == KindPreconditionRequired && !out.conditional {
-		// The server wants the version: fetch it and delete once more,
-		// conditionally.
-		f, ferr := r.fetch(ctx, cl, u, o)
+		// Unconditional by the caller's choice, but the server wants the
+		// version: fetch it and delete once more, conditionally.
+		f, ferr := r.fetch(ctx, d.cl, d.u, o, true)
 		if ferr != nil {
 			return errors.Join(err, ferr)
 		}
-		version = f.snap.version
-		if out, err = r.deleteRequest(u, version, o); err != nil {
+		d.version = f.snap.version
+		if out, err = d.request(); err != nil {
 			return err
 		}
-		_, err = r.c.exchange(ctx, cl, out)
+		wireBefore = d.cl.wire.Load()
+		_, err = r.c.exchange(ctx, d.cl, out)
 	}
 	if err == nil {
-		r.c.versions.forget(u)
+		r.c.versions.forget(d.u)
 		return nil
 	}
 	if !errors.As(err, &apiErr) {
 		return err
 	}
-	uncertain := cl.retries > 0 // an earlier attempt may have deleted it
 	switch {
-	case apiErr.StatusCode == http.StatusNotFound && uncertain:
-		r.c.versions.forget(u)
-		return nil
-	case apiErr.Kind == KindStaleVersion:
-		if uncertain {
-			if _, gerr := r.fetch(ctx, cl, u, o); errors.Is(gerr, ErrNotFound) {
-				return nil
-			}
+	case apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusGone:
+		r.c.versions.forget(d.u)
+		if d.cl.wire.Load()-wireBefore > 1 || d.cl.retries > 0 {
+			// An earlier send of this delete found the item: it was ours.
+			return nil
 		}
-		r.c.versions.forget(u)
-		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: version, ETag: etagOf(version), Err: err}
+		return err
+	case apiErr.Kind == KindStaleVersion:
+		// Never trust a count of our own attempts to say whether a 412 may
+		// answer our own delete: net/http resends on its own. Look.
+		f, gerr := r.fetch(ctx, d.cl, d.u, o, true)
+		if errors.Is(gerr, ErrNotFound) {
+			return nil
+		}
+		current := d.version
+		if gerr == nil {
+			current = f.snap.version
+		}
+		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: current, ETag: etagOf(current), Err: errors.Join(err, gerr)}
 	}
 	return err
 }
 
-// deleteRequest builds a DELETE, conditional on version when there is one
-// the versioner can use (a weak ETag cannot be), with an idempotency key
-// for that version.
-func (r *Resource[T]) deleteRequest(u, version string, o *callOptions) (*outgoing, error) {
-	out := r.outgoing(http.MethodDelete, u, o)
+// request builds the DELETE, conditional on the version unless the call is
+// WithUnconditional and knows none. An unusable version (weak, or a body
+// version without a query parameter to carry it) is an error wrapping
+// ErrNoVersion, never a reason to send the delete without it.
+func (d *deletion[T]) request() (*outgoing, error) {
+	r, o := d.r, d.o
+	out := r.outgoing(http.MethodDelete, d.u, o)
 	q := cloneValues(o.query)
-	if version != "" {
-		if _, err := o.versioner.Apply(version, out.ensureHeader(), q, nil); err == nil {
-			out.conditional = true
-		} else {
-			out.header.Del("If-Match")
+	switch {
+	case d.version != "":
+		if _, err := o.versioner.Apply(d.version, out.ensureHeader(), q, nil); err != nil {
+			return nil, err
 		}
+		out.conditional = true
+	case !o.unconditional:
+		return nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(d.u))
 	}
 	out.setQuery(q)
 	if !o.noKey {
-		var k idempotencyKey
-		key, err := r.c.keyFor(&k, o.key, version, nil)
+		key, err := r.c.keyFor(&d.key, o.key, d.version, nil)
 		if err != nil {
 			return nil, err
 		}
 		out.key = key
 	}
 	return out, nil
+}
+
+func (d *deletion[T]) backOff(ctx context.Context) error {
+	if d.bo == nil {
+		d.bo = d.r.c.conflict.NewBackOff()
+	}
+	wait := d.bo.NextBackOff()
+	if wait == backoff.Stop {
+		return errors.New("concord: the conflict backoff stopped")
+	}
+	return d.r.c.wait(ctx, wait)
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,13 @@ type RetryPolicy struct {
 	// a longer one fails fast with a *RetryError whose Reason is
 	// ErrWaitTooLong and whose Delay is the hint. Default 30s.
 	MaxRetryAfter time.Duration
+	// AttemptTimeout bounds one attempt, from sending the request to the
+	// last byte of the response body, so that a server that stops
+	// answering, or drips its body, costs a retry rather than a hang. An
+	// attempt that passes it fails with an *AttemptTimeoutError and is
+	// retried when the request is safe to repeat. It applies to any
+	// transport, yours included. Default 30s.
+	AttemptTimeout time.Duration
 	// Backoff, when set, replaces full jitter: it returns the wait before
 	// retry number retry (0 for the first retry). Retry-After hints still
 	// take precedence.
@@ -48,10 +56,11 @@ type RetryPolicy struct {
 
 // Default retry settings, applied to the zero fields of a RetryPolicy.
 const (
-	DefaultMaxAttempts   = 4
-	DefaultBaseDelay     = 100 * time.Millisecond
-	DefaultMaxDelay      = 5 * time.Second
-	DefaultMaxRetryAfter = 30 * time.Second
+	DefaultMaxAttempts    = 4
+	DefaultBaseDelay      = 100 * time.Millisecond
+	DefaultMaxDelay       = 5 * time.Second
+	DefaultMaxRetryAfter  = 30 * time.Second
+	DefaultAttemptTimeout = 30 * time.Second
 )
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -66,6 +75,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxRetryAfter <= 0 {
 		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if p.AttemptTimeout <= 0 {
+		p.AttemptTimeout = DefaultAttemptTimeout
 	}
 	return p
 }
@@ -103,7 +115,13 @@ func safeToRepeat(method string, keyed, conditional bool) bool {
 // transientStatus reports whether a status says "try again later" rather
 // than "this request is wrong". Stripe-Should-Retry, when present, overrides
 // the guess, as Stripe documents.
+// It is asked only of error statuses: a success is never repeated, whatever
+// a header says (a keyed create answered 201 with Stripe-Should-Retry: true
+// would otherwise be sent again and drain the budget).
 func transientStatus(resp *http.Response) bool {
+	if resp.StatusCode < 400 {
+		return false
+	}
 	switch resp.Header.Get("Stripe-Should-Retry") {
 	case "true":
 		return true
@@ -253,6 +271,8 @@ type attempts struct {
 	body      []byte // the final response's body (or its bounded prefix)
 	truncated bool
 	bodyErr   error // reading the final body failed
+	trace     httptrace.ClientTrace
+	wrote     bool // an attempt of a write was answered 2xx: it took effect
 }
 
 // checkRetry is go-retryablehttp's CheckRetry: it reads the body, classifies
@@ -262,9 +282,13 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	a.call.requests++
 	a.body, a.truncated, a.bodyErr = nil, false, nil
 	if err == nil {
+		if resp.StatusCode < 300 && !readOnly(a.out.method) {
+			a.wrote = true
+		}
 		a.body, a.truncated, a.bodyErr = a.c.readBody(resp)
 		err = a.bodyErr
 	}
+	err = a.c.redact.err(err)
 	if ctx.Err() != nil {
 		return false, nil
 	}
@@ -335,6 +359,20 @@ func (a *attempts) wrap(err error) error {
 	return &RetryError{Attempts: a.n, Reason: a.stop, Delay: a.stopDelay, Err: err, Prior: a.prior}
 }
 
+// initialBodyBuffer is the largest announced Content-Length that is
+// allocated up front; a longer body grows its buffer as its bytes arrive.
+const initialBodyBuffer = 64 << 10
+
+// applied marks err as the end of a write that took effect: an attempt was
+// answered with a success status, even though its body could not be read or
+// a later attempt failed.
+func (a *attempts) applied(err error) error {
+	if !a.wrote {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrWriteApplied, err)
+}
+
 // readBody reads a response body and closes it. A success body is read in
 // full up to the client's limit; an error body is read up to a bounded
 // prefix, so a huge error page costs a few kilobytes.
@@ -347,16 +385,15 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 		// the merge can use instead of refetching it.
 		limit = c.maxBody
 	}
-	if n := resp.ContentLength; n >= 0 && n <= limit {
-		// The common case: the length is known and allowed, so read it
-		// into one buffer of the right size.
-		body = make([]byte, n)
-		if _, err = io.ReadFull(resp.Body, body); err != nil {
-			return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
-		}
-		return body, false, nil
+	// The buffer grows with what arrives, never with what Content-Length
+	// announces: a server that claims 64 MiB and sends nothing costs a
+	// small buffer, not 64 MiB. A small announced length is used as it is,
+	// so that the common case reads into one buffer of the right size.
+	size := 512
+	if n := resp.ContentLength; n >= 0 && n < initialBodyBuffer {
+		size = int(n) + 1 // +1: reading to EOF needs no second buffer
 	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err = readAll(io.LimitReader(resp.Body, limit+1), size)
 	if err != nil {
 		return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
 	}
@@ -367,4 +404,22 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 		return body[:limit], true, nil
 	}
 	return body, false, nil
+}
+
+// readAll is io.ReadAll starting from a buffer of the given capacity.
+func readAll(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the growth
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }

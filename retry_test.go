@@ -47,12 +47,6 @@ func TestRetryMatrix(t *testing.T) {
 				if transient && safe {
 					want = 2
 				}
-				if st == 409 && guard == "key" {
-					// Not a transport retry: a bare 409 to a keyed request means
-					// "the same key is in progress" (IETF draft), so the same
-					// key and bytes are resent once the wait is over.
-					want = 2
-				}
 				if got := count.Load(); got != want {
 					t.Errorf("%s with %s answered %d: %d requests; want %d", method, guard, st, got, want)
 				}

@@ -26,9 +26,19 @@ type Versioner interface {
 	Apply(version string, header http.Header, query url.Values, body []byte) ([]byte, error)
 }
 
-// ETagVersion reads the ETag header and writes If-Match. Weak ETags are
-// never sent: If-Match uses strong comparison, so they would fail forever.
-type ETagVersion struct{}
+// ETagVersion reads the ETag header and writes If-Match. By default weak
+// ETags are never sent: RFC 9110's If-Match uses strong comparison, so a
+// weak tag can never match, and concord instead waits for the server to
+// serve a strong one (Apache's mod_dav serves weak tags for a second after
+// each write).
+type ETagVersion struct {
+	// Opaque says the API compares ETags as opaque strings and expects a
+	// weak one echoed byte for byte in If-Match, as Azure Table storage
+	// does (it serves only weak tags, and answers a strong rewrite with
+	// 400). Use it only for such APIs: on an RFC 9110 server a weak tag in
+	// If-Match always fails.
+	Opaque bool
+}
 
 // Version returns the response's ETag if it is a valid entity-tag.
 func (ETagVersion) Version(h http.Header, _ []byte) string {
@@ -39,14 +49,14 @@ func (ETagVersion) Version(h http.Header, _ []byte) string {
 	return string(tag)
 }
 
-// Apply sets If-Match, or returns an error wrapping ErrNoVersion for a weak
-// or malformed tag.
-func (ETagVersion) Apply(version string, h http.Header, _ url.Values, body []byte) ([]byte, error) {
+// Apply sets If-Match, or returns an error wrapping ErrNoVersion for a
+// malformed tag, or a weak one unless Opaque.
+func (v ETagVersion) Apply(version string, h http.Header, _ url.Values, body []byte) ([]byte, error) {
 	tag, err := ParseETag(version)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoVersion, err)
 	}
-	if tag.IsWeak() {
+	if tag.IsWeak() && !v.Opaque {
 		return nil, fmt.Errorf("%w: the server sent only the weak ETag %s, which If-Match cannot use", ErrNoVersion, tag)
 	}
 	h.Set("If-Match", version)
@@ -61,8 +71,9 @@ type BodyVersion struct {
 	// Path is the member holding the version.
 	Path string
 	// Query, when set, is the query parameter that carries the version on
-	// a write without a body, such as CouchDB's DELETE ?rev=. Empty sends
-	// a DELETE unconditionally.
+	// a write without a body, such as CouchDB's DELETE ?rev=. Without it a
+	// Delete cannot be conditional and fails with ErrNoVersion, unless the
+	// call says WithUnconditional.
 	Query string
 }
 
@@ -87,13 +98,16 @@ func (v BodyVersion) Version(_ http.Header, body []byte) string {
 // needed) or, for a body-less write, into the Query parameter.
 func (v BodyVersion) Apply(version string, _ http.Header, query url.Values, body []byte) ([]byte, error) {
 	if body == nil {
-		if v.Query != "" {
-			var s string
-			if json.Unmarshal([]byte(version), &s) != nil {
-				s = version
-			}
-			query.Set(v.Query, s)
+		if v.Query == "" {
+			// Sending the write without its version would make it
+			// unconditional.
+			return nil, fmt.Errorf("%w: BodyVersion{Path: %q} has no Query parameter to carry the version on a write without a body", ErrNoVersion, v.Path)
 		}
+		var s string
+		if json.Unmarshal([]byte(version), &s) != nil {
+			s = version
+		}
+		query.Set(v.Query, s)
 		return nil, nil
 	}
 	var doc map[string]any

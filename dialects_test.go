@@ -1,0 +1,181 @@
+package concord_test
+
+// Server dialects concordtest does not speak by default, as real servers
+// were seen to behave (see the interop module for the real ones): weak
+// ETags, plain 409s, resends by net/http itself, keys ignored on PUT.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/concord-go/concord"
+)
+
+// TestStaleDeleteWithAWeakTagDeletesNothing: a client holding only a weak
+// ETag never sends an unconditional DELETE, so another writer's newer
+// document survives (Apache mod_dav serves weak tags after each write).
+func TestStaleDeleteWithAWeakTagDeletesNothing(t *testing.T) {
+	d, srv := newDocServer(t, `{"name":"gear"}`)
+	d.weak = true
+	clock := newFakeClock()
+	c := newClient(t, srv.URL, concord.WithClock(clock))
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1"); err != nil {
+		t.Fatal(err)
+	}
+	d.set(`{"name":"theirs"}`) // another writer
+	err := widgets.Delete(bounded(t), "1")
+	doc, _, reqs := d.state()
+	if !errors.Is(err, concord.ErrNoVersion) || doc != `{"name":"theirs"}` {
+		t.Errorf("Delete with only weak tags = %v, server holds %s (requests %q); want ErrNoVersion and the document kept", err, doc, reqs)
+	}
+	for _, r := range reqs {
+		if r == "DELETE " {
+			t.Errorf("an unconditional DELETE was sent: %q", reqs)
+		}
+	}
+}
+
+// TestWeakTagsWaitForAStrongOne: a server that serves a weak tag for a
+// while after each write gets the write once a strong tag is served.
+func TestWeakTagsWaitForAStrongOne(t *testing.T) {
+	d, srv := newDocServer(t, `{"name":"gear","stock":1}`)
+	d.weak = true
+	var reads atomic.Int32
+	clock := newFakeClock()
+	c := newClient(t, srv.URL, concord.WithClock(clock), concord.WithHooks(concord.Hooks{OnAttempt: func(_ context.Context, e concord.AttemptEvent) {
+		if e.Method == http.MethodGet && reads.Add(1) == 3 {
+			d.mu.Lock()
+			d.weak = false // the second has passed: tags are strong again
+			d.mu.Unlock()
+		}
+	}}))
+	res, err := concord.NewResource[Widget](c, "widgets").Update(bounded(t), "1", func(w *Widget) error { w.Stock++; return nil })
+	doc, _, reqs := d.state()
+	if err != nil || res.Value.Stock != 2 || len(clock.Sleeps()) == 0 {
+		t.Errorf("Update against weak-for-a-while tags = %v (server %s, requests %q, waits %v); want stock 2 after waiting", err, doc, reqs, clock.Sleeps())
+	}
+}
+
+// TestOpaqueETagsAreEchoedAsReceived: ETagVersion{Opaque: true} sends a weak
+// tag byte for byte, as Azure Table storage requires.
+func TestOpaqueETagsAreEchoedAsReceived(t *testing.T) {
+	c, mux := setup(t)
+	var ifMatch atomic.Value
+	mux.HandleFunc("/tables/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `W/"datetime'2026-11-22T07%3A00%3A00Z'"`)
+		if r.Method == http.MethodPut {
+			ifMatch.Store(r.Header.Get("If-Match"))
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	tables := concord.NewResource[Widget](c, "tables", concord.WithVersioner(concord.ETagVersion{Opaque: true}))
+	if _, err := tables.Update(bounded(t), "1", func(w *Widget) error { w.Stock = 3; return nil }); err != nil {
+		t.Fatalf("Update with opaque ETags = %v", err)
+	}
+	if got := ifMatch.Load(); got != `W/"datetime'2026-11-22T07%3A00%3A00Z'"` {
+		t.Errorf("If-Match = %v; want the weak tag as received", got)
+	}
+}
+
+// TestBodyVersionDeleteWithoutQueryIsNotDowngraded: a body version with
+// no query parameter cannot make a DELETE conditional, so it is refused.
+func TestBodyVersionDeleteWithoutQueryIsNotDowngraded(t *testing.T) {
+	c, mux := setup(t)
+	var deletes atomic.Int32
+	mux.HandleFunc("/docs/1", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			deletes.Add(1)
+		}
+		fmt.Fprint(w, `{"_rev":"1-a","name":"gear"}`)
+	})
+	docs := concord.NewResource[Widget](c, "docs", concord.WithVersioner(concord.BodyVersion{Path: "_rev"}))
+	if _, err := docs.Get(bounded(t), "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := docs.Delete(bounded(t), "1"); !errors.Is(err, concord.ErrNoVersion) || deletes.Load() != 0 {
+		t.Errorf("Delete = %v after %d DELETEs; want ErrNoVersion before any", err, deletes.Load())
+	}
+}
+
+// TestLostDeleteResentByNetHTTPIsASuccess: net/http's Transport resends a
+// keyed request by itself when a reused connection breaks, so concord's own
+// retry count stays 0; the resend's 412 (If-Match on a missing item) must
+// be checked, not reported as a conflict.
+func TestLostDeleteResentByNetHTTPIsASuccess(t *testing.T) {
+	d, srv := newDocServer(t, `{"name":"gear"}`)
+	c := newClient(t, srv.URL)
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1"); err != nil { // also warms the connection, so it is reused
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.dropWrites = 1
+	d.mu.Unlock()
+	err := widgets.Delete(bounded(t), "1")
+	doc, writes, reqs := d.state()
+	if err != nil || doc != "" || writes != 1 {
+		t.Errorf("Delete whose response was lost = %v (server %q after %d deletes, requests %q); want success", err, doc, writes, reqs)
+	}
+}
+
+// TestRejectedReplaceStaysRejected: a Replace rejected as stale, repeated
+// with the same value, is rejected again: the failed call's reads did not
+// move the version the value was derived from.
+func TestRejectedReplaceStaysRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []concord.CallOption
+	}{
+		{"no merge", nil},
+		{"a merge that clashes", []concord.CallOption{concord.WithMerge(concord.ThreeWay[Widget]())}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, srv := setupFake(t, nil)
+			widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
+			mine := Widget{Name: "gear", Price: 3}
+			if _, err := widgets.Replace(bounded(t), "w1", mine, tt.opts...); !errors.Is(err, concord.ErrConflict) && !errors.Is(err, concord.ErrMergeAborted) {
+				t.Fatalf("first Replace = %v; want it rejected", err)
+			}
+			if _, err := widgets.Replace(bounded(t), "w1", mine); !errors.Is(err, concord.ErrConflict) {
+				t.Errorf("Replace repeated = %v; want ErrConflict", err)
+			}
+			var w Widget
+			if doc, _, _ := srv.Doc("widgets", "w1"); json.Unmarshal(doc, &w) != nil || w.Price != 2 {
+				t.Errorf("server holds %s; want the other writer's price 2 kept", doc)
+			}
+		})
+	}
+}
+
+// TestPlainConflictIsAnsweredOnce: a 409 with nothing saying "in progress"
+// is not resent: to a create it means the name is taken, to another write a
+// business rule.
+func TestPlainConflictIsAnsweredOnce(t *testing.T) {
+	c, mux := setup(t)
+	var hits atomic.Int32
+	conflict := func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		fmt.Fprint(w, `{"message":"name already taken"}`)
+	}
+	mux.HandleFunc("/widgets", conflict)
+	_, err := concord.NewResource[Widget](c, "widgets").Create(bounded(t), Widget{Name: "gear"})
+	if !errors.Is(err, concord.ErrAlreadyExists) || hits.Load() != 1 {
+		t.Errorf("Create answered a plain 409 = %v after %d requests; want ErrAlreadyExists after 1", err, hits.Load())
+	}
+	hits.Store(0)
+	mux.HandleFunc("/orders/1/cancel", conflict)
+	var apiErr *concord.APIError
+	_, err = c.Do(bounded(t), &concord.Request{Method: http.MethodPost, Path: "/orders/1/cancel"}, nil)
+	if !errors.As(err, &apiErr) || apiErr.Kind != concord.KindBusinessRule || hits.Load() != 1 {
+		t.Errorf("keyed POST answered a plain 409 = %v after %d requests; want a business-rule conflict after 1", err, hits.Load())
+	}
+}

@@ -1,0 +1,154 @@
+package concord
+
+import (
+	"errors"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// Redaction: what concord shows of a request in errors, logs and hook
+// events, and what it lets follow a redirect. The rule is an allowlist:
+// only the headers below are shown or carried to another origin, because no
+// name heuristic can know every API's credential header (X-Auth-Key,
+// Ocp-Apim-Subscription-Key, X-Functions-Key, ...). Query parameters are
+// shown unless their name looks like a credential or was named with
+// WithSensitive, and user information in a URL is never shown.
+
+// safeHeaders are the request headers that carry no credential: shown in
+// logs, and kept on a redirect to another origin. Keys are canonical.
+var safeHeaders = map[string]bool{
+	"Accept":              true,
+	"Accept-Encoding":     true,
+	"Accept-Language":     true,
+	"Cache-Control":       true,
+	"Content-Language":    true,
+	"Content-Length":      true,
+	"Content-Type":        true,
+	"If-Match":            true,
+	"If-Modified-Since":   true,
+	"If-None-Match":       true,
+	"If-Unmodified-Since": true,
+	"Prefer":              true,
+	"Traceparent":         true,
+	"Tracestate":          true,
+	"User-Agent":          true,
+	HeaderInvocationID:    true,
+	HeaderAttempt:         true,
+}
+
+// redactor decides what of a request may be shown or forwarded. Its zero
+// value applies the built-in rules; sensitive adds the names given to
+// WithSensitive (lower case).
+type redactor struct {
+	sensitive map[string]bool
+	keyHeader string // the idempotency key header, which is no credential
+}
+
+// redacted is what stands in for a value that is not shown.
+const redacted = "REDACTED"
+
+// showHeader reports whether a header's value may appear in a log or
+// follow a redirect to another origin.
+func (r redactor) showHeader(name string) bool {
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	if r.sensitive[strings.ToLower(name)] {
+		return false
+	}
+	return safeHeaders[name] || name == r.keyHeader
+}
+
+// header returns a copy of h for logging with every value that is not
+// allowlisted replaced.
+func (r redactor) header(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if r.showHeader(k) {
+			out[k] = v
+		} else {
+			out[k] = []string{redacted}
+		}
+	}
+	return out
+}
+
+// sensitiveParam reports whether a query parameter looks like it carries a
+// credential: api_key, access_token, client_secret, sig (Azure SAS), key
+// (Google), password, or a name given to WithSensitive.
+func (r redactor) sensitiveParam(name string) bool {
+	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	if r.sensitive[strings.ToLower(name)] {
+		return true
+	}
+	switch n {
+	case "key", "sig", "signature", "code", "auth", "authorization", "credential", "x-amz-credential", "x-amz-signature", "x-goog-signature", "x-goog-credential":
+		return true
+	}
+	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "api-key") ||
+		strings.Contains(n, "apikey") || strings.Contains(n, "password") || strings.Contains(n, "passwd")
+}
+
+// url returns raw with its user information and credential-like query
+// values replaced, for errors, logs and events. A URL that does not parse
+// is not shown at all.
+func (r redactor) url(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if u.User != nil {
+		// A user name can be a token (https://TOKEN@host), so all of it goes.
+		u.User = url.User(redacted)
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for k := range q {
+			if r.sensitiveParam(k) {
+				q[k], changed = []string{redacted}, true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
+}
+
+// err returns err with the URL of any *url.Error in it redacted. net/http
+// reports transport failures as *url.Error holding the full URL, query
+// credentials included; this is applied before an error reaches a hook, a
+// log or the caller.
+func (r redactor) err(err error) error {
+	var ue *url.Error
+	if err == nil || !errors.As(err, &ue) {
+		return err
+	}
+	if shown := r.url(ue.URL); shown != ue.URL {
+		// Replace it in place: the *url.Error was made for this attempt and
+		// is not shared.
+		ue.URL = shown
+	}
+	return err
+}
+
+// WithSensitive names more headers and query parameters that carry
+// credentials, beyond the built-in ones. Their values never appear in
+// errors, logs or hook events, and a header so named never follows a
+// redirect to another origin, even one concord would otherwise show (such
+// as a credential an API takes in Prefer). Names are case-insensitive.
+func WithSensitive(names ...string) Option {
+	return func(c *Client) error {
+		for _, n := range names {
+			if n == "" {
+				return errors.New("concord: WithSensitive got an empty name")
+			}
+			if c.redact.sensitive == nil {
+				c.redact.sensitive = make(map[string]bool)
+			}
+			c.redact.sensitive[strings.ToLower(n)] = true
+		}
+		return nil
+	}
+}
