@@ -54,6 +54,12 @@ var (
 	// ErrInvalidID: an item ID is empty, "." or "..", which would address
 	// the collection or its parent rather than an item.
 	ErrInvalidID = errors.New("concord: invalid item ID")
+	// ErrReentrantWrite: a merge or mutate function wrote the resource it
+	// was called for through the same client. Writes of one client to one
+	// resource take turns, so it would wait for its own turn forever;
+	// concord refuses it at once instead. Return the new value from the
+	// function instead, or see WithConcurrentWrites.
+	ErrReentrantWrite = errors.New("concord: a merge or mutate function wrote its own resource through the same client")
 	// ErrConflictPersists: the server rejected a write made against the very
 	// version it had just served, so the conflict is not about staleness and
 	// retrying would spin.

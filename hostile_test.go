@@ -517,3 +517,38 @@ func TestReplaceAppliedButLostIsASuccess(t *testing.T) {
 		t.Errorf("Replace whose response was lost = %v; want success (server holds %s after %d writes; requests %q)", err, doc, writes, reqs)
 	}
 }
+
+// TestReentrantWriteIsRefused: a mutate or merge that writes its own
+// resource through the same client would wait for its own turn forever;
+// it gets ErrReentrantWrite at once, even without a deadline.
+func TestReentrantWriteIsRefused(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
+	var inner error
+	_, err := widgets.Update(context.Background(), "w1", func(w *Widget) error {
+		_, inner = widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil })
+		return inner
+	})
+	if !errors.Is(inner, concord.ErrReentrantWrite) || !errors.Is(err, concord.ErrReentrantWrite) {
+		t.Errorf("Update writing its own resource from mutate = %v (inner %v); want ErrReentrantWrite", err, inner)
+	}
+	_, err = widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3}, concord.WithMerge(func(_, mine, _ Widget) (Widget, error) {
+		return mine, widgets.Delete(context.Background(), "w1")
+	}))
+	if !errors.Is(err, concord.ErrReentrantWrite) {
+		t.Errorf("Replace whose merge deletes its own resource = %v; want ErrReentrantWrite", err)
+	}
+	// Other goroutines still take turns: no false refusals.
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil })
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Update = %v", err)
+		}
+	}
+}

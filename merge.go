@@ -145,7 +145,8 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 	if err != nil {
 		return nil, err
 	}
-	if err := r.c.writeLocks.lock(ctx, u); err != nil {
+	turn, err := r.c.writeLocks.lock(ctx, u)
+	if err != nil {
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
@@ -166,7 +167,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 		}
 		base = f.snap
 	}
-	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: merge, opts: o, call: cl})
+	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: merge, opts: o, call: cl, turn: turn})
 }
 
 // Update applies mutate to the current value of item id and writes the
@@ -177,14 +178,16 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 // error (such as ErrMergeAborted) stops the call without writing. A mutate
 // that changes nothing writes nothing. Calls on one resource through one
 // client take turns (see WithConcurrentWrites), so mutate must not write
-// that resource through the same client.
+// that resource through the same client: such a write fails at once with
+// ErrReentrantWrite.
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
 	u, err := r.itemURL(id)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.c.writeLocks.lock(ctx, u); err != nil {
+	turn, err := r.c.writeLocks.lock(ctx, u)
+	if err != nil {
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
@@ -202,7 +205,8 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		if err != nil {
 			return nil, err
 		}
-		if err := safeMutate(mutate, &mine); err != nil {
+		turn.callback(func() { err = safeMutate(mutate, &mine) })
+		if err != nil {
 			return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), err)
 		}
 		mineBody, err := json.Marshal(mine)
@@ -210,7 +214,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
 		}
 		if !sameJSON(mineBody, roundTrip[T](base.body)) {
-			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, merge: MergeMutate(mutate), opts: o, call: cl})
+			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, merge: MergeMutate(mutate), opts: o, call: cl, turn: turn})
 		}
 		if cached {
 			// Nothing to write according to the tracked copy, which may be
@@ -231,6 +235,7 @@ type write[T any] struct {
 	merge    MergeFunc[T]
 	opts     *callOptions
 	call     *call
+	turn     *writeLock // nil with WithConcurrentWrites
 }
 
 // writeLoop sends a conditional write and resolves stale-version conflicts
@@ -484,7 +489,7 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 		}
 	}
 	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(w.url), Attempt: round}
-	merged, err = safeMerge(w.merge, base, mine, their)
+	w.turn.callback(func() { merged, err = safeMerge(w.merge, base, mine, their) })
 	if err != nil {
 		event.Outcome, event.Err = "aborted", err
 		r.c.observeMerge(ctx, event)

@@ -212,9 +212,10 @@ func WithVersionCache(size int) Option {
 // the same time. By default they take turns: Replace, Update and Delete
 // calls on one resource URL through one client run one at a time (waiting
 // ends with the context), so goroutines of one process never conflict with
-// each other, only with other writers. Turn this on if a merge or mutate
-// function itself writes the same resource through the same client, which
-// would otherwise wait for its own turn forever.
+// each other, only with other writers. A merge or mutate function that
+// writes its own resource through the same client would wait for its own
+// turn forever, and gets ErrReentrantWrite instead; turn this on if yours
+// must.
 func WithConcurrentWrites() Option {
 	return func(c *Client) error {
 		c.writeLocks = nil

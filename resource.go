@@ -453,7 +453,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 	if err != nil {
 		return err
 	}
-	if err := r.c.writeLocks.lock(ctx, u); err != nil {
+	if _, err := r.c.writeLocks.lock(ctx, u); err != nil {
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)

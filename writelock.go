@@ -1,8 +1,12 @@
 package concord
 
 import (
+	"bytes"
 	"context"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // writeLocks serialises the writes one client makes to one resource. Two
@@ -26,13 +30,19 @@ const maxFreeLocks = 64
 type writeLock struct {
 	turn chan struct{} // holds a token while the resource is free
 	refs int           // calls holding or waiting for this lock
+	// inCallback is the ID of the holder's goroutine while it runs the
+	// caller's merge or mutate function, 0 otherwise.
+	inCallback atomic.Int64
 }
 
-// lock waits for url's turn. Every successful lock must be followed by
-// unlock(url).
-func (l *writeLocks) lock(ctx context.Context, url string) error {
+// lock waits for url's turn and returns the lock, nil when l is nil. Every
+// successful lock must be followed by unlock(url). A merge or mutate
+// function that writes its own resource through the same client would wait
+// for its own turn forever: that is refused at once with
+// ErrReentrantWrite.
+func (l *writeLocks) lock(ctx context.Context, url string) (*writeLock, error) {
 	if l == nil {
-		return nil
+		return nil, nil
 	}
 	l.mu.Lock()
 	wl := l.byURL[url]
@@ -47,13 +57,46 @@ func (l *writeLocks) lock(ctx context.Context, url string) error {
 	}
 	wl.refs++
 	l.mu.Unlock()
+	if g := wl.inCallback.Load(); g != 0 && g == goroutineID() {
+		l.release(url, wl)
+		return nil, ErrReentrantWrite
+	}
 	select {
 	case <-wl.turn:
-		return nil
+		return wl, nil
 	case <-ctx.Done():
 		l.release(url, wl)
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
+}
+
+// callback runs the caller's merge or mutate function, marking the lock
+// as held by a goroutine inside it.
+func (wl *writeLock) callback(f func()) {
+	if wl == nil {
+		f()
+		return
+	}
+	wl.inCallback.Store(goroutineID())
+	defer wl.inCallback.Store(0)
+	f()
+}
+
+// goroutineID returns the running goroutine's ID from the first line of
+// its stack ("goroutine 42 [running]:"). Go has no other way to ask, and
+// concord asks only to tell a function writing its own resource (same
+// goroutine as the lock's holder) from another goroutine waiting its turn;
+// a function that hands the write to another goroutine and waits for it is
+// not detected.
+func goroutineID() int64 {
+	var buf [32]byte
+	n := runtime.Stack(buf[:], false)
+	b := bytes.TrimPrefix(buf[:n], []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		id, _ := strconv.ParseInt(string(b[:i]), 10, 64)
+		return id
+	}
+	return -1 // never equal to a holder's: no false refusals
 }
 
 // unlock ends url's turn.
