@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,12 @@ func FuzzClassify(f *testing.F) {
 		{422, "application/problem+json", `{"type":"urn:x:idempotency-key-reused","status":422}`},
 		{412, "text/html", `<html>`},
 		{428, "", ``},
+		{409, "application/json", `{"odata.error":{"code":"EntityAlreadyExists","message":{"value":"x"}}}`},
+		{412, "application/json", `{"error":{"code":412,"errors":[{"reason":"conditionNotMet"}]}}`},
+		{409, "application/json", `{"error":{"code":409,"status":"ALREADY_EXISTS"}}`},
+		{412, "application/xml", `<Error><Code>PreconditionFailed</Code></Error>`},
+		{422, "application/json", `{"message":"Validation Failed","errors":[{"code":"already_exists"}]}`},
+		{409, "application/json", `{"message":"name already taken"}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.status, s.ct, []byte(s.body), true, false, true)
@@ -146,4 +153,63 @@ func dropNulls(v any) any {
 		}
 	}
 	return v
+}
+
+func FuzzRedactURL(f *testing.F) {
+	f.Add("https://user:pass@api.example.com/v1/w?api_key=s1&page=2")
+	f.Add("http://TOKEN@h/x?access_token=s&sig=s&code=c")
+	f.Add("https://h/%zz?x=1")
+	f.Add("/relative?client_secret=s#frag")
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := redactor{sensitive: map[string]bool{"tenant": true}}
+		shown := r.url(raw)
+		if shown == "(unparseable URL)" {
+			return
+		}
+		u, err := url.Parse(shown)
+		if err != nil {
+			t.Fatalf("url(%q) = %q does not parse: %v", raw, shown, err)
+		}
+		if u.User != nil && u.User.String() != redacted {
+			t.Fatalf("url(%q) = %q shows user information", raw, shown)
+		}
+		for k, vs := range u.Query() {
+			for _, v := range vs {
+				if r.sensitiveParam(k) && v != redacted {
+					t.Fatalf("url(%q) = %q shows %s=%s", raw, shown, k, v)
+				}
+			}
+		}
+	})
+}
+
+func FuzzRedirectPolicy(f *testing.F) {
+	f.Add("https://api.example.com/a", "http://api.example.com/b", "X-Auth-Key")
+	f.Add("https://api.example.com/a", "https://api.example.com:443/b", "Authorization")
+	f.Add("https://api.example.com/a", "https://evil.example/b", "Accept")
+	f.Fuzz(func(t *testing.T, from, to, header string) {
+		fu, err1 := url.Parse(from)
+		tu, err2 := url.Parse(to)
+		if err1 != nil || err2 != nil || !validHeaderName(header) {
+			return
+		}
+		c := &Client{}
+		req := &http.Request{URL: tu, Header: http.Header{}}
+		req.Header.Set(header, "v")
+		req.Header.Set("Authorization", "Bearer secret")
+		if err := c.redirectPolicy(nil)(req, []*http.Request{{URL: fu}}); err != nil {
+			t.Fatalf("redirect %s -> %s: %v", from, to, err)
+		}
+		if sameOrigin(fu, tu) {
+			if req.Header.Get("Authorization") == "" {
+				t.Fatalf("redirect within the origin %s -> %s dropped Authorization", from, to)
+			}
+			return
+		}
+		for name := range req.Header {
+			if !c.redact.showHeader(name) {
+				t.Fatalf("redirect %s -> %s kept %s", from, to, name)
+			}
+		}
+	})
 }
