@@ -179,3 +179,40 @@ func TestPlainConflictIsAnsweredOnce(t *testing.T) {
 		t.Errorf("keyed POST answered a plain 409 = %v after %d requests; want a business-rule conflict after 1", err, hits.Load())
 	}
 }
+
+// TestWeakTagThenStrongDeletesOnlyWhatWasSeen: a client that saw only the
+// weak tag of a state deletes that state once its strong tag is served,
+// and never a newer state another writer made meanwhile (Apache mod_dav).
+func TestWeakTagThenStrongDeletesOnlyWhatWasSeen(t *testing.T) {
+	tests := []struct {
+		name        string
+		otherWriter bool
+		wantErr     error
+		wantDoc     string
+	}{
+		{"unchanged", false, nil, ""},
+		{"changed by another writer", true, concord.ErrConflict, `{"name":"theirs"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, srv := newDocServer(t, `{"name":"gear"}`)
+			d.weak = true
+			c := newClient(t, srv.URL, concord.WithClock(newFakeClock()))
+			widgets := concord.NewResource[Widget](c, "widgets")
+			if _, err := widgets.Get(bounded(t), "1"); err != nil {
+				t.Fatal(err)
+			}
+			if tt.otherWriter {
+				d.set(`{"name":"theirs"}`)
+			}
+			d.mu.Lock()
+			d.weak = false // a second later: strong tags
+			d.mu.Unlock()
+			err := widgets.Delete(bounded(t), "1")
+			doc, _, reqs := d.state()
+			if !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil || doc != tt.wantDoc {
+				t.Errorf("Delete = %v, server holds %q (requests %q); want %v and %q", err, doc, reqs, tt.wantErr, tt.wantDoc)
+			}
+		})
+	}
+}

@@ -270,25 +270,25 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 	)
 	for round := 1; ; round++ {
 		out, sent, err := r.buildWrite(w, &key)
-		for tries := 1; errors.Is(err, ErrNoVersion) && !o.unconditional; tries++ {
+		if errors.Is(err, ErrNoVersion) && !o.unconditional {
 			// No version the versioner can send (a weak ETag, as Apache
 			// serves for a second after each write): never write without
-			// one, but wait and read again, within the conflict policy,
-			// for the server to serve a usable one.
-			if tries > 1 && w.base.version == "" {
-				break // the server serves no version at all: waiting will not bring one
-			}
-			if tries >= limit {
-				return nil, fmt.Errorf("concord: write to %s after %d reads: %w", r.c.redact.url(w.url), tries, err)
-			}
-			if tries > 1 {
-				if werr := backOff(); werr != nil {
-					return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), errors.Join(werr, err))
-				}
-			}
-			f, ferr := r.fetch(ctx, w.call, w.url, o, false)
+			// one, but wait for the server to serve a usable one.
+			f, ferr := r.awaitVersion(ctx, w.call, w.url, o, limit, backOff)
 			if ferr != nil {
-				return nil, ferr
+				return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr)
+			}
+			if w.base.version != "" && !sameVersion(w.base.version, f.snap.version) {
+				// The item changed since the version mine came from: a
+				// stale conflict, found before writing.
+				conflicts++
+				if w.merge == nil {
+					return nil, conflictErr(KindStaleVersion, round, w.base.version, fmt.Errorf("%w: the item changed since version %s", ErrConflict, w.base.version))
+				}
+				if res, err := r.mergeRound(ctx, w, w.mineBody, f, round, conflicts); res != nil || err != nil {
+					return res, err
+				}
+				continue
 			}
 			w.base = f.snap
 			out, sent, err = r.buildWrite(w, &key)
@@ -355,21 +355,79 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		if theirs.snap.version != "" && theirs.snap.version == w.base.version {
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err))
 		}
-		merged, mergedBody, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
+		if res, err := r.mergeRound(ctx, w, sent, theirs, round, conflicts); res != nil || err != nil {
+			return res, err
+		}
+	}
+}
+
+// mergeRound merges mine (encoded as sent) onto theirs. It returns the
+// call's result when nothing is left to write, an error when the merge
+// gave up, or neither when w now holds the merged write for the next round.
+func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, theirs *fetched, round, conflicts int) (*Result[T], error) {
+	merged, mergedBody, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
+	if err != nil {
+		return nil, err
+	}
+	if unchanged {
+		res, err := r.result(theirs, conflicts)
 		if err != nil {
 			return nil, err
 		}
-		if unchanged {
-			res, err := r.result(theirs, conflicts)
-			if err != nil {
-				return nil, err
-			}
-			r.c.versions.put(w.url, theirs.snap)
-			res.Unchanged = true
-			return res, nil
-		}
-		w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
+		r.c.versions.put(w.url, theirs.snap)
+		res.Unchanged = true
+		return res, nil
 	}
+	w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
+	return nil, nil
+}
+
+// awaitVersion reads the item until the server serves a version the
+// versioner can send, backing off between reads, at most limit reads. It
+// fails with ErrNoVersion when none comes, or at once when the server
+// serves no version at all, which waiting will not change.
+func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *callOptions, limit int, backOff func() error) (*fetched, error) {
+	for tries := 1; ; tries++ {
+		if tries > 1 {
+			if err := backOff(); err != nil {
+				return nil, fmt.Errorf("%w: waiting for a usable version: %w", ErrNoVersion, err)
+			}
+		}
+		f, err := r.fetch(ctx, cl, u, o, false)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case usable(o.versioner, f.snap.version):
+			return f, nil
+		case f.snap.version == "":
+			return nil, fmt.Errorf("%w: the server sends none", ErrNoVersion)
+		case tries >= limit:
+			return nil, fmt.Errorf("%w: still %s after %d reads", ErrNoVersion, f.snap.version, tries)
+		}
+	}
+}
+
+// usable reports whether the versioner can make a write conditional on
+// version: a strong ETag (or any, when Opaque), or any body version.
+func usable(v Versioner, version string) bool {
+	if ev, ok := v.(ETagVersion); ok {
+		tag, err := ParseETag(version)
+		return err == nil && (!tag.IsWeak() || ev.Opaque)
+	}
+	return version != ""
+}
+
+// sameVersion reports whether two versions name the same state: ETags
+// under weak comparison (Apache's W/"x" and "x" are one file state), other
+// versions byte for byte.
+func sameVersion(a, b string) bool {
+	ta, errA := ParseETag(a)
+	tb, errB := ParseETag(b)
+	if errA == nil && errB == nil {
+		return ta.WeakEqual(tb)
+	}
+	return a == b
 }
 
 // appliedAlready reads the item after a write that went out more than once

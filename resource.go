@@ -426,7 +426,7 @@ func versionPath(v Versioner) []string {
 func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *callOptions, conflicts int) *Result[T] {
 	res := &Result[T]{Value: v, Conflicts: conflicts, Response: *resp}
 	body := sent
-	if len(resp.Body) > 0 {
+	if len(resp.Body) > 0 && representation(o.versioner, resp.Body) {
 		if decoded, err := decodeAs[T](r.c, resp, "", u); err == nil {
 			res.Value, body = decoded, resp.Body
 		}
@@ -434,6 +434,15 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	res.Version = o.versioner.Version(resp.Header, body)
 	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body})
 	return res
+}
+
+// representation reports whether a write's response body may be the
+// resource's new state rather than a receipt such as CouchDB's
+// {"ok":true,"id":…,"rev":…}: with a body version, a representation
+// carries it.
+func representation(v Versioner, body []byte) bool {
+	bv, ok := v.(BodyVersion)
+	return !ok || bv.Version(nil, body) != ""
 }
 
 // Delete deletes the item id, conditionally on the version the client
@@ -483,22 +492,20 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		limit = o.maxConflicts
 	}
 	out, err := d.request()
-	for tries := 1; errors.Is(err, ErrNoVersion) && !o.unconditional; tries++ {
-		if tries > 1 && d.version == "" {
-			break // the server serves no version at all: waiting will not bring one
-		}
-		if tries >= limit {
-			return fmt.Errorf("concord: delete %s after %d reads: %w", r.c.redact.url(d.u), tries, err)
-		}
-		if tries > 1 {
-			if werr := d.backOff(ctx); werr != nil {
-				return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), errors.Join(werr, err))
-			}
-		}
-		f, ferr := r.fetch(ctx, d.cl, d.u, o, true)
+	if errors.Is(err, ErrNoVersion) && !o.unconditional {
+		// No version to send, or one that cannot be sent (weak): read until
+		// a usable one is served. If the item changed since the version the
+		// caller saw, deleting it would delete a state nobody here has
+		// seen: that is a conflict, not a delete.
+		f, ferr := r.awaitVersion(ctx, d.cl, d.u, o, limit, func() error { return d.backOff(ctx) })
 		if ferr != nil {
-			return ferr
+			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), ferr)
 		}
+		if d.version != "" && !sameVersion(d.version, f.snap.version) {
+			return &ConflictError{Kind: KindStaleVersion, Attempts: 0, Version: f.snap.version, ETag: etagOf(f.snap.version),
+				Err: fmt.Errorf("%w: the item changed since version %s", ErrConflict, d.version)}
+		}
+		r.c.versions.put(d.u, f.snap)
 		d.version = f.snap.version
 		out, err = d.request()
 	}
@@ -531,6 +538,13 @@ func (d *deletion[T]) run(ctx context.Context) error {
 	}
 	switch {
 	case apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusGone:
+		if out.conditional {
+			// Some servers answer a stale version with 404 (pouchdb-server:
+			// "missing" revision). Look before saying the item is gone.
+			if f, gerr := r.fetch(ctx, d.cl, d.u, o, true); gerr == nil {
+				return &ConflictError{Kind: KindStaleVersion, Attempts: 1, Version: f.snap.version, ETag: etagOf(f.snap.version), Err: err}
+			}
+		}
 		r.c.versions.forget(d.u)
 		if d.cl.wire.Load()-wireBefore > 1 || d.cl.retries > 0 {
 			// An earlier send of this delete found the item: it was ours.
