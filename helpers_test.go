@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,7 +149,8 @@ func (f *fakeClock) Sleeps() []time.Duration {
 // concordtest speaks another: one document at /widgets/1 with ETags "vN"
 // (weak when weak is set, as Apache's mod_dav serves them), 412 for a
 // stale If-Match or one on a missing document (RFC 9110), and no
-// idempotency keys, as many real servers. dropWrites makes the next writes
+// idempotency keys, as many real servers. It revalidates a GET with
+// If-None-Match (304 with the current tag). dropWrites makes the next writes
 // take effect and then lose their response.
 type docServer struct {
 	mu         sync.Mutex
@@ -199,6 +201,10 @@ func (d *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("ETag", d.etag())
+		if inm := r.Header.Get("If-None-Match"); inm != "" && strings.TrimPrefix(inm, "W/") == strings.TrimPrefix(d.etag(), "W/") {
+			w.WriteHeader(http.StatusNotModified) // weak comparison, with the current tag
+			return
+		}
 		w.Write(d.doc)
 		return
 	}

@@ -171,10 +171,6 @@ func TestInProgressWaitHonoursTheDefaultCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.retryAfter, func(t *testing.T) {
 			clock := newFakeClock()
-			c, err := concord.New("http://unused.invalid", concord.WithClock(clock))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var hits atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if hits.Add(1) == 1 {
@@ -188,7 +184,7 @@ func TestInProgressWaitHonoursTheDefaultCap(t *testing.T) {
 			t.Cleanup(srv.Close)
 			// A client with no options but the clock, so the cap is the
 			// default one.
-			c, err = concord.New(srv.URL, concord.WithClock(clock))
+			c, err := concord.New(srv.URL, concord.WithClock(clock))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -245,8 +245,20 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 		if !ok {
 			return nil, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(u))
 		}
-		resp.Body, resp.ETag = cached.body, cached.etag
-		return &fetched{snap: cached, resp: resp, url: u}, nil
+		// A 304 carries the ETag a 200 would have: a tag that was weak may
+		// be strong now (Apache), so the new one is kept.
+		snap := cached
+		if resp.ETag != "" {
+			snap.etag = resp.ETag
+			if v := o.versioner.Version(resp.Header, cached.body); v != "" {
+				snap.version = v
+			}
+			if remember {
+				r.c.versions.put(u, snap)
+			}
+		}
+		resp.Body, resp.ETag = snap.body, snap.etag
+		return &fetched{snap: snap, resp: resp, url: u}, nil
 	}
 	snap := snapshot{version: o.versioner.Version(resp.Header, resp.Body), etag: resp.ETag, body: resp.Body}
 	if remember {

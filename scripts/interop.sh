@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the real servers of the interop suite, pinned, and runs it:
+# Apache httpd with mod_dav from Debian's packages (installed without
+# starting its system service) and pouchdb-server from the npm registry
+# (into interop/.servers). The tests start each server on a free loopback
+# port and stop it by pid. A server that cannot be installed or started
+# fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+servers=${INTEROP_SERVERS:-$root/interop/.servers}
+
+if ! command -v apache2 >/dev/null 2>&1; then
+  echo "installing apache2 (Debian)"
+  # Keep the package's service from starting: the tests run their own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2 >/dev/null
+fi
+
+if [ ! -x "$servers/node_modules/.bin/pouchdb-server" ]; then
+  echo "installing pouchdb-server (npm)"
+  mkdir -p "$servers"
+  npm install --prefix "$servers" --no-audit --no-fund --loglevel=error pouchdb-server@4.2.0 >/dev/null
+fi
+
+cd interop
+INTEROP_BIN="$servers/node_modules/.bin" go test -count=1 -timeout 15m "$@" ./...
