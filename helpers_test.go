@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,4 +232,31 @@ func (d *docServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write(d.doc)
+}
+
+// hintThenServe starts a server that answers its first request with status
+// and a Retry-After of hint, and every later one with success and a
+// widget, and a client for it with no option but clock, so that every
+// limit is the default one.
+func hintThenServe(t *testing.T, status int, hint string, clock concord.Clock) *concord.Client {
+	t.Helper()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.Header().Set("Retry-After", hint)
+			w.WriteHeader(status)
+			return
+		}
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := concord.New(srv.URL, concord.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }

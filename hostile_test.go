@@ -171,25 +171,8 @@ func TestInProgressWaitHonoursTheDefaultCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.retryAfter, func(t *testing.T) {
 			clock := newFakeClock()
-			var hits atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if hits.Add(1) == 1 {
-					w.Header().Set("Retry-After", tt.retryAfter)
-					w.WriteHeader(http.StatusConflict)
-					return
-				}
-				w.WriteHeader(http.StatusCreated)
-				fmt.Fprint(w, `{"name":"gear"}`)
-			}))
-			t.Cleanup(srv.Close)
-			// A client with no options but the clock, so the cap is the
-			// default one.
-			c, err := concord.New(srv.URL, concord.WithClock(clock))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.CloseIdleConnections)
-			_, err = concord.NewResource[Widget](c, "widgets").Create(context.Background(), Widget{Name: "gear"})
+			c := hintThenServe(t, http.StatusConflict, tt.retryAfter, clock)
+			_, err := concord.NewResource[Widget](c, "widgets").Create(context.Background(), Widget{Name: "gear"})
 			if !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil {
 				t.Errorf("Create answered 409 Retry-After %s = %v; want %v", tt.retryAfter, err, tt.wantErr)
 			}

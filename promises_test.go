@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,25 +33,11 @@ func TestTransportRetryAfterDefaultCap(t *testing.T) {
 		{"1800", concord.ErrWaitTooLong, "[]"},
 	} {
 		clock := newFakeClock()
-		var hits atomic.Int32
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if hits.Add(1) == 1 {
-				w.Header().Set("Retry-After", tt.hint)
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprint(w, `{"name":"gear"}`)
-		}))
-		c, err := concord.New(srv.URL, concord.WithClock(clock))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+		c := hintThenServe(t, http.StatusServiceUnavailable, tt.hint, clock)
+		_, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
 		if !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil || fmt.Sprint(clock.Sleeps()) != tt.sleeps {
 			t.Errorf("Get answered 503 Retry-After %s = %v after waits %v; want %v after %s", tt.hint, err, clock.Sleeps(), tt.wantErr, tt.sleeps)
 		}
-		c.CloseIdleConnections()
-		srv.Close()
 	}
 }
 
