@@ -24,6 +24,8 @@
 //	409/412 after a conditional write  stale version: refetch, merge, retry
 //	412 after If-None-Match: *         already exists: adopt or ErrAlreadyExists
 //	409 same key in progress           wait, resend the same key and bytes
+//	  (a recognised code, or Retry-After: a bare 409 is not "in progress")
+//	plain 409 to a create              ErrAlreadyExists, sent once
 //	422 key reused                     ErrIdempotencyKeyReused, permanent
 //	428                                fetch the version, retry once conditionally
 //	other 409/412/422                  business rule: *APIError, permanent
