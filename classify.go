@@ -97,6 +97,12 @@ func classify(user Classifier, info ConflictInfo) (ConflictKind, string) {
 		return KindPreconditionRequired, code
 	}
 	if k := kindOfCode(dialect, code, info); k != KindNone {
+		if k == KindStaleVersion && info.CreateOnly {
+			// A create-only write has no version to be stale: a failed
+			// condition means the resource is there (Google's
+			// conditionNotMet to ifGenerationMatch=0, say).
+			k = KindAlreadyExists
+		}
 		return k, code
 	}
 	return kindByStatus(info), code

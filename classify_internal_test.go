@@ -46,6 +46,7 @@ func TestClassify(t *testing.T) {
 		{"google reason", ConflictInfo{StatusCode: 412, Conditional: true, Body: []byte(`{"error":{"code":412,"message":"Precondition Failed","errors":[{"message":"Precondition Failed","domain":"global","reason":"conditionNotMet"}]}}`)}, KindStaleVersion, "conditionNotMet"},
 		{"google status", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":{"code":409,"message":"exists","status":"ALREADY_EXISTS"}}`)}, KindAlreadyExists, "ALREADY_EXISTS"},
 		{"google aborted", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":{"code":409,"status":"ABORTED"}}`)}, KindStaleVersion, "ABORTED"},
+		{"google create-only", ConflictInfo{StatusCode: 412, CreateOnly: true, Body: []byte(`{"error":{"code":412,"errors":[{"reason":"conditionNotMet"}]}}`)}, KindAlreadyExists, "conditionNotMet"},
 		{"s3 precondition", ConflictInfo{StatusCode: 412, Conditional: true, Body: []byte(`<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>`)}, KindStaleVersion, "PreconditionFailed"},
 		{"s3 conditional conflict", ConflictInfo{StatusCode: 409, Body: []byte(`<Error><Code>ConditionalRequestConflict</Code></Error>`)}, KindStaleVersion, "ConditionalRequestConflict"},
 		{"github validation", ConflictInfo{StatusCode: 422, Body: []byte(`{"message":"Validation Failed","errors":[{"resource":"Label","code":"already_exists","field":"name"}]}`)}, KindAlreadyExists, "already_exists"},

@@ -26,7 +26,8 @@ import (
 // budget. A Client is safe for concurrent use; create one per API and share
 // it.
 type Client struct {
-	base       string       // the base URL, without a trailing slash
+	base       string       // the base URL, without a trailing slash or query
+	baseQuery  string       // the base URL's query, added to every request (a SAS token, api-version)
 	httpClient *http.Client // the user's client, or concord's default
 	sender     *http.Client // httpClient whose idle connections go-retryablehttp cannot close
 	transport  *retryablehttp.Client
@@ -68,6 +69,8 @@ const (
 
 // New returns a client for the API at baseURL, an absolute http or https
 // URL such as "https://api.example.com/v1". Resource paths are joined to it.
+// A query in baseURL (an Azure SAS token, "api-version=…") is added to every
+// request; it is never shown in errors, logs or events.
 // Options override the documented defaults; New returns an error for a bad
 // URL or an invalid option.
 func New(baseURL string, opts ...Option) (*Client, error) {
@@ -83,12 +86,18 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("concord: base URL %q must be an absolute http or https URL", redactor{}.url(baseURL))
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("concord: base URL %q must not have a query or fragment", redactor{}.url(baseURL))
+	if u.Fragment != "" {
+		return nil, fmt.Errorf("concord: base URL %q must not have a fragment", redactor{}.url(baseURL))
 	}
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return nil, fmt.Errorf("concord: base URL %q has a malformed query", redactor{}.url(baseURL))
+	}
+	baseQuery := u.RawQuery
+	u.RawQuery, u.ForceQuery = "", false
 	budget, _ := NewRetryBudget(DefaultBudgetMax, DefaultBudgetRatio)
 	c := &Client{
 		base:         strings.TrimRight(u.String(), "/"),
+		baseQuery:    baseQuery,
 		header:       http.Header{"User-Agent": {"concord-go"}, "Accept": {"application/json"}},
 		budget:       budget,
 		clock:        realClock{},
@@ -167,6 +176,11 @@ type Request struct {
 	// NoIdempotencyKey sends a POST without a key. Such a request is never
 	// retried, because a repeat could apply it twice.
 	NoIdempotencyKey bool
+	// CreateOnly says the request creates only if absent, in the API's own
+	// terms (If-None-Match: * in Header, or a query such as Google's
+	// ifGenerationMatch=0), so that its failure matches ErrAlreadyExists.
+	// If-None-Match: * alone is recognised without it.
+	CreateOnly bool
 	// IfMatch, when set, makes the request conditional on this strong
 	// ETag. A weak ETag is refused with ErrInvalidETag before anything is
 	// sent, since If-Match uses strong comparison and would fail forever.
@@ -239,7 +253,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		}
 	}
 	o.conditional = o.conditional || o.header.Get("If-Match") != ""
-	o.createOnly = o.header.Get("If-None-Match") == "*"
+	o.createOnly = req.CreateOnly || o.header.Get("If-None-Match") == "*"
 	cl := c.newCall()
 	if req.IdempotencyKey != "" || method == http.MethodPost && !req.NoIdempotencyKey {
 		var k idempotencyKey
@@ -288,13 +302,17 @@ func (c *Client) resolve(path string, query url.Values) string {
 		u = c.base + "/" + strings.TrimLeft(path, "/")
 	}
 	if len(query) > 0 {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + query.Encode()
+		u = appendQuery(u, query.Encode())
 	}
 	return u
+}
+
+// appendQuery adds an encoded query to a URL that may already have one.
+func appendQuery(u, rawQuery string) string {
+	if strings.Contains(u, "?") {
+		return u + "&" + rawQuery
+	}
+	return u + "?" + rawQuery
 }
 
 // call is the state of one logical call: its ID and the transport retries
@@ -390,7 +408,13 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 			cl.wire.Add(1)
 		}
 	}
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), o.method, o.url, body)
+	target := o.url
+	if c.baseQuery != "" {
+		// Added here, at the last moment, so that no URL concord shows or
+		// keys its cache by carries it.
+		target = appendQuery(target, c.baseQuery)
+	}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), o.method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, c.redact.url(o.url), err)
 	}

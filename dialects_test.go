@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -214,5 +217,55 @@ func TestWeakTagThenStrongDeletesOnlyWhatWasSeen(t *testing.T) {
 				t.Errorf("Delete = %v, server holds %q (requests %q); want %v and %q", err, doc, reqs, tt.wantErr, tt.wantDoc)
 			}
 		})
+	}
+}
+
+// TestBaseURLQueryReachesEveryRequest: a base URL's query (an Azure SAS,
+// api-version) is sent with every request, merged with the call's own, and
+// never shown in errors.
+func TestBaseURLQueryReachesEveryRequest(t *testing.T) {
+	var queries []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/widgets/", func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		if r.Method == http.MethodGet {
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		w.WriteHeader(http.StatusConflict)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL+"/v1?sv=2023-11-03&sig=SECRET")
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1", concord.WithQuery("expand", "all")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := widgets.Replace(bounded(t), "1", Widget{Name: "cog"})
+	if err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("Replace = %v; want an error that does not show the SAS", err)
+	}
+	if len(queries) != 2 || queries[0] != "expand=all&sv=2023-11-03&sig=SECRET" || queries[1] != "sv=2023-11-03&sig=SECRET" {
+		t.Errorf("queries = %q; want the base query on every request", queries)
+	}
+}
+
+// TestItemPath: WithItemPath addresses items the API's way.
+func TestItemPath(t *testing.T) {
+	c, mux := setup(t)
+	var got string
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.EscapedPath()
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	entities := concord.NewResource[Widget](c, "widgets", concord.WithItemPath(func(id string) string {
+		return fmt.Sprintf("widgets(PartitionKey='p',RowKey='%s')", url.PathEscape(id))
+	}))
+	if _, err := entities.Get(bounded(t), "k 1"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "/widgets(PartitionKey='p',RowKey='k%201')"; got != want {
+		t.Errorf("GET path = %s; want %s", got, want)
 	}
 }

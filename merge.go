@@ -141,7 +141,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 			return nil, fmt.Errorf("concord: WithMerge got a %T, but the resource holds %T values", o.merge, *new(T))
 		}
 	}
-	u, err := r.itemURL(id)
+	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 // ErrReentrantWrite.
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
-	u, err := r.itemURL(id)
+	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,7 @@ type callOptions struct {
 	unconditional bool
 	maxConflicts  int
 	versioner     Versioner
+	itemPath      func(id string) string
 	header        http.Header
 	query         url.Values
 }
@@ -134,6 +135,15 @@ func WithMaxConflicts(n int) CallOption { return func(o *callOptions) { o.maxCon
 // default.
 func WithVersioner(v Versioner) CallOption { return func(o *callOptions) { o.versioner = v } }
 
+// WithItemPath sets how an item's path is built from its ID, for APIs
+// whose items are not at {path}/{id}: Azure Table storage's
+// "Table(PartitionKey='p',RowKey='k')", say. The path is joined to the base
+// URL like a resource path and used as it is: escape what the ID puts in
+// it. Give it to NewResource.
+func WithItemPath(build func(id string) string) CallOption {
+	return func(o *callOptions) { o.itemPath = build }
+}
+
 // WithRequestHeader adds a header to the call's requests.
 func WithRequestHeader(name, value string) CallOption {
 	return func(o *callOptions) {
@@ -175,11 +185,7 @@ func (r *Resource[T]) outgoing(method, u string, o *callOptions) *outgoing {
 
 func (o *outgoing) setQuery(q url.Values) {
 	if len(q) > 0 {
-		sep := "?"
-		if strings.Contains(o.url, "?") {
-			sep = "&"
-		}
-		o.url += sep + q.Encode()
+		o.url = appendQuery(o.url, q.Encode())
 	}
 }
 
@@ -193,13 +199,17 @@ func (o *outgoing) ensureHeader() http.Header {
 // collectionURL and itemURL build the resource's URLs; the ID is escaped.
 func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
-// An ID of "", "." or ".." would name the collection or its parent once a
-// proxy normalises the path (a Delete of "widgets/.." reaching "/"), so it
-// is refused before anything is sent.
-func (r *Resource[T]) itemURL(id string) (string, error) {
+// itemURL is the URL of item id: {path}/{id} with the ID escaped, or what
+// WithItemPath builds. An ID of "", "." or ".." would name the collection
+// or its parent once a proxy normalises the path (a Delete of "widgets/.."
+// reaching "/"), so it is refused before anything is sent.
+func (r *Resource[T]) itemURL(id string, o *callOptions) (string, error) {
 	switch id {
 	case "", ".", "..":
 		return "", fmt.Errorf("%w: %q", ErrInvalidID, id)
+	}
+	if o.itemPath != nil {
+		return r.c.resolve(o.itemPath(id), nil), nil
 	}
 	return r.c.base + "/" + r.path + "/" + url.PathEscape(id), nil
 }
@@ -209,7 +219,7 @@ func (r *Resource[T]) itemURL(id string) (string, error) {
 // and reuses the remembered body on 304 Not Modified.
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (*Result[T], error) {
 	o := r.options(opts)
-	u, err := r.itemURL(id)
+	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +379,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
 	}
-	u, err := r.itemURL(id)
+	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +480,7 @@ func representation(v Versioner, body []byte) bool {
 // missing item returns an error matching ErrNotFound.
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) error {
 	o := r.options(opts)
-	u, err := r.itemURL(id)
+	u, err := r.itemURL(id, o)
 	if err != nil {
 		return err
 	}
