@@ -370,6 +370,12 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Res
 // default (AdoptIfEqual) an existing item equal to v is returned with
 // Result.Adopted set, since that is our own earlier create whose response
 // was lost; anything else fails with ErrAlreadyExists.
+//
+// It relies on the server honouring If-None-Match: * on PUT, as RFC 9110
+// asks. Some do not and replace the item (Azure Table storage answers 204):
+// concord cannot tell that from a create. Against such an API create with
+// Create, a POST to the collection that the API answers with 409 when the
+// key is taken.
 func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (*Result[T], error) {
 	return r.createAt(ctx, r.c.newCall(), id, v, r.options(opts))
 }

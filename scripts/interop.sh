@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real servers of the interop suite, pinned, and runs it:
 # Apache httpd with mod_dav from Debian's packages (installed without
-# starting its system service) and pouchdb-server from the npm registry
-# (into interop/.servers). The tests start each server on a free loopback
+# starting its system service), pouchdb-server and Azurite from the npm
+# registry (into interop/.servers). The tests start each server on a free loopback
 # port and stop it by pid. A server that cannot be installed or started
 # fails the run.
 set -euo pipefail
@@ -19,10 +19,10 @@ if ! command -v apache2 >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2 >/dev/null
 fi
 
-if [ ! -x "$servers/node_modules/.bin/pouchdb-server" ]; then
-  echo "installing pouchdb-server (npm)"
+if [ ! -x "$servers/node_modules/.bin/pouchdb-server" ] || [ ! -x "$servers/node_modules/.bin/azurite" ]; then
+  echo "installing pouchdb-server and azurite (npm)"
   mkdir -p "$servers"
-  npm install --prefix "$servers" --no-audit --no-fund --loglevel=error pouchdb-server@4.2.0 >/dev/null
+  npm install --prefix "$servers" --no-audit --no-fund --loglevel=error pouchdb-server@4.2.0 azurite@3.35.0 >/dev/null
 fi
 
 cd interop
