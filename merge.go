@@ -462,7 +462,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 		w.mineBody = full
 	}
 	var err error
-	out := r.outgoing(http.MethodPut, w.url, o)
+	out := r.outgoing(o.at.writeMethod, o.at.write, o)
 	body := full
 	if o.patch && w.base.body != nil {
 		if body, err = MergePatch(roundTrip[T](w.base.body), full); err != nil {

@@ -69,6 +69,8 @@ type callOptions struct {
 	maxConflicts  int
 	versioner     Versioner
 	itemPath      func(id string) string
+	routes        Routes
+	at            route // the call's item, resolved by itemURL
 	header        http.Header
 	query         url.Values
 }
@@ -208,10 +210,50 @@ func (r *Resource[T]) itemURL(id string, o *callOptions) (string, error) {
 	case "", ".", "..":
 		return "", fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
+	u := r.c.base + "/" + r.path + "/" + url.PathEscape(id)
 	if o.itemPath != nil {
-		return r.c.resolve(o.itemPath(id), nil), nil
+		u = r.c.resolve(o.itemPath(id), nil)
 	}
-	return r.c.base + "/" + r.path + "/" + url.PathEscape(id), nil
+	o.at = route{read: u, write: u, del: u, writeMethod: http.MethodPut}
+	if p := o.routes.Read; p != nil {
+		o.at.read = r.c.resolve(p(id), nil)
+	}
+	if p := o.routes.Write; p != nil {
+		o.at.write = r.c.resolve(p(id), nil)
+	}
+	if p := o.routes.Delete; p != nil {
+		o.at.del = r.c.resolve(p(id), nil)
+	}
+	if m := o.routes.WriteMethod; m != "" {
+		o.at.writeMethod = m
+	}
+	return u, nil
+}
+
+// Routes says where each operation on an item goes, for APIs that read,
+// write and delete an item at different URLs, or write it with another
+// method than PUT: Google Cloud Storage reads an object's media at
+// ".../o/{id}?alt=media" and writes it with a POST to
+// "upload/.../o?uploadType=media&name={id}"; Stripe updates with a POST to
+// the item. Paths are joined to the base URL like resource paths and used
+// as they are: escape what the ID puts in them. A nil path means the item
+// path ({path}/{id}, or WithItemPath's); an empty WriteMethod means PUT.
+// Versions are tracked per item whatever the routes.
+type Routes struct {
+	Read        func(id string) string // Get, and the reads writes make
+	Write       func(id string) string // Replace, Update, CreateAt
+	WriteMethod string
+	Delete      func(id string) string
+}
+
+// WithRoutes sets where an item's operations go (see Routes). Give it to
+// NewResource.
+func WithRoutes(rt Routes) CallOption { return func(o *callOptions) { o.routes = rt } }
+
+// route is one item's URLs, resolved.
+type route struct {
+	read, write, del string
+	writeMethod      string
 }
 
 // Get fetches the item id and remembers its version. When the client already
@@ -238,10 +280,13 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (*
 // own, so that a call that fails leaves the tracked version where the
 // caller's value came from (see Replace).
 func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions, remember bool) (*fetched, error) {
-	out := r.outgoing(http.MethodGet, u, o)
+	out := r.outgoing(http.MethodGet, o.at.read, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
-	if ok && cached.etag != "" {
+	if ok && cached.etag != "" && string(cached.etag) == cached.version {
+		// Revalidate only when the ETag is the version: where the version
+		// lives elsewhere (a generation, a body member) an unchanged body
+		// can have a new version.
 		out.ifNoneMatch = string(cached.etag)
 	}
 	resp, err := r.c.exchange(ctx, cl, out)
@@ -389,8 +434,14 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	if err != nil {
 		return nil, err
 	}
-	out := r.outgoing(http.MethodPut, u, o)
-	out.setQuery(o.query)
+	out := r.outgoing(o.at.writeMethod, o.at.write, o)
+	q := o.query
+	if qv, ok := o.versioner.(QueryVersion); ok && qv.Absent != "" {
+		// The API's own "only if absent", as well as If-None-Match: *.
+		q = cloneValues(o.query)
+		q.Set(qv.Param, qv.Absent)
+	}
+	out.setQuery(q)
 	out.body = body
 	out.ifNoneMatch = "*"
 	out.createOnly, out.create = true, true
@@ -441,7 +492,7 @@ func roundTrip[T any](body []byte) []byte {
 // in, which equality checks leave out.
 func versionPath(v Versioner) []string {
 	if bv, ok := v.(BodyVersion); ok && bv.Path != "" {
-		return strings.Split(bv.Path, ".")
+		return memberPath(bv.Path)
 	}
 	return nil
 }
@@ -459,7 +510,11 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 			res.Value, body = decoded, resp.Body
 		}
 	}
-	res.Version = o.versioner.Version(resp.Header, body)
+	// The new version: from the response (its headers, or a receipt that
+	// names it), else from the body it stands for.
+	if res.Version = o.versioner.Version(resp.Header, resp.Body); res.Version == "" {
+		res.Version = o.versioner.Version(resp.Header, body)
+	}
 	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body})
 	return res
 }
@@ -469,8 +524,13 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 // {"ok":true,"id":…,"rev":…}: with a body version, a representation
 // carries it.
 func representation(v Versioner, body []byte) bool {
-	bv, ok := v.(BodyVersion)
-	return !ok || bv.Version(nil, body) != ""
+	switch v := v.(type) {
+	case BodyVersion:
+		return v.Version(nil, body) != ""
+	case QueryVersion:
+		return false
+	}
+	return true
 }
 
 // Delete deletes the item id, conditionally on the version the client
@@ -601,7 +661,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 // ErrNoVersion, never a reason to send the delete without it.
 func (d *deletion[T]) request() (*outgoing, error) {
 	r, o := d.r, d.o
-	out := r.outgoing(http.MethodDelete, d.u, o)
+	out := r.outgoing(http.MethodDelete, o.at.del, o)
 	q := cloneValues(o.query)
 	switch {
 	case d.version != "":

@@ -64,8 +64,10 @@ func (v ETagVersion) Apply(version string, h http.Header, _ url.Values, body []b
 }
 
 // BodyVersion reads and writes the version as a member of the JSON
-// document. Path names it, with dots between nested members:
-// "metadata.resourceVersion", "_rev", "version". The version is kept as the
+// document. Path names it, with dots between nested members
+// ("metadata.resourceVersion", "_rev", "version"), or as a JSON Pointer
+// when it starts with "/" ("/odata.etag" for a member whose name holds a
+// dot). The version is kept as the
 // member's raw JSON, so numbers stay numbers and strings stay strings.
 type BodyVersion struct {
 	// Path is the member holding the version.
@@ -83,7 +85,7 @@ func (v BodyVersion) Version(_ http.Header, body []byte) string {
 	if json.Unmarshal(body, &doc) != nil {
 		return ""
 	}
-	val, ok := lookup(doc, strings.Split(v.Path, "."))
+	val, ok := lookup(doc, memberPath(v.Path))
 	if !ok || val == nil {
 		return ""
 	}
@@ -114,10 +116,76 @@ func (v BodyVersion) Apply(version string, _ http.Header, query url.Values, body
 	if err := decodeJSON(body, &doc); err != nil || doc == nil {
 		return nil, fmt.Errorf("concord: body version at %q needs a JSON object body", v.Path)
 	}
-	if err := setPath(doc, strings.Split(v.Path, "."), json.RawMessage(version)); err != nil {
+	if err := setPath(doc, memberPath(v.Path), json.RawMessage(version)); err != nil {
 		return nil, err
 	}
 	return json.Marshal(doc)
+}
+
+// memberPath splits a member path: a JSON Pointer (RFC 6901) when it
+// starts with "/", else names separated by dots.
+func memberPath(p string) []string {
+	if !strings.HasPrefix(p, "/") {
+		return strings.Split(p, ".")
+	}
+	parts := strings.Split(p[1:], "/")
+	for i, s := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
+
+// QueryVersion is for APIs that take the version as a query parameter on
+// every write, such as Google Cloud Storage's generation: read from a
+// response header (X-Goog-Generation) or a member of a JSON response, and
+// sent as ifGenerationMatch=N on PUT, POST, PATCH and DELETE alike. Such
+// APIs answer writes with a receipt (object metadata), not the document:
+// the value written stands for the new state.
+type QueryVersion struct {
+	// Header is a response header that carries the version.
+	Header string
+	// Member is a member of a JSON response that carries it when no
+	// header does, named as in BodyVersion.Path ("generation").
+	Member string
+	// Param is the query parameter a write carries it in.
+	Param string
+	// Absent, when set, is Param's value that means "only if absent"
+	// (Google: "0"); CreateAt sends it along with If-None-Match: *.
+	Absent string
+}
+
+// Version returns the version from Header, else from Member (a string's
+// contents, or a number's text), or "".
+func (v QueryVersion) Version(h http.Header, body []byte) string {
+	if v.Header != "" {
+		if s := h.Get(v.Header); s != "" {
+			return s
+		}
+	}
+	if v.Member == "" {
+		return ""
+	}
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	switch val, _ := lookup(doc, memberPath(v.Member)); val := val.(type) {
+	case string:
+		return val
+	case float64:
+		raw, _ := json.Marshal(val)
+		return string(raw)
+	}
+	return ""
+}
+
+// Apply sets Param to the version; the body is sent unchanged.
+func (v QueryVersion) Apply(version string, _ http.Header, query url.Values, body []byte) ([]byte, error) {
+	if v.Param == "" {
+		return nil, fmt.Errorf("%w: QueryVersion has no Param", ErrNoVersion)
+	}
+	query.Set(v.Param, version)
+	return body, nil
 }
 
 // lookup follows a member path through nested objects.

@@ -49,6 +49,15 @@ type server struct {
 	// rather than adopted (a POST create cannot tell our lost create from
 	// another writer's).
 	noAdopt bool
+	// ignoresDeleteVersion: the server deletes whatever the precondition
+	// says, so no client can make a delete conditional there. The suite
+	// checks that this is still so, as the README warns.
+	ignoresDeleteVersion bool
+	// racyIfMatch: the server checks If-Match and writes without a lock
+	// between them, so two writes carrying the same version can both
+	// succeed and concurrent writers can lose an update, whatever the
+	// client does. The counter then ends at 40 or a little below.
+	racyIfMatch bool
 }
 
 func (s server) createAt(ctx context.Context, r *concord.Resource[doc], id string, d doc) (*concord.Result[doc], error) {
@@ -72,6 +81,10 @@ var servers = []server{
 		// the default.
 		clientOptions: []concord.Option{concord.WithConflictPolicy(concord.ConflictPolicy{MaxAttempts: 200})},
 		options:       "`WithConflictPolicy(ConflictPolicy{MaxAttempts: 200})` under contention",
+		// Two PUTs with the same If-Match sent at once both succeeded in 6
+		// of 30 tries by hand (curl, 2026-11-22): mod_dav_fs checks and
+		// writes without a lock.
+		racyIfMatch: true,
 	},
 	{
 		name:       "pouchdb-server 4.2 (CouchDB API)",
@@ -236,7 +249,11 @@ func counter(ctx context.Context, t *testing.T, s server, rs []*concord.Resource
 	for err := range errs {
 		t.Errorf("increment failed: %v", err)
 	}
-	if got := get(ctx, t, rs[0], "counter"); got.N != 40 {
+	got := get(ctx, t, rs[0], "counter")
+	switch {
+	case s.racyIfMatch && got.N >= 30 && got.N <= 40:
+		t.Logf("counter = %d after 8 clients x 5 increments (the server's If-Match is not atomic: see the README)", got.N)
+	case got.N != 40:
 		t.Errorf("counter = %d after 8 clients x 5 increments; want 40", got.N)
 	}
 }
@@ -250,6 +267,13 @@ func staleDelete(ctx context.Context, t *testing.T, s server, a, b *concord.Reso
 	}
 	if _, err := b.Update(ctx, "del", func(d *doc) error { d.Name = "newer"; return nil }); err != nil {
 		t.Fatal(err)
+	}
+	if s.ignoresDeleteVersion {
+		err := a.Delete(ctx, "del")
+		if _, gerr := a.Get(ctx, "del"); err != nil || !errors.Is(gerr, concord.ErrNotFound) {
+			t.Errorf("stale Delete = %v, then Get = %v; the README says this server ignores the version on DELETE: if it no longer does, update it", err, gerr)
+		}
+		return
 	}
 	if err := a.Delete(ctx, "del"); !errors.Is(err, concord.ErrConflict) {
 		t.Errorf("Delete with a stale version = %v; want ErrConflict", err)

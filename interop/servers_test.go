@@ -72,11 +72,12 @@ func answers(u string) func() bool {
 	}
 }
 
-// tool returns the path of an installed server binary: $INTEROP_BIN/name
-// (where scripts/interop.sh puts the npm ones), else name on $PATH.
+// tool returns the path of an installed server binary: in one of the
+// folders of $INTEROP_BIN (a path list, where scripts/interop.sh puts what
+// it installs), else on $PATH.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	if dir := os.Getenv("INTEROP_BIN"); dir != "" {
+	for _, dir := range filepath.SplitList(os.Getenv("INTEROP_BIN")) {
 		if p := filepath.Join(dir, name); fileExists(p) {
 			return p
 		}

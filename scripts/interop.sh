@@ -2,7 +2,8 @@
 # Installs the real servers of the interop suite, pinned, and runs it:
 # Apache httpd with mod_dav from Debian's packages (installed without
 # starting its system service), pouchdb-server and Azurite from the npm
-# registry (into interop/.servers). The tests start each server on a free loopback
+# registry and fake-gcs-server from the Go module proxy (into
+# interop/.servers). The tests start each server on a free loopback
 # port and stop it by pid. A server that cannot be installed or started
 # fails the run.
 set -euo pipefail
@@ -25,5 +26,10 @@ if [ ! -x "$servers/node_modules/.bin/pouchdb-server" ] || [ ! -x "$servers/node
   npm install --prefix "$servers" --no-audit --no-fund --loglevel=error pouchdb-server@4.2.0 azurite@3.35.0 >/dev/null
 fi
 
+if [ ! -x "$servers/bin/fake-gcs-server" ]; then
+  echo "installing fake-gcs-server (Go module proxy)"
+  GOBIN="$servers/bin" go install github.com/fsouza/fake-gcs-server@v1.56.1
+fi
+
 cd interop
-INTEROP_BIN="$servers/node_modules/.bin" go test -count=1 -timeout 15m "$@" ./...
+INTEROP_BIN="$servers/node_modules/.bin:$servers/bin" go test -count=1 -timeout 15m "$@" ./...
