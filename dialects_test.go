@@ -269,3 +269,59 @@ func TestItemPath(t *testing.T) {
 		t.Errorf("GET path = %s; want %s", got, want)
 	}
 }
+
+// TestRoutesAndQueryVersion: an API that reads, writes and deletes an item
+// at different URLs and takes the version in the query on every write
+// (Google Cloud Storage) gets each request where it belongs, and a write's
+// receipt is not taken for the document.
+func TestRoutesAndQueryVersion(t *testing.T) {
+	c, mux := setup(t)
+	var seen []string
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("X-Goog-Generation", "5")
+			fmt.Fprint(w, `{"name":"gear","stock":1}`)
+		case http.MethodPost:
+			fmt.Fprint(w, `{"kind":"storage#object","generation":"6"}`)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	objects := concord.NewResource[Widget](c, "o",
+		concord.WithRoutes(concord.Routes{
+			Read:        func(id string) string { return "o/" + id + "?alt=media" },
+			Write:       func(id string) string { return "upload/o?name=" + url.QueryEscape(id) },
+			WriteMethod: http.MethodPost,
+		}),
+		concord.WithVersioner(concord.QueryVersion{Header: "X-Goog-Generation", Member: "generation", Param: "ifGenerationMatch", Absent: "0"}))
+	res, err := objects.Update(bounded(t), "w1", func(w *Widget) error { w.Stock = 2; return nil })
+	if err != nil || res.Value.Stock != 2 || res.Version != "6" {
+		t.Fatalf("Update = %+v, %v; want stock 2 (not the receipt) at version 6", res, err)
+	}
+	if err := objects.Delete(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := objects.CreateAt(bounded(t), "w2", Widget{Name: "cog"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET /o/w1?alt=media", "POST /upload/o?name=w1&ifGenerationMatch=5", "DELETE /o/w1?ifGenerationMatch=6", "POST /upload/o?name=w2&ifGenerationMatch=0"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("requests = %q; want %q", seen, want)
+	}
+}
+
+// TestBodyVersionJSONPointer: a member whose name holds a dot is reached
+// with a JSON Pointer.
+func TestBodyVersionJSONPointer(t *testing.T) {
+	v := concord.BodyVersion{Path: "/odata.etag"}
+	body := []byte(`{"odata.etag":"W/\"x\"","odata":{"etag":"wrong"}}`)
+	if got := v.Version(nil, body); got != `"W/\"x\""` {
+		t.Errorf("Version(%s) = %s; want the odata.etag member", body, got)
+	}
+	out, err := v.Apply(`"W/\"y\""`, nil, nil, body)
+	if err != nil || !strings.Contains(string(out), `"odata.etag":"W/\"y\""`) {
+		t.Errorf("Apply = %s, %v; want odata.etag replaced", out, err)
+	}
+}
