@@ -73,6 +73,16 @@ type config struct {
 	seed           uint64
 	now            func() time.Time
 	maxBody        int64
+
+	// Dialects (dialects.go).
+	weak         bool
+	weakWindow   time.Duration
+	opaque       bool
+	ignoreINM    bool
+	keysPOSTOnly bool
+	genParam     string
+	genHeader    string
+	errors       ErrorDialect
 }
 
 // Option configures an API.
@@ -162,9 +172,11 @@ type collection struct {
 }
 
 type resource struct {
-	doc  map[string]any
-	etag string // quoted, strong
-	rev  string // the body version, when BodyVersion is on
+	doc     map[string]any
+	etag    string // quoted, strong
+	rev     string // the body version, when BodyVersion is on
+	gen     string // the revision number, for GenerationQuery
+	written time.Time
 }
 
 // keyEntry is the remembered outcome of a request with an idempotency key.
@@ -273,7 +285,7 @@ func (a *API) store(coll, id string, doc map[string]any) *resource {
 	c := a.collection(coll)
 	a.revision++
 	rev := strconv.FormatInt(a.revision, 10)
-	r := &resource{doc: doc, etag: `"r` + rev + `"`}
+	r := &resource{doc: doc, etag: `"r` + rev + `"`, gen: rev, written: a.cfg.now()}
 	if a.cfg.bodyVersion != nil {
 		r.rev = rev
 		setPath(doc, a.cfg.bodyVersion, rev)
@@ -314,7 +326,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if fault.RetryAfter != "" {
 			rep.header.Set("Retry-After", fault.RetryAfter)
 		}
-		writeReply(w, rep)
+		writeReply(w, a.cfg.inDialect(rep))
 		return
 	}
 	rep := a.withIdempotency(r, body, latency)
@@ -328,7 +340,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
-	writeReply(w, rep)
+	writeReply(w, a.cfg.inDialect(rep))
 }
 
 // withIdempotency runs a write (POST, PUT, PATCH or DELETE) under the
@@ -339,6 +351,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answer was lost replay that answer instead of failing as stale.
 func (a *API) withIdempotency(r *http.Request, body []byte, latency time.Duration) *reply {
 	key := strings.Trim(strings.TrimSpace(r.Header.Get(a.cfg.keyHeader)), `"`)
+	if a.cfg.keysPOSTOnly && r.Method != http.MethodPost {
+		key = ""
+	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || key == "" {
 		if a.cfg.requireKey && r.Method == http.MethodPost {
 			return problem(http.StatusBadRequest, ProblemKeyMissing, "an Idempotency-Key header is required", "")
@@ -494,7 +509,10 @@ func (a *API) get(r *http.Request, coll, id string) *reply {
 		return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesAny(inm, res.etag, false) {
-		rep := &reply{status: http.StatusNotModified, header: http.Header{"Etag": {res.etag}}}
+		rep := &reply{status: http.StatusNotModified, header: http.Header{"Etag": {a.servedETag(res)}}}
+		if a.cfg.genHeader != "" {
+			rep.header.Set(a.cfg.genHeader, res.gen)
+		}
 		return rep
 	}
 	return a.representation(http.StatusOK, res)
@@ -545,11 +563,21 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 func (a *API) preconditions(r *http.Request, res *resource, doc map[string]any) *reply {
 	ifMatch := r.Header.Get("If-Match")
 	bodyRev, hasBodyRev := a.requestVersion(r, doc)
-	if r.Header.Get("If-None-Match") == "*" && res != nil {
+	if r.Header.Get("If-None-Match") == "*" && res != nil && !a.cfg.ignoreINM {
 		a.stats.Conflicts++
 		return problem(http.StatusPreconditionFailed, ProblemAlreadyExists, "the resource already exists", r.URL.Path)
 	}
-	if ifMatch != "" && (res == nil || !matchesAny(ifMatch, res.etag, true)) {
+	if a.cfg.genParam != "" && r.URL.Query().Has(a.cfg.genParam) {
+		switch g := r.URL.Query().Get(a.cfg.genParam); {
+		case g == "0" && res != nil:
+			a.stats.Conflicts++
+			return problem(http.StatusPreconditionFailed, ProblemAlreadyExists, "the resource already exists", r.URL.Path)
+		case g != "0" && (res == nil || g != res.gen):
+			a.stats.Conflicts++
+			return a.stale(r, res, http.StatusPreconditionFailed)
+		}
+	}
+	if ifMatch != "" && (res == nil || !a.ifMatch(ifMatch, res)) {
 		a.stats.Conflicts++
 		return a.stale(r, res, a.cfg.conflictStatusFor(false))
 	}
@@ -634,8 +662,27 @@ func (a *API) checkUnique(coll, id string, doc map[string]any) *reply {
 
 func (a *API) representation(status int, res *resource) *reply {
 	rep := jsonReply(status, res.doc)
-	rep.header.Set("ETag", res.etag)
+	rep.header.Set("ETag", a.servedETag(res))
+	if a.cfg.genHeader != "" {
+		rep.header.Set(a.cfg.genHeader, res.gen)
+	}
 	return rep
+}
+
+// ifMatch evaluates If-Match against res: strong comparison with the tag
+// served now (a weak one never matches), or as opaque strings with
+// OpaqueETags.
+func (a *API) ifMatch(list string, res *resource) bool {
+	served := a.servedETag(res)
+	if a.cfg.opaque {
+		for _, t := range strings.Split(list, ",") {
+			if t = strings.TrimSpace(t); t == "*" || t == served {
+				return true
+			}
+		}
+		return false
+	}
+	return !strings.HasPrefix(served, "W/") && matchesAny(list, res.etag, true)
 }
 
 // matchesAny evaluates an If-Match or If-None-Match list against etag,

@@ -43,6 +43,12 @@ func main() {
 		failRate      = flag.Float64("fail-rate", 0, "fraction of requests answered with -fail-status")
 		failStatus    = flag.Int("fail-status", http.StatusServiceUnavailable, "status for -fail-rate")
 		seed          = flag.Uint64("seed", 1, "seed for -fail-rate")
+		weak          = flag.Duration("weak-etags", -1, "serve weak ETags for this long after each write (0: always)")
+		opaque        = flag.Bool("opaque-etags", false, "compare If-Match as opaque strings, weak tags included")
+		upsert        = flag.Bool("ignore-if-none-match", false, "treat PUT with If-None-Match: * as an upsert")
+		postKeys      = flag.Bool("keys-post-only", false, "honour idempotency keys on POST only")
+		generation    = flag.String("generation-query", "", `take the version from this query parameter on writes ("ifGenerationMatch") and send it in X-Generation`)
+		errorFormat   = flag.String("errors", "problem+json", "error format: problem+json, plain, azure, google or s3")
 	)
 	flag.Parse()
 	opts := []concordtest.Option{concordtest.IdempotencyKeyHeader(*keyHeader), concordtest.IdempotencyKeyTTL(*keyTTL), concordtest.Seed(*seed)}
@@ -60,6 +66,31 @@ func main() {
 	}
 	if *requireKey {
 		opts = append(opts, concordtest.RequireIdempotencyKey())
+	}
+	if *weak >= 0 {
+		opts = append(opts, concordtest.WeakETags(*weak))
+	}
+	if *opaque {
+		opts = append(opts, concordtest.OpaqueETags())
+	}
+	if *upsert {
+		opts = append(opts, concordtest.IgnoreIfNoneMatch())
+	}
+	if *postKeys {
+		opts = append(opts, concordtest.KeysOnPOSTOnly())
+	}
+	if *generation != "" {
+		opts = append(opts, concordtest.GenerationQuery(*generation, "X-Generation"))
+	}
+	found := false
+	for _, d := range []concordtest.ErrorDialect{concordtest.ProblemJSON, concordtest.PlainText, concordtest.AzureErrors, concordtest.GoogleErrors, concordtest.S3Errors} {
+		if d.String() == *errorFormat {
+			opts, found = append(opts, concordtest.Errors(d)), true
+		}
+	}
+	if !found {
+		fmt.Fprintf(os.Stderr, "fakeapi: unknown -errors %q\n", *errorFormat)
+		os.Exit(2)
 	}
 	for _, pair := range strings.Split(*unique, ",") {
 		if pair == "" {

@@ -1,0 +1,136 @@
+package concordtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Dialects: options that make the fake behave like real servers whose
+// conventions differ from concordtest's own, so that code written against
+// concord can be tested against each (see concord's README, "Works with").
+
+// WeakETags serves weak ETags (W/"…") for window after each write, as
+// Apache's mod_dav does for about a second, or always when window is 0,
+// as Azure Table storage does. If-Match compares strongly, as RFC 9110
+// says, so a weak tag never satisfies it: a client must wait for a strong
+// one (or, with OpaqueETags, echo the weak one).
+func WeakETags(window time.Duration) Option {
+	return func(c *config) { c.weak, c.weakWindow = true, window }
+}
+
+// OpaqueETags compares If-Match as an opaque string, weak tags included,
+// as Azure Table storage does.
+func OpaqueETags() Option { return func(c *config) { c.opaque = true } }
+
+// IgnoreIfNoneMatch treats PUT with If-None-Match: * as a plain PUT, an
+// upsert, as Azure Table storage does: a create-if-absent silently
+// replaces what is there.
+func IgnoreIfNoneMatch() Option { return func(c *config) { c.ignoreINM = true } }
+
+// KeysOnPOSTOnly honours idempotency keys on POST only, as the IETF draft's
+// examples and many servers do: a PUT, PATCH or DELETE repeated after a
+// lost response is processed again.
+func KeysOnPOSTOnly() Option { return func(c *config) { c.keysPOSTOnly = true } }
+
+// GenerationQuery versions each resource with a generation number sent in
+// the response header and taken from the query parameter param on every
+// write, as Google Cloud Storage does with X-Goog-Generation and
+// ifGenerationMatch: a write whose param is not the current generation
+// gets 412, and "0" means "only if absent".
+func GenerationQuery(param, header string) Option {
+	return func(c *config) { c.genParam, c.genHeader = param, header }
+}
+
+// ErrorDialect is the error format the fake answers in.
+type ErrorDialect int
+
+const (
+	// ProblemJSON: RFC 9457 problem documents (the default).
+	ProblemJSON ErrorDialect = iota
+	// PlainText: a bare status with a text/plain body, as many APIs and
+	// proxies answer.
+	PlainText
+	// AzureErrors: x-ms-error-code and {"odata.error":{"code":…}}.
+	AzureErrors
+	// GoogleErrors: {"error":{"code":…,"status":…,"errors":[{"reason":…}]}}.
+	GoogleErrors
+	// S3Errors: <Error><Code>…</Code></Error>.
+	S3Errors
+)
+
+// Errors sets the error format.
+func Errors(d ErrorDialect) Option { return func(c *config) { c.errors = d } }
+
+// dialectCodes are each dialect's codes for the fake's problem types.
+var dialectCodes = map[string][4]string{ // azure, google reason, google status, s3
+	ProblemStaleVersion:      {"UpdateConditionNotSatisfied", "conditionNotMet", "FAILED_PRECONDITION", "PreconditionFailed"},
+	ProblemAlreadyExists:     {"EntityAlreadyExists", "conflict", "ALREADY_EXISTS", "ObjectAlreadyExists"},
+	ProblemNotFound:          {"ResourceNotFound", "notFound", "NOT_FOUND", "NoSuchKey"},
+	ProblemRequestInProgress: {"OperationInProgress", "conflict", "ABORTED", "OperationAborted"},
+}
+
+// inDialect rewrites a problem reply in the configured error format.
+func (c config) inDialect(rep *reply) *reply {
+	if c.errors == ProblemJSON || rep.header.Get("Content-Type") != "application/problem+json" {
+		return rep
+	}
+	var p struct {
+		Type  string `json:"type"`
+		Title string `json:"title"`
+	}
+	_ = json.Unmarshal(rep.body, &p)
+	codes, ok := dialectCodes[p.Type]
+	if !ok {
+		codes = [4]string{"InvalidInput", "invalid", "INVALID_ARGUMENT", "InvalidRequest"}
+	}
+	out := &reply{status: rep.status, header: rep.header.Clone()}
+	out.header.Del("Content-Type")
+	switch c.errors {
+	case PlainText:
+		out.header.Set("Content-Type", "text/plain; charset=utf-8")
+		out.body = []byte(http.StatusText(rep.status) + "\n")
+	case AzureErrors:
+		out.header.Set("X-Ms-Error-Code", codes[0])
+		doc := map[string]any{"odata.error": map[string]any{"code": codes[0], "message": map[string]string{"lang": "en-US", "value": p.Title}}}
+		out.body, _ = json.Marshal(doc)
+		out.header.Set("Content-Type", "application/json")
+	case GoogleErrors:
+		doc := map[string]any{"error": map[string]any{"code": rep.status, "message": p.Title, "status": codes[2],
+			"errors": []map[string]string{{"domain": "global", "reason": codes[1], "message": p.Title}}}}
+		out.body, _ = json.Marshal(doc)
+		out.header.Set("Content-Type", "application/json")
+	case S3Errors:
+		out.header.Set("Content-Type", "application/xml")
+		out.body = []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + codes[3] + `</Code><Message>` +
+			strings.NewReplacer("<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(p.Title) + `</Message></Error>`)
+	}
+	return out
+}
+
+// servedETag is the tag a response shows for res: weak while WeakETags
+// says so.
+func (a *API) servedETag(res *resource) string {
+	if a.cfg.weak && (a.cfg.weakWindow == 0 || a.cfg.now().Sub(res.written) < a.cfg.weakWindow) {
+		return "W/" + res.etag
+	}
+	return res.etag
+}
+
+// String names the dialect.
+func (d ErrorDialect) String() string {
+	switch d {
+	case ProblemJSON:
+		return "problem+json"
+	case PlainText:
+		return "plain"
+	case AzureErrors:
+		return "azure"
+	case GoogleErrors:
+		return "google"
+	case S3Errors:
+		return "s3"
+	}
+	return "unknown"
+}
