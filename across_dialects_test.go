@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +145,17 @@ func TestErrorDialects(t *testing.T) {
 				t.Errorf("Get(missing) = %v; want ErrNotFound", err)
 			}
 		})
+	}
+}
+
+// TestDoCreateOnlyInTheAPIsTerms: through Do, a create-only condition in
+// the query (ifGenerationMatch=0) fails as ErrAlreadyExists when the
+// request says CreateOnly.
+func TestDoCreateOnlyInTheAPIsTerms(t *testing.T) {
+	c, srv := setupFake(t, []concordtest.Option{concordtest.GenerationQuery("ifGenerationMatch", "X-Goog-Generation")})
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	req := &concord.Request{Method: "PUT", Path: "/widgets/w1", Query: url.Values{"ifGenerationMatch": {"0"}}, Body: Widget{Name: "cog"}, CreateOnly: true}
+	if _, err := c.Do(bounded(t), req, nil); !errors.Is(err, concord.ErrAlreadyExists) {
+		t.Errorf("Do(create-only PUT of an existing item) = %v; want ErrAlreadyExists", err)
 	}
 }
