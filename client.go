@@ -57,9 +57,6 @@ type Client struct {
 
 // Default sizes, applied unless an option says otherwise.
 const (
-	// DefaultVersionCacheSize is how many resources' versions and bases a
-	// client remembers, least recently used first out.
-	DefaultVersionCacheSize = 1024
 	// DefaultMaxResponseBytes bounds a success body (64 MiB).
 	DefaultMaxResponseBytes = 64 << 20
 	// DefaultMaxErrorBodyBytes bounds the prefix of an error body that is
@@ -104,7 +101,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		rand:         rand.Float64,
 		keyHeader:    DefaultIdempotencyKeyHeader,
 		newKey:       newUUIDKey,
-		versions:     newVersionCache(DefaultVersionCacheSize),
+		versions:     newVersionCache(DefaultVersionCacheBytes),
 		writeLocks:   &writeLocks{byURL: make(map[string]*writeLock)},
 		maxBody:      DefaultMaxResponseBytes,
 		maxErrorBody: DefaultMaxErrorBodyBytes,

@@ -39,7 +39,7 @@ func TestNewValidates(t *testing.T) {
 		{"bad header", "https://example.com", []concord.Option{concord.WithHeader("Bad Name", "x")}, false},
 		{"header injection", "https://example.com", []concord.Option{concord.WithHeader("X-A", "a\r\nX-B: b")}, false},
 		{"empty token", "https://example.com", []concord.Option{concord.WithBearerToken("")}, false},
-		{"negative cache", "https://example.com", []concord.Option{concord.WithVersionCache(-1)}, false},
+		{"negative cache", "https://example.com", []concord.Option{concord.WithVersionCacheBytes(-1)}, false},
 		{"negative retries", "https://example.com", []concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: -1})}, false},
 		{"bad key header", "https://example.com", []concord.Option{concord.WithIdempotencyKeyHeader("a b")}, false},
 		{"nil key func", "https://example.com", []concord.Option{concord.WithIdempotencyKeyFunc(nil)}, false},

@@ -193,6 +193,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 	defer r.c.writeLocks.unlock(u)
 	cl := r.c.newCall()
 	base, cached := r.c.versions.get(u)
+	cached = cached && base.body != nil // a version without its body: read it
 	for {
 		if !cached {
 			f, err := r.fetch(ctx, cl, u, o, true)

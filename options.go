@@ -195,15 +195,17 @@ func WithInvocationHeaders() Option {
 	}
 }
 
-// WithVersionCache sets how many resources' versions and last-seen bodies
-// the client remembers (DefaultVersionCacheSize by default). 0 turns
-// tracking off: every write then starts with a GET.
-func WithVersionCache(size int) Option {
+// WithVersionCacheBytes bounds in bytes what the client remembers of the
+// resources it has seen: versions, and bodies that serve as merge bases and
+// for revalidation (DefaultVersionCacheBytes by default), least recently
+// used first out. A body larger than a sixteenth of it is not kept, only
+// its version. 0 turns tracking off: every write then starts with a GET.
+func WithVersionCacheBytes(n int64) Option {
 	return func(c *Client) error {
-		if size < 0 {
+		if n < 0 {
 			return errors.New("concord: negative version cache size")
 		}
-		c.versions = newVersionCache(size)
+		c.versions = newVersionCache(n)
 		return nil
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,5 +155,21 @@ func TestFakeComparesIfMatchStrongly(t *testing.T) {
 	_, err := c.Do(bounded(t), &concord.Request{Method: http.MethodPut, Path: "/widgets/w1", Header: http.Header{"If-Match": {"W/" + etag}}, Body: Widget{Name: "cog"}}, nil)
 	if !errors.Is(err, concord.ErrConflict) {
 		t.Errorf("PUT If-Match: W/%s = %v; want 412", etag, err)
+	}
+}
+
+// TestLargeBodyKeepsOnlyItsVersion: a body too large for its share of the
+// version cache is not kept, and the next Update reads it again instead
+// of mutating nothing.
+func TestLargeBodyKeepsOnlyItsVersion(t *testing.T) {
+	c, srv := setupFake(t, nil, concord.WithVersionCacheBytes(16<<10))
+	seedWidget(t, srv, "w1", Widget{Name: strings.Repeat("g", 2<<10)})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
+	if err != nil || res.Value.Stock != 1 || len(res.Value.Name) != 2<<10 || countRequests(srv, "GET") != 2 {
+		t.Errorf("Update of a large cached item = stock %d, %v after %d GETs; want stock 1, the name kept, a second GET", res.Value.Stock, err, countRequests(srv, "GET"))
 	}
 }

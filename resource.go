@@ -283,7 +283,7 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 	out := r.outgoing(http.MethodGet, o.at.read, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
-	if ok && cached.etag != "" && string(cached.etag) == cached.version {
+	if ok && cached.body != nil && cached.etag != "" && string(cached.etag) == cached.version {
 		// Revalidate only when the ETag is the version: where the version
 		// lives elsewhere (a generation, a body member) an unchanged body
 		// can have a new version.

@@ -1,13 +1,11 @@
 package concord
 
 import (
-	"container/list"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 )
 
 // Versioner is how an API carries a resource's version: where concord reads
@@ -217,82 +215,4 @@ func setPath(obj map[string]any, path []string, val any) error {
 	}
 	obj[path[len(path)-1]] = val
 	return nil
-}
-
-// snapshot is what the client remembers of a resource: its version and the
-// body it was seen with, the merge's base.
-type snapshot struct {
-	version string
-	etag    ETag
-	body    []byte
-}
-
-// versionCache remembers snapshots per resource URL, least recently used
-// first out. Size 0 remembers nothing. It is safe for concurrent use.
-type versionCache struct {
-	size int
-
-	mu    sync.Mutex
-	order *list.List // of *cacheEntry, most recent first
-	byURL map[string]*list.Element
-}
-
-type cacheEntry struct {
-	url  string
-	snap snapshot
-}
-
-func newVersionCache(size int) *versionCache {
-	return &versionCache{size: size, order: list.New(), byURL: make(map[string]*list.Element)}
-}
-
-func (v *versionCache) get(url string) (snapshot, bool) {
-	if v.size == 0 {
-		return snapshot{}, false
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	el, ok := v.byURL[url]
-	if !ok {
-		return snapshot{}, false
-	}
-	v.order.MoveToFront(el)
-	return el.Value.(*cacheEntry).snap, true
-}
-
-// put remembers s for url; a snapshot without a version is forgotten
-// instead, since it cannot make a write conditional.
-func (v *versionCache) put(url string, s snapshot) {
-	if v.size == 0 {
-		return
-	}
-	if s.version == "" {
-		v.forget(url)
-		return
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if el, ok := v.byURL[url]; ok {
-		el.Value.(*cacheEntry).snap = s
-		v.order.MoveToFront(el)
-		return
-	}
-	v.byURL[url] = v.order.PushFront(&cacheEntry{url: url, snap: s})
-	if v.order.Len() > v.size {
-		oldest := v.order.Back()
-		v.order.Remove(oldest)
-		delete(v.byURL, oldest.Value.(*cacheEntry).url)
-	}
-}
-
-func (v *versionCache) forget(url string) {
-	if v.size == 0 {
-		return
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if el, ok := v.byURL[url]; ok {
-		v.order.Remove(el)
-		delete(v.byURL, url)
-	}
 }

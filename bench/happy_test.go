@@ -220,7 +220,7 @@ func BenchmarkConditionalPut(b *testing.B) {
 		{"client=concord-nokey", []concord.CallOption{concord.WithVersion(widgetETag), concord.WithoutIdempotencyKey()}},
 	} {
 		b.Run(variant.name, func(b *testing.B) {
-			c, err := concord.New(srv.URL, concord.WithTransport(transport()), concord.WithVersionCache(0))
+			c, err := concord.New(srv.URL, concord.WithTransport(transport()), concord.WithVersionCacheBytes(0))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,0 +1,117 @@
+package concord
+
+import (
+	"container/list"
+	"sync"
+)
+
+// DefaultVersionCacheBytes bounds what a client remembers of the resources
+// it has seen (16 MiB): their versions, and the bodies that serve as
+// merge bases and for revalidation.
+const DefaultVersionCacheBytes = 16 << 20
+
+// bodyShare is the largest share of the budget one body may take: a body
+// larger than maxBytes/bodyShare is not kept (its version still is), so
+// one huge document cannot push out every other resource.
+const bodyShare = 16
+
+// entryOverhead approximates what an entry costs beyond its strings: the
+// list element, the map slot, the snapshot.
+const entryOverhead = 160
+
+// snapshot is what the client remembers of a resource: its version and the
+// body it was seen with, the merge's base. body is nil when it was too
+// large to keep.
+type snapshot struct {
+	version string
+	etag    ETag
+	body    []byte
+}
+
+// versionCache remembers snapshots per resource URL within a byte budget,
+// least recently used first out. A budget of 0 remembers nothing. It is
+// safe for concurrent use.
+type versionCache struct {
+	maxBytes int64
+
+	mu    sync.Mutex
+	bytes int64
+	order *list.List // of *cacheEntry, most recent first
+	byURL map[string]*list.Element
+}
+
+type cacheEntry struct {
+	url  string
+	snap snapshot
+}
+
+func (e *cacheEntry) cost() int64 {
+	return int64(len(e.url)+len(e.snap.version)+len(e.snap.etag)+len(e.snap.body)) + entryOverhead
+}
+
+func newVersionCache(maxBytes int64) *versionCache {
+	return &versionCache{maxBytes: maxBytes, order: list.New(), byURL: make(map[string]*list.Element)}
+}
+
+func (v *versionCache) get(url string) (snapshot, bool) {
+	if v.maxBytes == 0 {
+		return snapshot{}, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	el, ok := v.byURL[url]
+	if !ok {
+		return snapshot{}, false
+	}
+	v.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).snap, true
+}
+
+// put remembers s for url; a snapshot without a version is forgotten
+// instead, since it cannot make a write conditional.
+func (v *versionCache) put(url string, s snapshot) {
+	if v.maxBytes == 0 {
+		return
+	}
+	if s.version == "" {
+		v.forget(url)
+		return
+	}
+	if int64(len(s.body)) > v.maxBytes/bodyShare {
+		s.body = nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if el, ok := v.byURL[url]; ok {
+		e := el.Value.(*cacheEntry)
+		v.bytes -= e.cost()
+		e.snap = s
+		v.bytes += e.cost()
+		v.order.MoveToFront(el)
+	} else {
+		e := &cacheEntry{url: url, snap: s}
+		v.byURL[url] = v.order.PushFront(e)
+		v.bytes += e.cost()
+	}
+	for v.bytes > v.maxBytes && v.order.Len() > 0 {
+		v.remove(v.order.Back())
+	}
+}
+
+func (v *versionCache) forget(url string) {
+	if v.maxBytes == 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if el, ok := v.byURL[url]; ok {
+		v.remove(el)
+	}
+}
+
+func (v *versionCache) remove(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	v.order.Remove(el)
+	delete(v.byURL, e.url)
+	v.bytes -= e.cost()
+}
