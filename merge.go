@@ -1,6 +1,7 @@
 package concord
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -206,6 +207,12 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		if err != nil {
 			return nil, err
 		}
+		// The no-op check compares encodings of T before and after mutate:
+		// one encode more, instead of decoding both into generic maps.
+		before, err := json.Marshal(mine)
+		if err != nil {
+			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
+		}
 		turn.callback(func() { err = safeMutate(mutate, &mine) })
 		if err != nil {
 			return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), err)
@@ -214,7 +221,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		if err != nil {
 			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
 		}
-		if !sameJSON(mineBody, roundTrip[T](base.body)) {
+		if !bytes.Equal(mineBody, before) {
 			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, merge: MergeMutate(mutate), opts: o, call: cl, turn: turn})
 		}
 		if cached {
@@ -547,6 +554,10 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
 		}
 	}
+	theirBody, err := json.Marshal(their) // before the merge function can touch it
+	if err != nil {
+		return merged, nil, false, fmt.Errorf("concord: encoding %T: %w", their, err)
+	}
 	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(w.url), Attempt: round}
 	w.turn.callback(func() { merged, err = safeMerge(w.merge, base, mine, their) })
 	if err != nil {
@@ -557,7 +568,7 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 	if mergedBody, err = json.Marshal(merged); err != nil {
 		return merged, nil, false, fmt.Errorf("concord: encoding the merge result: %w", err)
 	}
-	unchanged = sameJSON(mergedBody, roundTrip[T](theirs.body))
+	unchanged = bytes.Equal(mergedBody, theirBody)
 	event.Outcome = "merged"
 	if unchanged {
 		event.Outcome = "unchanged"

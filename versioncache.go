@@ -13,7 +13,7 @@ const DefaultVersionCacheBytes = 16 << 20
 // bodyShare is the largest share of the budget one body may take: a body
 // larger than maxBytes/bodyShare is not kept (its version still is), so
 // one huge document cannot push out every other resource.
-const bodyShare = 16
+const bodyShare = 8
 
 // entryOverhead approximates what an entry costs beyond its strings: the
 // list element, the map slot, the snapshot.
