@@ -102,4 +102,3 @@ func BenchmarkUpdateLarge(b *testing.B) {
 		}
 	})
 }
-
