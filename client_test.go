@@ -835,7 +835,10 @@ func TestCancelDuringConflictBackoffReturnsPromptly(t *testing.T) {
 		t.Fatal(err)
 	}
 	seedWidget(t, srv, "w1", Widget{Name: "changed"})
-	_, err := widgets.Update(ctx, "w1", func(w *Widget) error { w.Stock++; return nil })
+	var err error
+	returnsWithin(t, 10*time.Second, func() {
+		_, err = widgets.Update(ctx, "w1", func(w *Widget) error { w.Stock++; return nil })
+	})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, concord.ErrConflict) {
 		t.Errorf("Update cancelled during backoff = %v; want context.Canceled inside a conflict error", err)
 	}

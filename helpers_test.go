@@ -260,3 +260,20 @@ func hintThenServe(t *testing.T, status int, hint string, clock concord.Clock) *
 	t.Cleanup(c.CloseIdleConnections)
 	return c
 }
+
+// returnsWithin runs call and fails the test with a message, instead of
+// hanging until go test's timeout, if it has not returned within d: for
+// the tests whose only failure mode would be a wait that never ends.
+func returnsWithin(t *testing.T, d time.Duration, call func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		call()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("the call did not return within %v", d)
+	}
+}
