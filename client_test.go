@@ -708,16 +708,6 @@ func TestDelete(t *testing.T) {
 	})
 }
 
-func TestList(t *testing.T) {
-	c, srv := setupFake(t, nil)
-	seedWidget(t, srv, "a", Widget{Name: "a"})
-	seedWidget(t, srv, "b", Widget{Name: "b"})
-	res, err := concord.NewResource[Widget](c, "widgets").List(context.Background())
-	if err != nil || len(res.Value) != 2 || res.Value[0].Name != "a" {
-		t.Errorf("List = %+v, %v; want [a b]", res, err)
-	}
-}
-
 func TestDo(t *testing.T) {
 	c, mux := setup(t, concord.WithBearerToken("s3cret"), concord.WithUserAgent("test/1"), concord.WithHeader("X-Tenant", "t1"))
 	mux.HandleFunc("/orders", func(w http.ResponseWriter, r *http.Request) {

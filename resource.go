@@ -70,6 +70,7 @@ type callOptions struct {
 	versioner     Versioner
 	itemPath      func(id string) string
 	routes        Routes
+	paging        Paging
 	at            route // the call's item, resolved by itemURL
 	header        http.Header
 	query         url.Values
@@ -346,22 +347,6 @@ func decodeAs[T any](c *Client, resp *Response, method, u string) (T, error) {
 		return v, &DecodeError{Method: method, URL: c.redact.url(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", v), Err: err}
 	}
 	return v, nil
-}
-
-// List fetches the collection and decodes it as a JSON array of T.
-func (r *Resource[T]) List(ctx context.Context, opts ...CallOption) (*Result[[]T], error) {
-	o := r.options(opts)
-	out := r.outgoing(http.MethodGet, r.collectionURL(), o)
-	out.setQuery(o.query)
-	resp, err := r.c.exchange(ctx, r.c.newCall(), out)
-	if err != nil {
-		return nil, err
-	}
-	items, err := decodeAs[[]T](r.c, resp, http.MethodGet, out.url)
-	if err != nil {
-		return nil, err
-	}
-	return &Result[[]T]{Value: items, Response: *resp}, nil
 }
 
 // Create POSTs v to the collection with an idempotency key: generated, or

@@ -83,6 +83,7 @@ type config struct {
 	genParam     string
 	genHeader    string
 	errors       ErrorDialect
+	pageSize     int
 }
 
 // Option configures an API.
@@ -450,7 +451,7 @@ func (a *API) handle(r *http.Request, body []byte) *reply {
 	if len(parts) == 1 {
 		switch r.Method {
 		case http.MethodGet:
-			return a.list(parts[0])
+			return a.list(r, parts[0])
 		case http.MethodPost:
 			return a.create(r, parts[0], body)
 		}
@@ -465,7 +466,7 @@ func (a *API) handle(r *http.Request, body []byte) *reply {
 	return methodNotAllowed("GET, HEAD, PUT, PATCH, DELETE")
 }
 
-func (a *API) list(coll string) *reply {
+func (a *API) list(r *http.Request, coll string) *reply {
 	c := a.collection(coll)
 	ids := make([]string, 0, len(c.docs))
 	for id := range c.docs {
@@ -477,6 +478,9 @@ func (a *API) list(coll string) *reply {
 		}
 		return ids[i] < ids[j]
 	})
+	if a.cfg.pageSize > 0 {
+		return a.page(r, c, ids)
+	}
 	docs := make([]map[string]any, len(ids))
 	for i, id := range ids {
 		docs[i] = c.docs[id].doc
