@@ -41,7 +41,7 @@ func WithPaging(p Paging) CallOption { return func(o *callOptions) { o.paging = 
 // body, with the query parameter that sends each back.
 var cursorStyles = []struct{ member, param string }{
 	{"next_page_token", "page_token"},
-	{"nextPageToken", "pageToken"}, // Google
+	{"nextPageToken", "pageToken"},    // Google
 	{"metadata.continue", "continue"}, // Kubernetes
 	{"next_cursor", "cursor"},
 	{"response_metadata.next_cursor", "cursor"}, // Slack
