@@ -488,10 +488,9 @@ func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncat
 		Method: o.method, StatusCode: resp.StatusCode, Header: resp.Header, Body: prefix, Problem: e.Problem,
 		Conditional: o.conditional, CreateOnly: o.createOnly, Keyed: o.key != "", Create: o.create,
 	}
+	e.Dialect, e.Code = errorCode(resp.Header, prefix, e.Problem)
 	if isConflictStatus(resp.StatusCode) {
 		e.Kind, e.Code = classify(c.classifier, info)
-	} else {
-		_, e.Code = errorCode(resp.Header, prefix, e.Problem)
 	}
 	return e
 }

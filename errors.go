@@ -39,7 +39,8 @@ var (
 	ErrInvalidETag = errors.New("concord: invalid entity-tag")
 	// ErrNoVersion: a conditional write needs a version (a strong ETag or a
 	// body version) and the server has not provided one. Pass WithVersion,
-	// configure WithBodyVersion, or opt out with WithUnconditional.
+	// set a Versioner that finds the API's version, or opt out with
+	// WithUnconditional.
 	ErrNoVersion = errors.New("concord: no usable version for a conditional write")
 	// ErrResponseTooLarge: a success body is larger than WithMaxResponseBytes.
 	ErrResponseTooLarge = errors.New("concord: response body too large")
@@ -88,12 +89,17 @@ type APIError struct {
 	URL        string // credentials and sensitive query values redacted
 	StatusCode int
 	Header     http.Header
-	// RequestID is the first of X-Request-Id, X-Request-ID, Request-Id or
-	// X-Amzn-RequestId that the server sent, if any.
+	// RequestID is the first of X-Request-Id, Request-Id, X-Amzn-RequestId
+	// or X-Correlation-Id that the server sent, if any.
 	RequestID string
-	// Code is the machine-readable error code the body carried, if any: a
-	// Kubernetes Status reason, a CouchDB error, a Stripe error code.
+	// Code is the machine-readable error code the response carried, if
+	// any: a problem type, a Kubernetes Status reason, a CouchDB error, a
+	// Stripe, Azure, Google, S3 or GitHub error code.
 	Code string
+	// Dialect names the error format Code was read from: "problem+json",
+	// "azure", "kubernetes", "couchdb", "stripe", "google", "github" or
+	// "s3"; empty when the response was in none concord reads.
+	Dialect string
 	// Problem is set when the body was an RFC 9457 problem document.
 	Problem *Problem
 	// Kind says what a 409, 412, 422 or 428 meant; it is KindNone otherwise.

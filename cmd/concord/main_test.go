@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord/concordtest"
+)
+
+// TestMain lets the test binary stand in for $EDITOR: with
+// CONCORD_TEST_EDITOR set it edits the file it is given as the test says
+// (and, first, lets "another writer" change the item), then exits.
+func TestMain(m *testing.M) {
+	if os.Getenv("CONCORD_TEST_EDITOR") != "" {
+		os.Exit(fakeEditor(os.Args[len(os.Args)-1]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeEditor replaces CONCORD_TEST_FROM with CONCORD_TEST_TO in the file,
+// after PUTting CONCORD_TEST_OTHER to CONCORD_TEST_OTHER_URL if set, once.
+func fakeEditor(file string) int {
+	if u := os.Getenv("CONCORD_TEST_OTHER_URL"); u != "" {
+		marker := os.Getenv("CONCORD_TEST_MARKER")
+		if _, err := os.Stat(marker); err != nil { // only the first time
+			os.WriteFile(marker, nil, 0o600)
+			req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(os.Getenv("CONCORD_TEST_OTHER")))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 1
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return 1
+	}
+	if _, clashes := doc[clashMember]; clashes {
+		// The person resolves: keep theirs, take the stock from mine.
+		doc["stock"] = 7.0
+	} else {
+		for k, v := range parseEdits(os.Getenv("CONCORD_TEST_EDITS")) {
+			doc[k] = v
+		}
+	}
+	out, _ := json.MarshalIndent(doc, "", "  ")
+	if os.WriteFile(file, out, 0o600) != nil {
+		return 1
+	}
+	return 0
+}
+
+// parseEdits reads "name=json;name=json".
+func parseEdits(s string) map[string]any {
+	out := map[string]any{}
+	for _, kv := range strings.Split(s, ";") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		var val any
+		if json.Unmarshal([]byte(v), &val) == nil {
+			out[k] = val
+		}
+	}
+	return out
+}
+
+func probeOf(t *testing.T, collection string, write bool) *report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := probe(ctx, probeConfig{collection: collection, doc: []byte(`{"name":"probe"}`), write: write}, nil)
+	if err != nil {
+		t.Fatalf("probe(%s) = %v", collection, err)
+	}
+	return rep
+}
+
+func verdict(rep *report, property string) string {
+	for _, f := range rep.Findings {
+		if f.Property == property {
+			return f.Verdict
+		}
+	}
+	return "(missing)"
+}
+
+// TestProbeVerdicts: the probe's verdicts against concordtest configured
+// to behave each way, and nothing left behind.
+func TestProbeVerdicts(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []concordtest.Option
+		want   map[string]string
+		holds  bool
+		config string
+	}{
+		{"concordtest's own dialect", nil, map[string]string{
+			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honoured (412)",
+			"idempotency key on POST": "replayed", "key reused with another body": "rejected (422)",
+			"idempotency key on PUT": "replayed", "conditional GET": "honoured (304)", "PATCH merge patch": "accepted",
+			"stale conditional DELETE": "refused (412)", "error format": "problem+json", "unconditional write": "accepted",
+		}, true, "concord.NewResource[T](c, path)"},
+		{"weak and opaque (Azure Table)", []concordtest.Option{concordtest.WeakETags(0), concordtest.OpaqueETags()}, map[string]string{
+			"ETag": "always weak", "weak tag in If-Match": "accepted (compared as an opaque string)",
+		}, true, "ETagVersion{Opaque: true}"},
+		{"weak for a while (Apache)", []concordtest.Option{concordtest.WeakETags(time.Second)}, map[string]string{
+			"ETag": "weak for a while after writes",
+		}, true, ""},
+		{"upserts", []concordtest.Option{concordtest.IgnoreIfNoneMatch()}, map[string]string{
+			"If-None-Match: *": "IGNORED: an upsert",
+		}, true, "Create with r.Create"},
+		{"keys on POST only", []concordtest.Option{concordtest.KeysOnPOSTOnly()}, map[string]string{
+			"idempotency key on PUT": "ignored (412 on the repeat)", "idempotency key on POST": "replayed",
+		}, true, ""},
+		{"428", []concordtest.Option{concordtest.RequirePreconditions()}, map[string]string{
+			"unconditional write": "refused with 428",
+		}, true, ""},
+		{"Azure errors", []concordtest.Option{concordtest.Errors(concordtest.AzureErrors)}, map[string]string{
+			"error format": "azure",
+		}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := concordtest.NewServer(t, tt.opts...)
+			rep := probeOf(t, srv.URL+"/widgets", true)
+			for prop, want := range tt.want {
+				if got := verdict(rep, prop); got != want {
+					t.Errorf("%s = %q; want %q", prop, got, want)
+				}
+			}
+			if rep.Holds != tt.holds || !strings.Contains(rep.Config, tt.config) {
+				t.Errorf("holds = %v, config %q; want %v, containing %q", rep.Holds, rep.Config, tt.holds, tt.config)
+			}
+			if n := srv.Len("widgets"); n != 0 {
+				t.Errorf("the probe left %d items behind", n)
+			}
+		})
+	}
+}
+
+// ignoringServer overwrites whatever If-Match says and deletes likewise:
+// the worst verdicts.
+func ignoringServer(t *testing.T) *httptest.Server {
+	var mu sync.Mutex
+	docs := map[string][]byte{}
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method == http.MethodPost:
+			n++
+			id := fmt.Sprint(n)
+			docs[id] = body
+			w.Header().Set("Location", "/widgets/"+id)
+			w.WriteHeader(http.StatusCreated)
+		case r.Method == http.MethodGet && docs[strings.TrimPrefix(r.URL.Path, "/widgets/")] != nil:
+			w.Header().Set("ETag", `"x"`)
+			w.Write(docs[strings.TrimPrefix(r.URL.Path, "/widgets/")])
+		case r.Method == http.MethodPut:
+			docs[strings.TrimPrefix(r.URL.Path, "/widgets/")] = body
+		case r.Method == http.MethodDelete:
+			delete(docs, strings.TrimPrefix(r.URL.Path, "/widgets/"))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestProbeShowsWhatNoClientCanHave(t *testing.T) {
+	srv := ignoringServer(t)
+	var out, errs bytes.Buffer
+	code := run([]string{"probe", "-write", srv.URL + "/widgets"}, nil, &out, &errs)
+	if code != 1 {
+		t.Errorf("exit status = %d; want 1 (a guarantee cannot hold)", code)
+	}
+	for _, want := range []string{"!! preconditions", "NONE HONOURED", "IGNORED: the stale write overwrote", "!! idempotency key on POST", "IGNORED: an upsert", "cannot hold"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestProbeReadOnlyWritesNothing(t *testing.T) {
+	srv := concordtest.NewServer(t)
+	var out, errs bytes.Buffer
+	t.Setenv("CONCORD_HEADERS", "Authorization: Bearer secret-token")
+	if code := run([]string{"probe", "-json", srv.URL + "/widgets"}, nil, &out, &errs); code != 0 {
+		t.Fatalf("exit status = %d: %s", code, errs.String())
+	}
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Wrote || len(rep.Findings) == 0 {
+		t.Errorf("-json report = %s, %v; want findings and no writes", out.String(), err)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodGet {
+			t.Errorf("read-only probe sent %s %s", r.Method, r.Path)
+		}
+		if r.Header.Get("Authorization") != "Bearer secret-token" {
+			t.Errorf("CONCORD_HEADERS not sent: %v", r.Header)
+		}
+	}
+	if strings.Contains(out.String(), "secret-token") {
+		t.Error("the report shows the token")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{nil, {"nope"}, {"probe"}, {"probe", "-d", "[1]", "http://x/y"}, {"probe", "ftp://x/y"}, {"edit"}} {
+		var out, errs bytes.Buffer
+		if code := run(args, nil, &out, &errs); code != 2 && !(len(args) > 1 && args[0] == "edit" && code == 1) {
+			t.Errorf("run(%q) = %d; want 2", args, code)
+		}
+	}
+}
+
+// TestEditResolvesAConflictMadeWhileTheEditorWasOpen: another writer
+// changes the item while the person edits it; edit merges the two, and
+// reopens the editor only when they clash.
+func TestEditResolvesAConflictMadeWhileTheEditorWasOpen(t *testing.T) {
+	tests := []struct {
+		name, other, edits string
+		want               map[string]float64
+	}{
+		{"different members merge", `{"name":"gear","price":2,"stock":1}`, `stock=5`, map[string]float64{"price": 2, "stock": 5}},
+		{"a clash reopens the editor", `{"name":"gear","price":1,"stock":9}`, `stock=5`, map[string]float64{"price": 1, "stock": 7}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := concordtest.NewServer(t)
+			if _, err := srv.Seed("widgets", "w1", map[string]any{"name": "gear", "price": 1, "stock": 1}); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("EDITOR", os.Args[0])
+			t.Setenv("CONCORD_TEST_EDITOR", "1")
+			t.Setenv("CONCORD_TEST_EDITS", tt.edits)
+			t.Setenv("CONCORD_TEST_OTHER_URL", srv.URL+"/widgets/w1")
+			t.Setenv("CONCORD_TEST_OTHER", tt.other)
+			t.Setenv("CONCORD_TEST_MARKER", t.TempDir()+"/edited")
+			var out, errs bytes.Buffer
+			if code := run([]string{"edit", srv.URL + "/widgets/w1"}, nil, &out, &errs); code != 0 {
+				t.Fatalf("edit = %d: %s %s", code, out.String(), errs.String())
+			}
+			doc, _, _ := srv.Doc("widgets", "w1")
+			var got map[string]any
+			json.Unmarshal(doc, &got)
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("after edit %s = %v; want %v (document %s)", k, got[k], v, doc)
+				}
+			}
+			if _, marked := got[clashMember]; marked {
+				t.Errorf("the clash marker was written: %s", doc)
+			}
+		})
+	}
+}

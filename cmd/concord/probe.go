@@ -1,0 +1,704 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/concord-go/concord"
+)
+
+// finding is one property of the API, as the probe found it.
+type finding struct {
+	Property string `json:"property"`
+	Verdict  string `json:"verdict"`
+	Evidence string `json:"evidence"`
+	Concord  string `json:"concord"` // what concord does about it
+	// Breaks says no client can have one of concord's guarantees here.
+	Breaks bool `json:"breaks,omitempty"`
+}
+
+// report is what a probe prints.
+type report struct {
+	Collection string    `json:"collection"`
+	Wrote      bool      `json:"wrote"`
+	Findings   []finding `json:"findings"`
+	Config     string    `json:"config"` // the recommended concord configuration, as Go
+	Holds      bool      `json:"holds"`  // concord's guarantees hold with Config
+}
+
+// probeConfig is what the probe was asked to do.
+type probeConfig struct {
+	collection string
+	item       string // item URL template with {id}
+	doc        []byte // a sample document, a JSON object
+	write      bool
+	header     http.Header
+}
+
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var common commonFlags
+	common.register(fs)
+	var (
+		data    = fs.String("d", `{"name":"concord-probe"}`, "a sample document: JSON, or @file")
+		item    = fs.String("item", "", "item URL template with {id}; default: the collection URL + /{id}")
+		write   = fs.Bool("write", false, "create a scratch item and run the checks that write (it is deleted at the end)")
+		asJSON  = fs.Bool("json", false, "print the report as JSON")
+		verbose = fs.Bool("v", false, "print each request as it is made")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: concord probe [flags] URL-of-a-collection")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg := probeConfig{collection: strings.TrimRight(fs.Arg(0), "/"), item: *item, write: *write}
+	var err error
+	if cfg.header, err = parseHeaders(common.headers); err != nil {
+		fmt.Fprintln(stderr, "concord probe:", err)
+		return 2
+	}
+	if cfg.doc, err = readDoc(*data); err != nil {
+		fmt.Fprintln(stderr, "concord probe:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, common.timeout)
+	defer cancel()
+	var trace io.Writer
+	if *verbose {
+		trace = stderr
+	}
+	rep, err := probe(ctx, cfg, trace)
+	if err != nil {
+		fmt.Fprintln(stderr, "concord probe:", err)
+		return 2
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReport(stdout, rep)
+	}
+	if !rep.Holds {
+		return 1
+	}
+	return 0
+}
+
+// readDoc reads -d: inline JSON, or @file.
+func readDoc(v string) ([]byte, error) {
+	b := []byte(v)
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		var err error
+		if b, err = os.ReadFile(name); err != nil {
+			return nil, err
+		}
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("-d must be a JSON object")
+	}
+	return b, nil
+}
+
+// prober holds one probe's state.
+type prober struct {
+	cfg     probeConfig
+	c       *concord.Client
+	trace   io.Writer
+	rep     report
+	created []string // item URLs to delete at the end
+	dialect string   // the first error dialect seen
+	hint    bool     // a Retry-After was seen
+}
+
+// answer is one response the probe got.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error // a transport error; an HTTP error status is not one
+}
+
+func (a answer) ok() bool { return a.err == nil && a.status >= 200 && a.status < 300 }
+
+// send makes exactly one request (concord with retries off, so that what
+// the server does is what is seen) and remembers the error dialect.
+func (p *prober) send(ctx context.Context, method, u string, header http.Header, body []byte) answer {
+	req := &concord.Request{Method: method, Path: u, Header: header, NoIdempotencyKey: true}
+	if body != nil {
+		req.Body = body
+	}
+	resp, err := p.c.Do(ctx, req, nil)
+	a := answer{err: err}
+	var apiErr *concord.APIError
+	switch {
+	case errors.As(err, &apiErr):
+		a = answer{status: apiErr.StatusCode, header: apiErr.Header, body: apiErr.Body}
+		if p.dialect == "" && apiErr.Dialect != "" {
+			p.dialect = apiErr.Dialect
+		}
+	case err == nil:
+		a = answer{status: resp.StatusCode, header: resp.Header, body: resp.Body}
+	}
+	if a.header.Get("Retry-After") != "" {
+		p.hint = true
+	}
+	if p.trace != nil {
+		fmt.Fprintf(p.trace, "%s %s %v -> %d %v\n", method, u, header, a.status, a.err)
+	}
+	return a
+}
+
+func (p *prober) add(f finding) { p.rep.Findings = append(p.rep.Findings, f) }
+
+// probe runs the checks and returns the report.
+func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, error) {
+	u, err := url.Parse(cfg.collection)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: the collection must be an absolute http or https URL", errUsage)
+	}
+	opts := []concord.Option{
+		concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}),
+		concord.WithRetryBudget(nil),
+		concord.WithUserAgent("concord-probe"),
+	}
+	for name, values := range cfg.header {
+		for _, v := range values {
+			opts = append(opts, concord.WithHeader(name, v))
+		}
+	}
+	c, err := concord.New(u.Scheme+"://"+u.Host, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseIdleConnections()
+	p := &prober{cfg: cfg, c: c, trace: trace, rep: report{Collection: cfg.collection, Wrote: cfg.write}}
+	if !cfg.write {
+		p.readOnly(ctx)
+	} else {
+		// Whatever happens, delete what was created, with a context of
+		// its own so that Ctrl-C still cleans up.
+		defer p.cleanup()
+		p.writes(ctx)
+	}
+	p.finish()
+	return &p.rep, nil
+}
+
+// readOnly runs the checks that only read the collection.
+func (p *prober) readOnly(ctx context.Context) {
+	a := p.send(ctx, http.MethodGet, p.cfg.collection, nil, nil)
+	p.add(finding{Property: "collection readable", Verdict: status(a), Evidence: "GET " + p.cfg.collection + " -> " + status(a),
+		Concord: "run with -write to check writes, versions and keys on a scratch item"})
+	if tag := a.header.Get("ETag"); tag != "" {
+		a2 := p.send(ctx, http.MethodGet, p.cfg.collection, http.Header{"If-None-Match": {tag}}, nil)
+		p.add(finding{Property: "conditional GET", Verdict: yesNo(a2.status == http.StatusNotModified, "honoured (304)", "ignored"),
+			Evidence: "GET with If-None-Match: " + tag + " -> " + status(a2), Concord: "Get revalidates when the ETag is the version"})
+	}
+}
+
+// scratchID is a recognisable, unique name for the probe's item.
+func scratchID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "concord-probe-" + hex.EncodeToString(b)
+}
+
+func (p *prober) itemURL(id string) string {
+	if p.cfg.item != "" {
+		return strings.ReplaceAll(p.cfg.item, "{id}", url.PathEscape(id))
+	}
+	return p.cfg.collection + "/" + url.PathEscape(id)
+}
+
+// versionMembers are body members that commonly hold a version.
+var versionMembers = []string{"_rev", "metadata.resourceVersion", "resourceVersion", "version", "etag", "generation", "odata.etag"}
+
+// writes runs the checks on a scratch item.
+func (p *prober) writes(ctx context.Context) {
+	item, how := p.create(ctx)
+	if item == "" {
+		return
+	}
+	p.add(finding{Property: "create", Verdict: how, Evidence: how, Concord: "the probe's scratch item; deleted at the end"})
+
+	// Versions.
+	cur := p.send(ctx, http.MethodGet, item, nil, nil)
+	if !cur.ok() {
+		p.add(finding{Property: "read back", Verdict: "failed", Evidence: "GET " + item + " -> " + status(cur), Breaks: true})
+		return
+	}
+	tag, _ := concord.ParseETag(cur.header.Get("ETag"))
+	member, memberValue := bodyVersion(cur.body)
+	switch {
+	case tag == "":
+		p.add(finding{Property: "ETag", Verdict: "absent", Evidence: "GET -> no ETag", Concord: "needs a body version (BodyVersion) or another Versioner"})
+	case tag.IsWeak():
+		if !sleep(ctx, 1500*time.Millisecond) {
+			return
+		}
+		later := p.send(ctx, http.MethodGet, item, nil, nil)
+		t2, _ := concord.ParseETag(later.header.Get("ETag"))
+		if t2 != "" && !t2.IsWeak() {
+			p.add(finding{Property: "ETag", Verdict: "weak for a while after writes", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
+				Concord: "waits for the strong tag before a conditional write (each contended write costs up to the window)"})
+			tag, cur = t2, later
+		} else {
+			p.add(finding{Property: "ETag", Verdict: "always weak", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
+				Concord: "never sends a weak tag unless ETagVersion{Opaque: true}"})
+		}
+	default:
+		p.add(finding{Property: "ETag", Verdict: "strong", Evidence: "GET -> " + string(tag), Concord: "If-Match on every write"})
+	}
+	if member != "" {
+		p.add(finding{Property: "version in the body", Verdict: member, Evidence: fmt.Sprintf("GET -> %s: %s", member, memberValue), Concord: "BodyVersion{Path: " + fmt.Sprintf("%q", member) + "} if If-Match is not honoured"})
+	}
+	if g := cur.header.Get("X-Goog-Generation"); g != "" {
+		p.add(finding{Property: "version in a header", Verdict: "X-Goog-Generation", Evidence: "GET -> X-Goog-Generation: " + g, Concord: "QueryVersion{Header: \"X-Goog-Generation\", Param: \"ifGenerationMatch\"}"})
+	}
+
+	// Conditional GET.
+	if tag != "" {
+		a := p.send(ctx, http.MethodGet, item, http.Header{"If-None-Match": {string(tag)}}, nil)
+		p.add(finding{Property: "conditional GET", Verdict: yesNo(a.status == http.StatusNotModified, "honoured (304)", "ignored ("+status(a)+")"),
+			Evidence: "GET If-None-Match: " + string(tag) + " -> " + status(a), Concord: "Get revalidates and reuses the body it has"})
+	}
+
+	// A stale If-Match: the body is the current one, so only the
+	// precondition is stale.
+	stale := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", `"concord-probe-stale"`), cur.body)
+	ifMatch := stale.status == http.StatusPreconditionFailed || stale.status == http.StatusConflict
+	f := finding{Property: "stale If-Match", Evidence: `PUT If-Match: "concord-probe-stale" -> ` + status(stale)}
+	switch {
+	case ifMatch:
+		f.Verdict, f.Concord = "rejected ("+status(stale)+")", "refetches, merges and writes again"
+	case stale.ok():
+		f.Verdict, f.Concord = "IGNORED: the stale write overwrote", "cannot use If-Match here"
+	default:
+		f.Verdict, f.Concord = "answered "+status(stale), "treats it as an error"
+	}
+	p.add(f)
+	cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
+	member, memberValue = bodyVersion(cur.body)
+
+	// A stale version in the body, with no If-Match.
+	bodyHonoured := false
+	if member != "" && !strings.Contains(member, ".") {
+		staleBody := withMember(cur.body, member, staleValue(memberValue))
+		a := p.send(ctx, http.MethodPut, item, jsonHeader(), staleBody)
+		bodyHonoured = a.status == http.StatusConflict || a.status == http.StatusPreconditionFailed
+		p.add(finding{Property: "stale body version", Verdict: yesNo(bodyHonoured, "rejected ("+status(a)+")", yesNo(a.ok(), "IGNORED: the stale write overwrote", "answered "+status(a))),
+			Evidence: fmt.Sprintf("PUT with %s set to a stale value -> %s", member, status(a)), Concord: "BodyVersion makes writes conditional on it"})
+		cur = p.send(ctx, http.MethodGet, item, nil, nil)
+		tag, _ = concord.ParseETag(cur.header.Get("ETag"))
+	}
+	if !ifMatch && !bodyHonoured {
+		p.add(finding{Property: "preconditions", Verdict: "NONE HONOURED", Evidence: "neither a stale If-Match nor a stale body version was refused",
+			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
+	}
+
+	// A write with the current tag, weak tags as served: only meaningful
+	// where If-Match is a precondition at all.
+	opaque := false
+	if ifMatch && tag != "" {
+		a := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", string(tag)), cur.body)
+		switch {
+		case a.ok() && tag.IsWeak():
+			opaque = true
+			p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "ETagVersion{Opaque: true}"})
+		case a.ok():
+			p.add(finding{Property: "current If-Match", Verdict: "accepted", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "writes conditionally"})
+		default:
+			p.add(finding{Property: "current If-Match", Verdict: "refused (" + status(a) + ")", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "needs another Versioner"})
+		}
+		cur = p.send(ctx, http.MethodGet, item, nil, nil)
+		tag, _ = concord.ParseETag(cur.header.Get("ETag"))
+	}
+
+	// A write without any precondition.
+	uncond := p.send(ctx, http.MethodPut, item, jsonHeader(), stripMember(cur.body, member))
+	p.add(finding{Property: "unconditional write", Verdict: yesNo(uncond.status == http.StatusPreconditionRequired, "refused with 428", yesNo(uncond.ok(), "accepted", "refused ("+status(uncond)+")")),
+		Evidence: "PUT without If-Match -> " + status(uncond), Concord: "never sends one unless WithUnconditional; answers 428 by fetching the version"})
+
+	// If-None-Match: * on the existing item.
+	inm := p.send(ctx, http.MethodPut, item, jsonHeader("If-None-Match", "*"), p.cfg.doc)
+	f = finding{Property: "If-None-Match: *", Evidence: "PUT If-None-Match: * on an existing item -> " + status(inm)}
+	createOnly := inm.status == http.StatusPreconditionFailed || inm.status == http.StatusConflict
+	switch {
+	case createOnly:
+		f.Verdict, f.Concord = "honoured ("+status(inm)+")", "CreateAt is create-only"
+	case inm.ok():
+		f.Verdict, f.Concord = "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"
+	default:
+		f.Verdict, f.Concord = "answered "+status(inm), "CreateAt reports the error"
+	}
+	p.add(f)
+
+	p.keys(ctx, item, createOnly)
+
+	// JSON merge patch.
+	cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
+	h := http.Header{"Content-Type": {"application/merge-patch+json"}}
+	if tag != "" && ifMatch {
+		h.Set("If-Match", string(tag))
+	}
+	patch := p.send(ctx, http.MethodPatch, item, h, []byte(`{}`))
+	p.add(finding{Property: "PATCH merge patch", Verdict: yesNo(patch.ok(), "accepted", "not accepted ("+status(patch)+")"),
+		Evidence: "PATCH application/merge-patch+json -> " + status(patch), Concord: "WithPatch sends merge patches"})
+
+	// A stale conditional delete, the way this API takes a precondition.
+	cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	member, memberValue = bodyVersion(cur.body)
+	target, dh, how := item, http.Header{"If-Match": {`"concord-probe-stale"`}}, `DELETE If-Match: "concord-probe-stale"`
+	if !ifMatch && member == "_rev" {
+		target, dh, how = appendParam(item, "rev", "0-concord-probe-stale"), nil, "DELETE ?rev=<stale>"
+	}
+	if ifMatch || member == "_rev" {
+		del := p.send(ctx, http.MethodDelete, target, dh, nil)
+		f = finding{Property: "stale conditional DELETE", Evidence: how + " -> " + status(del)}
+		if p.send(ctx, http.MethodGet, item, nil, nil).status == http.StatusNotFound {
+			f.Verdict, f.Concord, f.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: no client can", true
+		} else {
+			f.Verdict, f.Concord = "refused ("+status(del)+")", "never deletes a version its caller did not see"
+		}
+		p.add(f)
+	}
+	p.recommend(ifMatch, tag, bodyHonoured, member, opaque, inm.ok())
+}
+
+// staleValue returns a version that is surely not current, of the same
+// JSON type as the current one.
+func staleValue(current string) json.RawMessage {
+	if strings.HasPrefix(current, `"`) {
+		return json.RawMessage(`"0-concord-probe-stale"`)
+	}
+	return json.RawMessage(`0`)
+}
+
+// withMember returns body with a top-level member set.
+func withMember(body []byte, member string, v json.RawMessage) []byte {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return body
+	}
+	doc[member] = v
+	out, _ := json.Marshal(doc)
+	return out
+}
+
+// create makes the scratch item: PUT If-None-Match: * to a new ID, or POST
+// to the collection. It returns the item's URL and how it was made.
+func (p *prober) create(ctx context.Context) (string, string) {
+	item := p.itemURL(scratchID())
+	a := p.send(ctx, http.MethodPut, item, jsonHeader("If-None-Match", "*"), p.cfg.doc)
+	if a.ok() {
+		p.created = append(p.created, item)
+		return item, "PUT If-None-Match: * to a new ID -> " + status(a)
+	}
+	b := p.send(ctx, http.MethodPost, p.cfg.collection, jsonHeader(), p.cfg.doc)
+	if !b.ok() {
+		p.add(finding{Property: "create", Verdict: "failed", Evidence: fmt.Sprintf("PUT If-None-Match: * -> %s; POST -> %s", status(a), status(b)),
+			Concord: "give -item or a -d the API accepts", Breaks: true})
+		return "", ""
+	}
+	created := p.createdURL(b)
+	if created == "" {
+		p.add(finding{Property: "create", Verdict: "created, but where is unknown", Evidence: "POST -> " + status(b) + " without Location or id", Breaks: true})
+		return "", ""
+	}
+	p.created = append(p.created, created)
+	return created, "POST to the collection -> " + status(b)
+}
+
+// createdURL finds the URL of an item a POST created: its Location, or an
+// id member of the body.
+func (p *prober) createdURL(a answer) string {
+	if loc := a.header.Get("Location"); loc != "" {
+		base, _ := url.Parse(p.cfg.collection + "/")
+		if u, err := base.Parse(loc); err == nil {
+			return u.String()
+		}
+	}
+	var doc map[string]any
+	if json.Unmarshal(a.body, &doc) == nil {
+		for _, m := range []string{"id", "_id", "name", "RowKey"} {
+			if s, ok := doc[m].(string); ok && s != "" {
+				return p.itemURL(path.Base(s))
+			}
+		}
+	}
+	return ""
+}
+
+// keys checks idempotency keys: replayed on POST, rejected when reused
+// with another body, replayed on PUT.
+func (p *prober) keys(ctx context.Context, item string, createOnly bool) {
+	key := scratchID()
+	h := jsonHeader(concord.DefaultIdempotencyKeyHeader, key)
+	first := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
+	if !first.ok() {
+		p.add(finding{Property: "idempotency key on POST", Verdict: "POST create not available (" + status(first) + ")", Evidence: "POST with Idempotency-Key -> " + status(first), Concord: "creates with CreateAt"})
+		return
+	}
+	firstURL := p.createdURL(first)
+	if firstURL != "" {
+		p.created = append(p.created, firstURL)
+	}
+	again := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
+	againURL := p.createdURL(again)
+	if againURL != "" && againURL != firstURL {
+		p.created = append(p.created, againURL)
+	}
+	replayed := again.ok() && (strings.EqualFold(again.header.Get(concord.HeaderReplayed), "true") || (againURL != "" && againURL == firstURL))
+	f := finding{Property: "idempotency key on POST", Evidence: "the same POST and key twice -> " + status(first) + ", " + status(again)}
+	if replayed {
+		f.Verdict, f.Concord = "replayed", "retries a create after a lost response without duplicating it"
+	} else {
+		f.Verdict = "IGNORED: a second item was created"
+		f.Concord = "cannot retry a POST create safely (WithoutIdempotencyKey sends it once)"
+		if createOnly {
+			f.Concord += "; create with CreateAt and IDs you choose, which is create-only here"
+		} else {
+			f.Breaks = true // no create here can be retried without risking a duplicate
+		}
+	}
+	p.add(f)
+	if replayed {
+		other := p.send(ctx, http.MethodPost, p.cfg.collection, h, []byte(`{"name":"concord-probe-other"}`))
+		if u := p.createdURL(other); other.ok() && u != "" && u != firstURL {
+			p.created = append(p.created, u)
+		}
+		p.add(finding{Property: "key reused with another body", Verdict: yesNo(!other.ok(), "rejected ("+status(other)+")", "not checked"),
+			Evidence: "the same key with another body -> " + status(other), Concord: "never sends one key with two bodies"})
+	}
+	// Keys on PUT: the same conditional PUT twice.
+	cur := p.send(ctx, http.MethodGet, item, nil, nil)
+	tag := cur.header.Get("ETag")
+	if tag == "" {
+		return
+	}
+	h = jsonHeader("If-Match", tag)
+	h.Set(concord.DefaultIdempotencyKeyHeader, scratchID())
+	put1 := p.send(ctx, http.MethodPut, item, h, cur.body)
+	put2 := p.send(ctx, http.MethodPut, item, h, cur.body)
+	if put1.ok() {
+		p.add(finding{Property: "idempotency key on PUT", Verdict: yesNo(put2.ok(), "replayed", "ignored ("+status(put2)+" on the repeat)"),
+			Evidence: "the same conditional PUT and key twice -> " + status(put1) + ", " + status(put2),
+			Concord:  "checks the server before reporting a 412 after a resend"})
+	}
+}
+
+// finish adds the findings gathered along the way and the verdict.
+func (p *prober) finish() {
+	if p.dialect != "" {
+		p.add(finding{Property: "error format", Verdict: p.dialect, Evidence: "error responses", Concord: "reads its codes"})
+	} else if p.rep.Wrote {
+		p.add(finding{Property: "error format", Verdict: "plain", Evidence: "error responses carried no code concord reads", Concord: "classifies by status and by what it sent"})
+	}
+	p.add(finding{Property: "Retry-After", Verdict: yesNo(p.hint, "seen", "not seen"), Evidence: "any response", Concord: "honoured up to 30s"})
+	p.rep.Holds = true
+	for _, f := range p.rep.Findings {
+		if f.Breaks {
+			p.rep.Holds = false
+		}
+	}
+	if p.rep.Config == "" {
+		p.rep.Config = "c, err := concord.New(base)\nr := concord.NewResource[T](c, path)"
+	}
+}
+
+// recommend writes the configuration the findings call for.
+func (p *prober) recommend(ifMatch bool, tag concord.ETag, bodyHonoured bool, member string, opaque, upsert bool) {
+	var opts []string
+	switch {
+	case ifMatch && opaque:
+		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
+	case !ifMatch && bodyHonoured:
+		v := fmt.Sprintf("concord.BodyVersion{Path: %q", member)
+		if member == "_rev" {
+			v += `, Query: "rev"`
+		}
+		opts = append(opts, "concord.WithVersioner("+v+"})")
+	}
+	if p.cfg.item != "" {
+		opts = append(opts, "concord.WithItemPath(func(id string) string { return /* "+p.cfg.item+" */ })")
+	}
+	var b strings.Builder
+	b.WriteString("c, err := concord.New(base)\n")
+	b.WriteString("r := concord.NewResource[T](c, path")
+	for _, o := range opts {
+		b.WriteString(",\n\t" + o)
+	}
+	b.WriteString(")")
+	if upsert {
+		b.WriteString("\n// Create with r.Create (POST): this API upserts on If-None-Match: *, so CreateAt is not create-only.")
+	}
+	p.rep.Config = b.String()
+}
+
+// cleanup deletes what the probe created, conditionally on the version it
+// reads (waiting out a weak tag), and as a last resort without one: these
+// are the probe's own scratch items.
+func (p *prober) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, item := range p.created {
+		for try := 0; ; try++ {
+			cur := p.send(ctx, http.MethodGet, item, nil, nil)
+			if cur.status == http.StatusNotFound || cur.err != nil {
+				break
+			}
+			h := http.Header{}
+			tag, _ := concord.ParseETag(cur.header.Get("ETag"))
+			if tag != "" {
+				h.Set("If-Match", string(tag))
+			}
+			if try == 2 {
+				h.Del("If-Match")
+			}
+			target := item
+			if m, rev := bodyVersion(cur.body); m == "_rev" {
+				var s string
+				if json.Unmarshal([]byte(rev), &s) == nil {
+					target = appendParam(item, "rev", s) // CouchDB's delete
+				}
+			}
+			if a := p.send(ctx, http.MethodDelete, target, h, nil); a.ok() || a.status == http.StatusNotFound || try == 2 {
+				break
+			}
+			if tag.IsWeak() && !sleep(ctx, 1100*time.Millisecond) {
+				break
+			}
+		}
+	}
+}
+
+// bodyVersion finds a version member in a document.
+func bodyVersion(body []byte) (member, value string) {
+	var doc map[string]any
+	if json.Unmarshal(body, &doc) != nil {
+		return "", ""
+	}
+	for _, m := range versionMembers {
+		var v any = doc
+		found := true
+		for _, part := range strings.Split(m, ".") {
+			obj, ok := v.(map[string]any)
+			if !ok {
+				found = false
+				break
+			}
+			if v, ok = obj[part]; !ok {
+				found = false
+				break
+			}
+		}
+		if found && v != nil {
+			raw, _ := json.Marshal(v)
+			return m, string(raw)
+		}
+	}
+	return "", ""
+}
+
+// stripMember returns body without a top-level member.
+func stripMember(body []byte, member string) []byte {
+	if member == "" || strings.Contains(member, ".") {
+		return body
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return body
+	}
+	delete(doc, member)
+	out, _ := json.Marshal(doc)
+	return out
+}
+
+func appendParam(u, k, v string) string {
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + url.QueryEscape(k) + "=" + url.QueryEscape(v)
+}
+
+func jsonHeader(kv ...string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func status(a answer) string {
+	if a.err != nil {
+		return "error: " + a.err.Error()
+	}
+	return fmt.Sprint(a.status)
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// printReport prints the report as a table and the configuration.
+func printReport(w io.Writer, r *report) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "concord probe %s\n\n", r.Collection)
+	width := 0
+	for _, f := range r.Findings {
+		width = max(width, len(f.Property))
+	}
+	for _, f := range r.Findings {
+		mark := "  "
+		if f.Breaks {
+			mark = "!!"
+		}
+		fmt.Fprintf(&b, "%s %-*s  %s\n%s %-*s  evidence: %s\n%s %-*s  concord:  %s\n", mark, width, f.Property, f.Verdict, "  ", width, "", f.Evidence, "  ", width, "", f.Concord)
+	}
+	fmt.Fprintf(&b, "\nRecommended configuration:\n\n%s\n\n", r.Config)
+	if r.Holds {
+		b.WriteString("concord's guarantees hold on this API with that configuration.\n")
+	} else {
+		b.WriteString("Some guarantee cannot hold on this API for any client (marked !!).\n")
+	}
+	w.Write(b.Bytes())
+}
