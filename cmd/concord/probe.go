@@ -188,7 +188,16 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 			opts = append(opts, concord.WithHeader(name, v))
 		}
 	}
-	c, err := concord.New(u.Scheme+"://"+u.Host, opts...)
+	// A query on the collection URL (a SAS token) goes on every request,
+	// as concord does with a base URL's query, and is never shown.
+	base := u.Scheme + "://" + u.Host
+	if u.RawQuery != "" {
+		base += "/?" + u.RawQuery
+	}
+	shown := *u
+	shown.RawQuery = ""
+	cfg.collection = shown.String()
+	c, err := concord.New(base, opts...)
 	if err != nil {
 		return nil, err
 	}
