@@ -55,7 +55,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	common.register(fs)
 	var (
 		data    = fs.String("d", `{"name":"concord-probe"}`, "a sample document: JSON, or @file")
-		item    = fs.String("item", "", "item URL template with {id}; default: the collection URL + /{id}")
+		item    = fs.String("item", "", "item URL template with {id}, absolute or relative to the collection URL (\"widgets(RowKey='{id}')\"); default: the collection URL + /{id}")
 		write   = fs.Bool("write", false, "create a scratch item and run the checks that write (it is deleted at the end)")
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
 		verbose = fs.Bool("v", false, "print each request as it is made")
@@ -236,7 +236,13 @@ func scratchID() string {
 
 func (p *prober) itemURL(id string) string {
 	if p.cfg.item != "" {
-		return strings.ReplaceAll(p.cfg.item, "{id}", url.PathEscape(id))
+		ref := strings.ReplaceAll(p.cfg.item, "{id}", url.PathEscape(id))
+		if base, err := url.Parse(p.cfg.collection); err == nil {
+			if u, err := base.Parse(ref); err == nil {
+				return u.String()
+			}
+		}
+		return ref
 	}
 	return p.cfg.collection + "/" + url.PathEscape(id)
 }
@@ -294,11 +300,25 @@ func (p *prober) writes(ctx context.Context) {
 			Evidence: "GET If-None-Match: " + string(tag) + " -> " + status(a), Concord: "Get revalidates and reuses the body it has"})
 	}
 
-	// A stale If-Match: the body is the current one, so only the
-	// precondition is stale.
-	stale := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", `"concord-probe-stale"`), cur.body)
+	// A write with the current tag, as served (weak ones too), makes that
+	// tag stale; the same write again shows whether a stale tag is
+	// refused. The body is always the current one, so that only the
+	// precondition is stale. Where the current tag is refused, a made-up
+	// tag stands in for the stale one.
+	staleTag := `"concord-probe-stale"`
+	currentOK := false
+	if tag != "" {
+		a := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", string(tag)), cur.body)
+		if currentOK = a.ok(); currentOK {
+			staleTag = string(tag)
+		} else {
+			p.add(finding{Property: "current If-Match", Verdict: "refused (" + status(a) + ")", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "needs another Versioner"})
+		}
+		cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	}
+	stale := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", staleTag), cur.body)
 	ifMatch := stale.status == http.StatusPreconditionFailed || stale.status == http.StatusConflict
-	f := finding{Property: "stale If-Match", Evidence: `PUT If-Match: "concord-probe-stale" -> ` + status(stale)}
+	f := finding{Property: "stale If-Match", Evidence: "PUT If-Match: " + staleTag + " (stale) -> " + status(stale)}
 	switch {
 	case ifMatch:
 		f.Verdict, f.Concord = "rejected ("+status(stale)+")", "refetches, merges and writes again"
@@ -308,6 +328,10 @@ func (p *prober) writes(ctx context.Context) {
 		f.Verdict, f.Concord = "answered "+status(stale), "treats it as an error"
 	}
 	p.add(f)
+	opaque := ifMatch && currentOK && tag.IsWeak()
+	if opaque {
+		p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> 2xx", Concord: "ETagVersion{Opaque: true}"})
+	}
 	cur = p.send(ctx, http.MethodGet, item, nil, nil)
 	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	member, memberValue = bodyVersion(cur.body)
@@ -326,24 +350,6 @@ func (p *prober) writes(ctx context.Context) {
 	if !ifMatch && !bodyHonoured {
 		p.add(finding{Property: "preconditions", Verdict: "NONE HONOURED", Evidence: "neither a stale If-Match nor a stale body version was refused",
 			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
-	}
-
-	// A write with the current tag, weak tags as served: only meaningful
-	// where If-Match is a precondition at all.
-	opaque := false
-	if ifMatch && tag != "" {
-		a := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", string(tag)), cur.body)
-		switch {
-		case a.ok() && tag.IsWeak():
-			opaque = true
-			p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "ETagVersion{Opaque: true}"})
-		case a.ok():
-			p.add(finding{Property: "current If-Match", Verdict: "accepted", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "writes conditionally"})
-		default:
-			p.add(finding{Property: "current If-Match", Verdict: "refused (" + status(a) + ")", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "needs another Versioner"})
-		}
-		cur = p.send(ctx, http.MethodGet, item, nil, nil)
-		tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	}
 
 	// A write without any precondition.
