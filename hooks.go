@@ -22,11 +22,90 @@ type Hooks struct {
 	OnConflict func(ctx context.Context, e ConflictEvent)
 	// OnMerge is called after each merge (or mutate) the conflict loop runs.
 	OnMerge func(ctx context.Context, e MergeEvent)
+	// OnAttemptDone is called when an HTTP request has its answer (or its
+	// error), body read, with how long it took.
+	OnAttemptDone func(ctx context.Context, e AttemptDoneEvent)
+	// OnCallDone is called when a Resource call ends, with what it cost
+	// and how it ended: one event per operation, for metrics and spans.
+	OnCallDone func(ctx context.Context, e CallEvent)
 }
 
 // set reports whether any hook is set.
 func (h Hooks) set() bool {
-	return h.OnAttempt != nil || h.OnRetry != nil || h.OnConflict != nil || h.OnMerge != nil
+	return h.OnAttempt != nil || h.OnRetry != nil || h.OnConflict != nil || h.OnMerge != nil || h.OnAttemptDone != nil || h.OnCallDone != nil
+}
+
+// and returns hooks that call h's and then o's, so that WithHooks given
+// twice (tracing and metrics, say) keeps both.
+func (h Hooks) and(o Hooks) Hooks {
+	return Hooks{
+		OnAttempt:     both(h.OnAttempt, o.OnAttempt),
+		OnRetry:       both(h.OnRetry, o.OnRetry),
+		OnConflict:    both(h.OnConflict, o.OnConflict),
+		OnMerge:       both(h.OnMerge, o.OnMerge),
+		OnAttemptDone: both(h.OnAttemptDone, o.OnAttemptDone),
+		OnCallDone:    both(h.OnCallDone, o.OnCallDone),
+	}
+}
+
+func both[E any](a, b func(context.Context, E)) func(context.Context, E) {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(ctx context.Context, e E) { a(ctx, e); b(ctx, e) }
+}
+
+// AttemptDoneEvent describes one HTTP request that has its answer.
+type AttemptDoneEvent struct {
+	InvocationID string
+	Method       string
+	URL          string // redacted
+	Attempt      int    // 1 for the call's first request
+	StatusCode   int    // 0 for a transport error
+	Err          error  // the transport error, if any
+	Duration     time.Duration
+}
+
+// CallEvent describes one Resource call that ended. Its fields are low in
+// cardinality except ID: label metrics with Operation and Resource.
+type CallEvent struct {
+	InvocationID string
+	Operation    string // "Get", "Page", "Create", "CreateAt", "Replace", "Update" or "Delete"
+	Resource     string // the resource's path, as given to NewResource
+	ID           string // the item, empty for collection calls
+	Requests     int    // HTTP requests sent, retries and conflict rounds included
+	Conflicts    int    // conflict responses resolved or met
+	Duration     time.Duration
+	Err          error
+}
+
+// MergeOutcome is how a merge ended.
+type MergeOutcome int
+
+const (
+	// MergeMerged: the merge produced a value to write.
+	MergeMerged MergeOutcome = iota + 1
+	// MergeUnchanged: the merge result equals the server's: nothing to
+	// write.
+	MergeUnchanged
+	// MergeAborted: the merge function returned an error or panicked.
+	MergeAborted
+)
+
+// String returns "merged", "unchanged" or "aborted".
+func (m MergeOutcome) String() string {
+	switch m {
+	case MergeMerged:
+		return "merged"
+	case MergeUnchanged:
+		return "unchanged"
+	case MergeAborted:
+		return "aborted"
+	}
+	return "unknown"
 }
 
 // AttemptEvent describes one HTTP request about to be sent.
@@ -65,7 +144,7 @@ type MergeEvent struct {
 	InvocationID string
 	URL          string
 	Attempt      int    // the conflict round, from 1
-	Outcome      string // "merged", "unchanged" (nothing left to write) or "aborted"
+	Outcome      MergeOutcome
 	Err          error
 }
 
@@ -116,6 +195,22 @@ func (c *Client) observeMerge(ctx context.Context, e MergeEvent) {
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "concord: merge",
 			slog.String("invocation", e.InvocationID), slog.String("url", e.URL),
-			slog.Int("attempt", e.Attempt), slog.String("outcome", e.Outcome))
+			slog.Int("attempt", e.Attempt), slog.String("outcome", e.Outcome.String()))
 	}
+}
+
+func (c *Client) observeAttemptDone(ctx context.Context, cl *call, out *outgoing, n int, status int, err error, d time.Duration) {
+	if c.hooks.OnAttemptDone != nil {
+		c.hooks.OnAttemptDone(ctx, AttemptDoneEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: n, StatusCode: status, Err: err, Duration: d})
+	}
+}
+
+// callDone reports a Resource call's end to OnCallDone; start is when it
+// began.
+func (c *Client) callDone(ctx context.Context, op, resource, id string, cl *call, start time.Time, conflicts int, err error) {
+	if c.hooks.OnCallDone == nil {
+		return
+	}
+	c.hooks.OnCallDone(ctx, CallEvent{InvocationID: cl.id, Operation: op, Resource: resource, ID: id, Requests: cl.sent(),
+		Conflicts: conflicts, Duration: c.clock.Now().Sub(start), Err: err})
 }

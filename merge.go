@@ -133,7 +133,9 @@ func defaultConflictBackOff() backoff.BackOff {
 // conflict loop saw meanwhile. Another goroutine's Get through the same
 // client does move it: goroutines that share a client and read the same
 // item should pass WithVersion.
-func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (*Result[T], error) {
+func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (res *Result[T], err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, start, conflictsOf(res, err), err) }()
 	o := r.options(opts)
 	var merge MergeFunc[T]
 	if o.merge != nil {
@@ -151,7 +153,6 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	cl := r.c.newCall()
 	base, known := r.c.versions.get(u)
 	switch {
 	case o.version != "":
@@ -181,7 +182,9 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 // client take turns (see WithConcurrentWrites), so mutate must not write
 // that resource through the same client: such a write fails at once with
 // ErrReentrantWrite.
-func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (*Result[T], error) {
+func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (res *Result[T], err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, start, conflictsOf(res, err), err) }()
 	o := r.options(opts)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -192,7 +195,6 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	cl := r.c.newCall()
 	base, cached := r.c.versions.get(u)
 	cached = cached && base.body != nil // a version without its body: read it
 	for {
@@ -561,7 +563,7 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(w.url), Attempt: round}
 	w.turn.callback(func() { merged, err = safeMerge(w.merge, base, mine, their) })
 	if err != nil {
-		event.Outcome, event.Err = "aborted", err
+		event.Outcome, event.Err = MergeAborted, err
 		r.c.observeMerge(ctx, event)
 		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", r.c.redact.url(w.url), err)
 	}
@@ -569,9 +571,9 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 		return merged, nil, false, fmt.Errorf("concord: encoding the merge result: %w", err)
 	}
 	unchanged = bytes.Equal(mergedBody, theirBody)
-	event.Outcome = "merged"
+	event.Outcome = MergeMerged
 	if unchanged {
-		event.Outcome = "unchanged"
+		event.Outcome = MergeUnchanged
 	}
 	r.c.observeMerge(ctx, event)
 	return merged, mergedBody, unchanged, nil
@@ -606,4 +608,17 @@ func etagOf(version string) ETag {
 		return ""
 	}
 	return tag
+}
+
+// conflictsOf is how many conflicts a call met: from its result, or from
+// the *ConflictError it ended with.
+func conflictsOf[T any](res *Result[T], err error) int {
+	var ce *ConflictError
+	switch {
+	case res != nil:
+		return res.Conflicts
+	case errors.As(err, &ce):
+		return ce.Attempts
+	}
+	return 0
 }

@@ -179,7 +179,7 @@ func TestConflictAndMergeHooks(t *testing.T) {
 	if len(conflicts) != 1 || conflicts[0].Kind != concord.KindStaleVersion || conflicts[0].StatusCode != 412 || conflicts[0].Version != etag || conflicts[0].InvocationID == "" {
 		t.Errorf("conflict events = %+v; want one stale version against %s", conflicts, etag)
 	}
-	if len(merges) != 1 || merges[0].Outcome != "merged" || merges[0].Attempt != 1 {
+	if len(merges) != 1 || merges[0].Outcome != concord.MergeMerged || merges[0].Attempt != 1 {
 		t.Errorf("merge events = %+v; want one merged", merges)
 	}
 }

@@ -141,10 +141,12 @@ func WithClassifier(cl Classifier) Option {
 	}
 }
 
-// WithHooks sets the callbacks for attempts, retries, conflicts and merges.
+// WithHooks adds callbacks for attempts, retries, conflicts, merges and
+// calls. Given more than once, every set of hooks is called, in the order
+// given, so tracing and metrics can be combined.
 func WithHooks(h Hooks) Option {
 	return func(c *Client) error {
-		c.hooks = h
+		c.hooks = c.hooks.and(h)
 		return nil
 	}
 }

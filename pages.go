@@ -65,7 +65,9 @@ var nextLinkMembers = []string{"@odata.nextLink", "odata.nextLink", "nextLink"}
 // last item's id. WithPaging names other members. A next page outside the
 // client's base URL is refused, since the client's headers carry
 // credentials.
-func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (*Page[T], error) {
+func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (page *Page[T], err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, start, 0, err) }()
 	o := r.options(opts)
 	u := next
 	if u == "" {
@@ -76,7 +78,7 @@ func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption)
 	} else if !strings.HasPrefix(u, r.c.base+"/") && !strings.HasPrefix(u, r.c.base+"?") {
 		return nil, fmt.Errorf("concord: next page %s is outside the client's base URL %s", r.c.redact.url(u), r.c.redact.url(r.c.base))
 	}
-	resp, err := r.c.exchange(ctx, r.c.newCall(), r.outgoing(http.MethodGet, u, o))
+	resp, err := r.c.exchange(ctx, cl, r.outgoing(http.MethodGet, u, o))
 	if err != nil {
 		return nil, err
 	}

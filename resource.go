@@ -260,13 +260,15 @@ type route struct {
 // Get fetches the item id and remembers its version. When the client already
 // holds a version with a strong or weak ETag, it asks with If-None-Match
 // and reuses the remembered body on 304 Not Modified.
-func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (*Result[T], error) {
+func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (res *Result[T], err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, start, 0, err) }()
 	o := r.options(opts)
 	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := r.fetch(ctx, r.c.newCall(), u, o, true)
+	snap, err := r.fetch(ctx, cl, u, o, true)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +357,9 @@ func decodeAs[T any](c *Client, resp *Response, method, u string) (T, error) {
 // original result (Result.Replayed) rather than made twice. If the server
 // reports the key still in progress, Create waits and resends it.
 // WithoutIdempotencyKey sends the create once, without retries.
-func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Result[T], error) {
+func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (res *Result[T], err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, start, 0, err) }()
 	o := r.options(opts)
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -371,11 +375,11 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Res
 			return nil, err
 		}
 	}
-	resp, err := r.c.exchange(ctx, r.c.newCall(), out)
+	resp, err := r.c.exchange(ctx, cl, out)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result[T]{Value: v, Response: *resp}
+	res = &Result[T]{Value: v, Response: *resp}
 	if len(resp.Body) > 0 {
 		decoded, err := decodeAs[T](r.c, resp, out.method, out.url)
 		if err != nil {
@@ -406,8 +410,10 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (*Res
 // concord cannot tell that from a create. Against such an API create with
 // Create, a POST to the collection that the API answers with 409 when the
 // key is taken.
-func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (*Result[T], error) {
-	return r.createAt(ctx, r.c.newCall(), id, v, r.options(opts))
+func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (res *Result[T], err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, start, 0, err) }()
+	return r.createAt(ctx, cl, id, v, r.options(opts))
 }
 
 func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o *callOptions) (*Result[T], error) {
@@ -529,7 +535,9 @@ func representation(v Versioner, body []byte) bool {
 // version mismatch because the item is gone, our own delete having taken
 // effect on an attempt whose response was lost, is the success it was. A
 // missing item returns an error matching ErrNotFound.
-func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) error {
+func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) (err error) {
+	cl, start := r.c.newCall(), r.c.clock.Now()
+	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, start, 0, err) }()
 	o := r.options(opts)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -539,7 +547,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)
-	d := &deletion[T]{r: r, u: u, o: o, cl: r.c.newCall(), version: o.version}
+	d := &deletion[T]{r: r, u: u, o: o, cl: cl, version: o.version}
 	if snap, ok := r.c.versions.get(u); ok && d.version == "" {
 		d.version = snap.version
 	}

@@ -272,7 +272,8 @@ type attempts struct {
 	truncated bool
 	bodyErr   error // reading the final body failed
 	trace     httptrace.ClientTrace
-	wrote     bool // an attempt of a write was answered 2xx: it took effect
+	wrote     bool      // an attempt of a write was answered 2xx: it took effect
+	started   time.Time // when the current attempt was sent, for OnAttemptDone
 }
 
 // checkRetry is go-retryablehttp's CheckRetry: it reads the body, classifies
@@ -289,6 +290,13 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		err = a.bodyErr
 	}
 	err = a.c.redact.err(err)
+	if a.c.hooks.OnAttemptDone != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		a.c.observeAttemptDone(ctx, a.call, a.out, a.call.requests, status, err, a.c.clock.Now().Sub(a.started))
+	}
 	if ctx.Err() != nil {
 		return false, nil
 	}
@@ -343,6 +351,9 @@ func (a *attempts) prepareRetry(req *http.Request) error {
 // beforeAttempt is go-retryablehttp's RequestLogHook: it numbers the attempt
 // on the wire when asked to and tells the hooks.
 func (a *attempts) beforeAttempt(req *http.Request, retry int) {
+	if a.c.hooks.OnAttemptDone != nil {
+		a.started = a.c.clock.Now()
+	}
 	if a.c.invocationHeaders {
 		req.Header.Set(HeaderAttempt, strconv.Itoa(a.call.requests+1))
 	}

@@ -1,0 +1,56 @@
+package concord_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/concord-go/concord"
+)
+
+// TestHooksCombineAndReportCalls: hooks given twice are both called; a
+// call reports its operation, resource, requests and conflicts once, and
+// every attempt its status.
+func TestHooksCombineAndReportCalls(t *testing.T) {
+	var mu sync.Mutex
+	var calls []concord.CallEvent
+	var attempts []concord.AttemptDoneEvent
+	var merges int
+	tracing := concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, e)
+	}}
+	metrics := concord.Hooks{
+		OnAttemptDone: func(_ context.Context, e concord.AttemptDoneEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts = append(attempts, e)
+		},
+		OnMerge: func(_ context.Context, e concord.MergeEvent) {
+			if e.Outcome == concord.MergeMerged {
+				merges++
+			}
+		},
+	}
+	c, srv := setupFake(t, nil, concord.WithHooks(tracing), concord.WithHooks(metrics))
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear"}, Widget{Name: "gear", Price: 2})
+	calls, attempts = nil, nil
+	if _, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 {
+		t.Fatalf("call events = %+v; want one", calls)
+	}
+	e := calls[0]
+	if e.Operation != "Update" || e.Resource != "widgets" || e.ID != "w1" || e.Conflicts != 1 || e.Requests != len(attempts) || e.Err != nil || merges != 1 {
+		t.Errorf("call event = %+v after %d attempts, %d merges; want Update of widgets/w1, 1 conflict, one request per attempt", e, len(attempts), merges)
+	}
+	statuses := map[int]int{}
+	for _, a := range attempts {
+		statuses[a.StatusCode]++
+	}
+	if statuses[412] != 1 || statuses[200] < 1 {
+		t.Errorf("attempt statuses = %v; want one 412 and the rest 200", statuses)
+	}
+}
