@@ -143,7 +143,7 @@ type ConflictEvent struct {
 type MergeEvent struct {
 	InvocationID string
 	URL          string
-	Attempt      int    // the conflict round, from 1
+	Attempt      int // the conflict round, from 1
 	Outcome      MergeOutcome
 	Err          error
 }
