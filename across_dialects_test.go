@@ -5,12 +5,12 @@ package concord_test
 // holds there.
 
 import (
+	"math/rand/v2"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,26 +43,15 @@ func TestWeakForAWhile(t *testing.T) {
 func TestOpaqueWeakTags(t *testing.T) {
 	srv := concordtest.NewServer(t, concordtest.WeakETags(0), concordtest.OpaqueETags())
 	seedWidget(t, srv, "w1", Widget{Name: "gear"})
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for range 4 {
+	var widgets []*concord.Resource[Widget]
+	for range 4 { // a client each: they conflict with each other
 		c := newClient(t, srv.URL)
-		widgets := concord.NewResource[Widget](c, "widgets", concord.WithVersioner(concord.ETagVersion{Opaque: true}))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 5 {
-				if _, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil }); err != nil {
-					errs <- err
-				}
-			}
-		}()
+		widgets = append(widgets, concord.NewResource[Widget](c, "widgets", concord.WithVersioner(concord.ETagVersion{Opaque: true})))
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concordtest.Contend(t, 1, 4, 5, func(writer, _ int, _ *rand.Rand) error {
+		_, err := widgets[writer].Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil })
+		return err
+	})
 	var w Widget
 	if doc, _, _ := srv.Doc("widgets", "w1"); json.Unmarshal(doc, &w) != nil || w.Stock != 20 {
 		t.Errorf("stock = %d after 4 writers x 5; want 20", w.Stock)

@@ -116,35 +116,8 @@ func countRequests(srv *concordtest.Server, method string) int {
 	return n
 }
 
-// fakeClock records the waits asked of it and returns at once, so tests
-// can assert exact schedules without sleeping.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	f.mu.Lock()
-	f.sleeps = append(f.sleeps, d)
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-	return ctx.Err()
-}
-
-func (f *fakeClock) Sleeps() []time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]time.Duration(nil), f.sleeps...)
-}
+// newFakeClock is concordtest's fake clock, started now.
+func newFakeClock() *concordtest.Clock { return concordtest.NewClock(time.Now()) }
 
 // docServer is a small API written for one dialect at a time, where
 // concordtest speaks another: one document at /widgets/1 with ETags "vN"
