@@ -5,11 +5,11 @@ package concord_test
 // holds there.
 
 import (
-	"math/rand/v2"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"testing"
 	"time"
