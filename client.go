@@ -43,6 +43,8 @@ type Client struct {
 
 	classifier Classifier
 	hooks      Hooks
+	tokens     *tokenCache                   // nil without WithTokenSource
+	signer     func(req *http.Request) error // nil without WithSigner
 
 	keyHeader         string
 	newKey            func() (string, error)
@@ -315,11 +317,13 @@ func appendQuery(u, rawQuery string) string {
 // call is the state of one logical call: its ID and the transport retries
 // it may still spend, shared by every request it sends.
 type call struct {
-	id          string
-	retriesLeft int
-	retries     int
-	requests    int          // attempts concord made
-	wire        atomic.Int32 // requests written on the wire, net/http's own resends included
+	id           string
+	retriesLeft  int
+	retries      int
+	requests     int          // attempts concord made
+	token        string       // the bearer token the last attempt carried
+	refusedToken string       // a token the server answered 401 to
+	wire         atomic.Int32 // requests written on the wire, net/http's own resends included
 }
 
 // sent returns how many requests the call has sent: those written on the
@@ -437,6 +441,9 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	}
 	if c.invocationHeaders {
 		h.Set(HeaderInvocationID, cl.id)
+	}
+	if err := c.authorize(ctx, req.Request, cl); err != nil {
+		return nil, err
 	}
 	hresp, err := c.transport.Do(req)
 	if err == nil && a.bodyErr != nil {

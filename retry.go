@@ -300,6 +300,16 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if ctx.Err() != nil {
 		return false, nil
 	}
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && a.c.tokens != nil && a.call.refusedToken == "" && a.call.retriesLeft > 0 {
+		// The token was refused: a 401 was not processed, so the request
+		// goes again, once, with a new token.
+		a.call.refusedToken = a.call.token
+		a.prior = append(a.prior, a.c.apiError(a.out, resp, a.body, a.truncated))
+		a.call.retriesLeft--
+		a.call.retries++
+		a.delay = 0
+		return true, nil
+	}
 	failed := err != nil && transientError(err) || err == nil && transientStatus(resp)
 	allowed := true
 	if b := a.c.budget; b != nil {
@@ -345,7 +355,10 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 // (zero) backoff: concord waits here, through its Clock, so the wait is
 // cancellable and testable.
 func (a *attempts) prepareRetry(req *http.Request) error {
-	return a.c.clock.Sleep(req.Context(), a.delay)
+	if err := a.c.clock.Sleep(req.Context(), a.delay); err != nil {
+		return err
+	}
+	return a.c.authorize(req.Context(), req, a.call)
 }
 
 // beforeAttempt is go-retryablehttp's RequestLogHook: it numbers the attempt
