@@ -55,6 +55,7 @@ func TestTokenSource(t *testing.T) {
 	if want := "Bearer tok-1,Bearer tok-1,Bearer tok-2,Bearer tok-2,Bearer tok-3"; strings.Join(seen, ",") != want {
 		t.Errorf("Authorization seen = %v; want %s", seen, want)
 	}
+	revoked.Store("tok-3")
 	source2 := concord.WithTokenSource(func(context.Context) (string, time.Time, error) { return "tok-3", time.Time{}, nil })
 	c2 := newClient(t, c.BaseURL(), source2)
 	var apiErr *concord.APIError
