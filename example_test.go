@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/concord-go/concord"
 	"github.com/concord-go/concord/concordtest"
@@ -155,4 +158,32 @@ func ExampleClient_Do() {
 	resp, err := c.Do(context.Background(), &concord.Request{Method: "POST", Path: "/items", Body: Item{Name: "gear"}}, &out)
 	fmt.Println(resp.StatusCode, out.ID, out.Name, err)
 	// Output: 201 1 gear <nil>
+}
+
+// A client generated from an OpenAPI document takes an HttpRequestDoer (or
+// an *http.Client): give it one built on concord's transport, and its
+// calls get keys on POST, safe retries and the rest.
+func ExampleClient_RoundTripper() {
+	api := concordtest.NewAPI()
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	c, err := concord.New(srv.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// What a generated client does with the doer it is given.
+	type HttpRequestDoer interface {
+		Do(req *http.Request) (*http.Response, error)
+	}
+	var doer HttpRequestDoer = &http.Client{Transport: c.RoundTripper()}
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", strings.NewReader(`{"qty":2}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := doer.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, api.Requests()[0].Header.Get("Idempotency-Key") != "")
+	// Output: 201 true
 }
