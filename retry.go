@@ -52,6 +52,13 @@ type RetryPolicy struct {
 	// retry number retry (0 for the first retry). Retry-After hints still
 	// take precedence.
 	Backoff func(retry int) time.Duration
+	// Retryable, when set, decides whether a failed attempt is worth
+	// another: it sees the response (body already read) or the transport
+	// error, and replaces the default (connection errors, attempt
+	// timeouts, 408, 429, 500, 502, 503, 504). It cannot make an unsafe
+	// request retryable: a POST without a key is still sent once. It is not
+	// asked about successes, conflicts or a context that ended.
+	Retryable func(resp *http.Response, err error) bool
 }
 
 // Default retry settings, applied to the zero fields of a RetryPolicy.
@@ -310,7 +317,13 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		a.delay = 0
 		return true, nil
 	}
-	failed := err != nil && transientError(err) || err == nil && transientStatus(resp)
+	var failed bool
+	switch {
+	case a.c.retry.Retryable != nil && (err != nil || resp.StatusCode >= 400 && !isConflictStatus(resp.StatusCode)):
+		failed = a.c.retry.Retryable(resp, err)
+	default:
+		failed = err != nil && transientError(err) || err == nil && transientStatus(resp)
+	}
 	allowed := true
 	if b := a.c.budget; b != nil {
 		if failed {

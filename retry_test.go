@@ -272,3 +272,35 @@ func TestConnectionDroppedMidBody(t *testing.T) {
 		t.Errorf("Get after a cut-short body = %+v, %v; want gear after 2 requests", res, err)
 	}
 }
+
+// TestRetryablePredicate: the caller decides what is worth retrying, but
+// cannot make an unsafe request retryable.
+func TestRetryablePredicate(t *testing.T) {
+	var hits atomic.Int32
+	retryOn418 := func(resp *http.Response, err error) bool { return resp != nil && resp.StatusCode == http.StatusTeapot }
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Microsecond, Retryable: retryOn418}))
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	})
+	mux.HandleFunc("/y", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	for _, tt := range []struct {
+		method, path string
+		noKey        bool
+		want         int32
+	}{
+		{"GET", "/x", false, 3},  // retried: the predicate says so
+		{"GET", "/y", false, 1},  // 503 not retried: the predicate says no
+		{"POST", "/x", true, 1},  // unsafe: sent once whatever the predicate says
+		{"POST", "/x", false, 3}, // keyed: safe
+	} {
+		hits.Store(0)
+		c.Do(context.Background(), &concord.Request{Method: tt.method, Path: tt.path, NoIdempotencyKey: tt.noKey}, nil)
+		if got := hits.Load(); got != tt.want {
+			t.Errorf("%s %s (no key %v): %d requests; want %d", tt.method, tt.path, tt.noKey, got, tt.want)
+		}
+	}
+}
