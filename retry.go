@@ -376,14 +376,14 @@ func (a *attempts) prepareRetry(req *http.Request) error {
 
 // beforeAttempt is go-retryablehttp's RequestLogHook: it numbers the attempt
 // on the wire when asked to and tells the hooks.
-func (a *attempts) beforeAttempt(req *http.Request, retry int) {
+func (a *attempts) beforeAttempt(req *http.Request, _ int) {
 	if a.c.hooks.OnAttemptDone != nil {
 		a.started = a.c.clock.Now()
 	}
 	if a.c.invocationHeaders {
 		req.Header.Set(HeaderAttempt, strconv.Itoa(a.call.requests+1))
 	}
-	a.c.observeAttempt(req.Context(), a.call, a.out, retry+1, req.Header)
+	a.c.observeAttempt(req.Context(), a.call, a.out, req.Header)
 }
 
 // wrap returns err as the call's error: bare when one attempt was made and

@@ -1,0 +1,135 @@
+package concord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Boundaries and bookkeeping that the package's public behaviour rests on,
+// each found by mutation testing to have no test (see TESTING.md).
+
+func TestRetryBudgetBounds(t *testing.T) {
+	tests := []struct {
+		max, ratio float64
+		ok         bool
+	}{
+		{1, 0.5, true}, {1, 1, true}, {2, 2, true}, {0.99, 0.5, false}, {2, 2.01, false}, {2, 0, false},
+	}
+	for _, tt := range tests {
+		if _, err := NewRetryBudget(tt.max, tt.ratio); (err == nil) != tt.ok {
+			t.Errorf("NewRetryBudget(%v, %v) = %v; want ok=%v", tt.max, tt.ratio, err, tt.ok)
+		}
+	}
+}
+
+func TestConflictKindNames(t *testing.T) {
+	for k, want := range map[ConflictKind]string{-1: "unknown", KindNone: "none", KindBusinessRule: "business rule", KindBusinessRule + 1: "unknown"} {
+		if got := k.String(); got != want {
+			t.Errorf("ConflictKind(%d).String() = %q; want %q", int(k), got, want)
+		}
+	}
+}
+
+func TestErrorCodeParsing(t *testing.T) {
+	long := strings.Repeat("A", 128)
+	tests := []struct {
+		body          string
+		dialect, code string
+	}{
+		{`<Code>PreconditionFailed</Code>`, dialectS3, "PreconditionFailed"},
+		{`<Error><Code>` + long + `</Code></Error>`, dialectS3, long},
+		{`<Error><Code>` + long + `A</Code></Error>`, dialectNone, ""},
+		{`{"error":{"type":"invalid_request_error","code":"resource_missing"}}`, dialectStripe, "resource_missing"},
+		{`{"error":{"code":"BlobNotFound"}}`, dialectAzure, "BlobNotFound"},
+	}
+	for _, tt := range tests {
+		if d, c := errorCode(nil, []byte(tt.body), nil); d != tt.dialect || c != tt.code {
+			t.Errorf("errorCode(%.40s) = %q, %q; want %q, %q", tt.body, d, c, tt.dialect, tt.code)
+		}
+	}
+	if got := lastSegment("#request-in-progress"); got != "request-in-progress" {
+		t.Errorf("lastSegment(#request-in-progress) = %q", got)
+	}
+}
+
+func TestTruncateKeepsWhatFits(t *testing.T) {
+	if got := truncate("abc", 3); got != "abc" {
+		t.Errorf("truncate(abc, 3) = %q; want abc", got)
+	}
+	if got := truncate("abcd", 3); got != "abc..." {
+		t.Errorf("truncate(abcd, 3) = %q; want abc...", got)
+	}
+}
+
+func TestIdempotencyKeyValidation(t *testing.T) {
+	tests := []struct {
+		key string
+		ok  bool
+	}{
+		{strings.Repeat("k", MaxIdempotencyKeyLen), true},
+		{strings.Repeat("k", MaxIdempotencyKeyLen+1), false},
+		{"", false}, {"a b", false}, {" a", false}, {"a\x7f", false}, {"a\"b", false}, {"a\\b", false}, {"!~", true},
+	}
+	for _, tt := range tests {
+		if err := validateKey(tt.key); (err == nil) != tt.ok {
+			t.Errorf("validateKey(%.20q) = %v; want ok=%v", tt.key, err, tt.ok)
+		}
+	}
+}
+
+func TestHeaderNames(t *testing.T) {
+	for name, ok := range map[string]bool{"X-Api-Key": true, "!#$%&'*+-.^_`|~": true, "a b": false, "a\x7f": false, "a:b": false, "": false, "a\x1f": false} {
+		if validHeaderName(name) != ok {
+			t.Errorf("validHeaderName(%q) = %v; want %v", name, !ok, ok)
+		}
+	}
+}
+
+func TestNumbersCompareByValue(t *testing.T) {
+	if !sameJSON([]byte(`{"n":1.0,"m":[2e0]}`), []byte(`{"n":1,"m":[2]}`)) {
+		t.Error(`{"n":1.0} and {"n":1} compare unequal`)
+	}
+}
+
+// TestRetryPolicyDefaults: a zero policy takes the documented defaults,
+// and the backoff ceiling is MaxDelay even where BaseDelay<<retry would
+// overflow.
+func TestRetryPolicyDefaults(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	if p.MaxAttempts != 4 || p.BaseDelay != 100*time.Millisecond || p.MaxDelay != 5*time.Second || p.MaxRetryAfter != 30*time.Second || p.AttemptTimeout != 30*time.Second {
+		t.Errorf("defaults = %+v", p)
+	}
+	one := func() float64 { return 0.999999 }
+	for retry, want := range map[int]time.Duration{0: 100 * time.Millisecond, 3: 800 * time.Millisecond, 10: 5 * time.Second, 40: 5 * time.Second} {
+		if got := p.backoff(retry, one); got < want*99/100 || got > want {
+			t.Errorf("backoff(%d) ceiling = %v; want %v", retry, got, want)
+		}
+	}
+	huge := RetryPolicy{BaseDelay: 1 << 40, MaxDelay: time.Hour}.withDefaults()
+	if got := huge.backoff(24, one); got < 59*time.Minute { // 1<<64 overflows to 0
+		t.Errorf("backoff where the shift overflows = %v; want the MaxDelay ceiling", got)
+	}
+}
+
+func TestWriteLocksForgetAndReuse(t *testing.T) {
+	l := &writeLocks{byURL: make(map[string]*writeLock)}
+	for i := range maxFreeLocks + 10 { // all held at once, then all freed
+		if wl, err := l.lock(context.Background(), fmt.Sprint("u", i)); err != nil || wl == nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range maxFreeLocks + 10 {
+		l.unlock(fmt.Sprint("u", i))
+	}
+	if len(l.byURL) != 0 || len(l.free) != maxFreeLocks {
+		t.Errorf("after %d locks: %d held, %d kept for reuse; want 0 and %d", maxFreeLocks+10, len(l.byURL), len(l.free), maxFreeLocks)
+	}
+	wl, _ := l.lock(context.Background(), "a")
+	if wl.refs != 1 {
+		t.Errorf("a fresh lock has %d references; want 1", wl.refs)
+	}
+	l.unlock("a")
+}
