@@ -198,19 +198,7 @@ func TestWeakTagThenStrongDeletesOnlyWhatWasSeen(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, srv := newDocServer(t, `{"name":"gear"}`)
-			d.weak = true
-			c := newClient(t, srv.URL, concord.WithClock(newFakeClock()))
-			widgets := concord.NewResource[Widget](c, "widgets")
-			if _, err := widgets.Get(bounded(t), "1"); err != nil {
-				t.Fatal(err)
-			}
-			if tt.otherWriter {
-				d.set(`{"name":"theirs"}`)
-			}
-			d.mu.Lock()
-			d.weak = false // a second later: strong tags
-			d.mu.Unlock()
+			d, widgets := weakThenStrong(t, tt.otherWriter)
 			err := widgets.Delete(bounded(t), "1")
 			doc, _, reqs := d.state()
 			if !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil || doc != tt.wantDoc {

@@ -250,3 +250,24 @@ func returnsWithin(t *testing.T, d time.Duration, call func()) {
 		t.Fatalf("the call did not return within %v", d)
 	}
 }
+
+// weakThenStrong arranges the Apache case: a client reads an item while
+// its tag is weak, another writer may change it, and then tags are strong
+// again. It returns the server and the reader's resource.
+func weakThenStrong(t *testing.T, otherWriter bool) (*docServer, *concord.Resource[Widget]) {
+	t.Helper()
+	d, srv := newDocServer(t, `{"name":"gear"}`)
+	d.weak = true
+	c := newClient(t, srv.URL, concord.WithClock(newFakeClock()))
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1"); err != nil {
+		t.Fatal(err)
+	}
+	if otherWriter {
+		d.set(`{"name":"theirs"}`)
+	}
+	d.mu.Lock()
+	d.weak = false // a second later: strong tags
+	d.mu.Unlock()
+	return d, widgets
+}

@@ -279,17 +279,7 @@ func TestBodyVersionDeleteReadsItsVersion(t *testing.T) {
 // from a state seen only with a weak tag does not overwrite a newer state
 // once the strong tag appears.
 func TestWeakTagChangedMeanwhileIsAConflict(t *testing.T) {
-	d, srv := newDocServer(t, `{"name":"gear"}`)
-	d.weak = true
-	c := newClient(t, srv.URL, concord.WithClock(newFakeClock()))
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(bounded(t), "1"); err != nil {
-		t.Fatal(err)
-	}
-	d.set(`{"name":"theirs"}`)
-	d.mu.Lock()
-	d.weak = false
-	d.mu.Unlock()
+	d, widgets := weakThenStrong(t, true)
 	_, err := widgets.Replace(bounded(t), "1", Widget{Name: "mine"})
 	if doc, _, _ := d.state(); !errors.Is(err, concord.ErrConflict) || doc != `{"name":"theirs"}` {
 		t.Errorf("Replace = %v, server holds %s; want ErrConflict and theirs kept", err, doc)

@@ -27,15 +27,7 @@ func runEdit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var common commonFlags
 	common.register(fs)
 	bodyVersion := fs.String("body-version", "", `the member holding the version when the API keeps it in the document ("_rev", "metadata.resourceVersion")`)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: concord edit [flags] URL-of-an-item   ($EDITOR opens the document)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	if !parse(fs, args, stderr, "concord edit [flags] URL-of-an-item   ($EDITOR opens the document)") {
 		return 2
 	}
 	header, err := parseHeaders(common.headers)

@@ -95,5 +95,22 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Minute, "how long the whole command may take")
 }
 
+// parse parses a command's flags and wants exactly one URL argument. It
+// returns false, having printed the usage, when the call is wrong.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) bool {
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: "+usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return false
+	}
+	return true
+}
+
 // errUsage marks an error in how the command was called.
 var errUsage = errors.New("usage")

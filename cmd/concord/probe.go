@@ -60,15 +60,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
 		verbose = fs.Bool("v", false, "print each request as it is made")
 	)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: concord probe [flags] URL-of-a-collection")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
+	if !parse(fs, args, stderr, "concord probe [flags] URL-of-a-collection") {
 		return 2
 	}
 	cfg := probeConfig{collection: strings.TrimRight(fs.Arg(0), "/"), item: *item, write: *write}
@@ -317,17 +309,9 @@ func (p *prober) writes(ctx context.Context) {
 		cur = p.send(ctx, http.MethodGet, item, nil, nil)
 	}
 	stale := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", staleTag), cur.body)
-	ifMatch := stale.status == http.StatusPreconditionFailed || stale.status == http.StatusConflict
-	f := finding{Property: "stale If-Match", Evidence: "PUT If-Match: " + staleTag + " (stale) -> " + status(stale)}
-	switch {
-	case ifMatch:
-		f.Verdict, f.Concord = "rejected ("+status(stale)+")", "refetches, merges and writes again"
-	case stale.ok():
-		f.Verdict, f.Concord = "IGNORED: the stale write overwrote", "cannot use If-Match here"
-	default:
-		f.Verdict, f.Concord = "answered "+status(stale), "treats it as an error"
-	}
-	p.add(f)
+	ifMatch := refused(stale)
+	p.add(precondition("stale If-Match", "PUT If-Match: "+staleTag+" (stale)", stale,
+		"rejected", "refetches, merges and writes again", "IGNORED: the stale write overwrote", "cannot use If-Match here"))
 	opaque := ifMatch && currentOK && tag.IsWeak()
 	if opaque {
 		p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> 2xx", Concord: "ETagVersion{Opaque: true}"})
@@ -341,9 +325,9 @@ func (p *prober) writes(ctx context.Context) {
 	if member != "" && !strings.Contains(member, ".") {
 		staleBody := withMember(cur.body, member, staleValue(memberValue))
 		a := p.send(ctx, http.MethodPut, item, jsonHeader(), staleBody)
-		bodyHonoured = a.status == http.StatusConflict || a.status == http.StatusPreconditionFailed
-		p.add(finding{Property: "stale body version", Verdict: yesNo(bodyHonoured, "rejected ("+status(a)+")", yesNo(a.ok(), "IGNORED: the stale write overwrote", "answered "+status(a))),
-			Evidence: fmt.Sprintf("PUT with %s set to a stale value -> %s", member, status(a)), Concord: "BodyVersion makes writes conditional on it"})
+		bodyHonoured = refused(a)
+		p.add(precondition("stale body version", "PUT with "+member+" set to a stale value", a,
+			"rejected", "BodyVersion makes writes conditional on it", "IGNORED: the stale write overwrote", "cannot use it as a version"))
 		cur = p.send(ctx, http.MethodGet, item, nil, nil)
 		tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	}
@@ -359,17 +343,9 @@ func (p *prober) writes(ctx context.Context) {
 
 	// If-None-Match: * on the existing item.
 	inm := p.send(ctx, http.MethodPut, item, jsonHeader("If-None-Match", "*"), p.cfg.doc)
-	f = finding{Property: "If-None-Match: *", Evidence: "PUT If-None-Match: * on an existing item -> " + status(inm)}
-	createOnly := inm.status == http.StatusPreconditionFailed || inm.status == http.StatusConflict
-	switch {
-	case createOnly:
-		f.Verdict, f.Concord = "honoured ("+status(inm)+")", "CreateAt is create-only"
-	case inm.ok():
-		f.Verdict, f.Concord = "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"
-	default:
-		f.Verdict, f.Concord = "answered "+status(inm), "CreateAt reports the error"
-	}
-	p.add(f)
+	createOnly := refused(inm)
+	p.add(precondition("If-None-Match: *", "PUT If-None-Match: * on an existing item", inm,
+		"honoured", "CreateAt is create-only", "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"))
 
 	p.keys(ctx, item, createOnly)
 
@@ -393,7 +369,7 @@ func (p *prober) writes(ctx context.Context) {
 	}
 	if ifMatch || member == "_rev" {
 		del := p.send(ctx, http.MethodDelete, target, dh, nil)
-		f = finding{Property: "stale conditional DELETE", Evidence: how + " -> " + status(del)}
+		f := finding{Property: "stale conditional DELETE", Evidence: how + " -> " + status(del)}
 		if p.send(ctx, http.MethodGet, item, nil, nil).status == http.StatusNotFound {
 			f.Verdict, f.Concord, f.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: no client can", true
 		} else {
@@ -402,6 +378,26 @@ func (p *prober) writes(ctx context.Context) {
 		p.add(f)
 	}
 	p.recommend(ifMatch, tag, bodyHonoured, member, opaque, inm.ok())
+}
+
+// refused reports whether a precondition failed as it should: 412 or 409.
+func refused(a answer) bool {
+	return a.status == http.StatusPreconditionFailed || a.status == http.StatusConflict
+}
+
+// precondition is the finding for a request whose precondition should
+// fail: refused (412/409), ignored (2xx), or answered otherwise.
+func precondition(property, request string, a answer, refusedVerdict, refusedConcord, ignoredVerdict, ignoredConcord string) finding {
+	f := finding{Property: property, Evidence: request + " -> " + status(a)}
+	switch {
+	case refused(a):
+		f.Verdict, f.Concord = refusedVerdict+" ("+status(a)+")", refusedConcord
+	case a.ok():
+		f.Verdict, f.Concord = ignoredVerdict, ignoredConcord
+	default:
+		f.Verdict, f.Concord = "answered "+status(a), "treats it as an error"
+	}
+	return f
 }
 
 // staleValue returns a version that is surely not current, of the same
