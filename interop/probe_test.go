@@ -17,9 +17,9 @@ import (
 // TestProbeAgainstRealServers runs `concord probe -write` against the real
 // servers and checks its verdicts against what the suite knows of each,
 // its recommended configuration against the one the suite uses, and that
-// it leaves nothing behind. (fake-gcs-server is not probed: its objects
-// are written at another URL than they are read, which the probe's item
-// template cannot say.)
+// it leaves nothing behind. Where a server cannot give a guarantee
+// (fake-gcs-server deletes whatever ifGenerationMatch says), the probe
+// must say so, with exit status 1.
 func TestProbeAgainstRealServers(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "concord")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/concord").CombinedOutput(); err != nil {
@@ -31,6 +31,7 @@ func TestProbeAgainstRealServers(t *testing.T) {
 		args   []string
 		want   map[string]string
 		config string
+		breaks bool            // a guarantee cannot hold on this server
 		list   concord.Request // lists the collection, to see that nothing was left behind
 	}{
 		{server: "Apache httpd 2.4 mod_dav", path: "files", want: map[string]string{
@@ -46,6 +47,14 @@ func TestProbeAgainstRealServers(t *testing.T) {
 		{server: "Azurite 3.35 Table", path: "widgets", args: []string{"-item", "widgets(PartitionKey='p',RowKey='{id}')"}, want: map[string]string{
 			"ETag": "always weak", "stale If-Match": "rejected (412)", "weak tag in If-Match": "accepted (compared as an opaque string)", "If-None-Match: *": "IGNORED: an upsert",
 		}, config: "ETagVersion{Opaque: true}", list: concord.Request{Path: "widgets()"}},
+		{server: gcs.name, path: "storage/v1/b/widgets/o", args: []string{
+			"-read-item", "o/{id}?alt=media", "-write-item", "/upload/storage/v1/b/widgets/o?uploadType=media&name={id}",
+			"-write-method", "POST", "-version-param", "ifGenerationMatch",
+		}, want: map[string]string{
+			"version": "in X-Goog-Generation", "stale ifGenerationMatch": "rejected (412)", "ifGenerationMatch=0": "honoured (412)",
+			"stale conditional DELETE": "IGNORED: the item was deleted", "error format": "google",
+		}, config: `QueryVersion{Header: "X-Goog-Generation", Member: "generation", Param: "ifGenerationMatch", Absent: "0"}`, breaks: true,
+			list: concord.Request{Path: "storage/v1/b/widgets/o"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.server, func(t *testing.T) {
@@ -88,8 +97,8 @@ func TestProbeAgainstRealServers(t *testing.T) {
 					t.Errorf("%s = %q; want %q", prop, got[prop], want)
 				}
 			}
-			if !rep.Holds || err != nil || !strings.Contains(rep.Config, tt.config) {
-				t.Errorf("holds = %v (exit %v), config %q; want true and %q", rep.Holds, err, rep.Config, tt.config)
+			if rep.Holds == tt.breaks || (err != nil) != tt.breaks || !strings.Contains(rep.Config, tt.config) {
+				t.Errorf("holds = %v (exit %v), config %q; want %v and %q", rep.Holds, err, rep.Config, !tt.breaks, tt.config)
 			}
 			// Nothing left behind: the collection holds no probe item.
 			listed, err := c.Do(ctx, &tt.list, nil)

@@ -187,6 +187,30 @@ func ignoringServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// TestProbeQueryVersions: an API whose writes carry the version in the
+// query (Google Cloud Storage's ifGenerationMatch), probed with
+// -version-param.
+func TestProbeQueryVersions(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.GenerationQuery("ifGenerationMatch", "X-Goog-Generation"))
+	var out, errs bytes.Buffer
+	code := run([]string{"probe", "-write", "-json", "-version-param", "ifGenerationMatch", srv.URL + "/widgets"}, nil, &out, &errs)
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || code != 0 {
+		t.Fatalf("probe = %d %s %s", code, out.String(), errs.String())
+	}
+	for prop, want := range map[string]string{
+		"version": "in X-Goog-Generation", "current ifGenerationMatch": "accepted", "stale ifGenerationMatch": "rejected (412)",
+		"ifGenerationMatch=0": "honoured (412)", "stale conditional DELETE": "refused (412)",
+	} {
+		if got := verdict(&rep, prop); got != want {
+			t.Errorf("%s = %q; want %q", prop, got, want)
+		}
+	}
+	if !strings.Contains(rep.Config, `QueryVersion{Header: "X-Goog-Generation"`) || srv.Len("widgets") != 0 {
+		t.Errorf("config %q, %d items left; want QueryVersion and nothing left", rep.Config, srv.Len("widgets"))
+	}
+}
+
 func TestProbeShowsWhatNoClientCanHave(t *testing.T) {
 	srv := ignoringServer(t)
 	var out, errs bytes.Buffer

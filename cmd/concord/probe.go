@@ -43,9 +43,14 @@ type report struct {
 type probeConfig struct {
 	collection string
 	item       string // item URL template with {id}
-	doc        []byte // a sample document, a JSON object
-	write      bool
-	header     http.Header
+	routes     routes // where reads, writes and deletes go, when not to the item
+	// versionParam, when set, is the query parameter writes carry the
+	// version in (ifGenerationMatch), read from versionHeader or a body
+	// member; "0" in it means "only if absent".
+	versionParam, versionHeader string
+	doc                         []byte // a sample document, a JSON object
+	write                       bool
+	header                      http.Header
 }
 
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -57,13 +62,19 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		data    = fs.String("d", `{"name":"concord-probe"}`, "a sample document: JSON, or @file")
 		item    = fs.String("item", "", "item URL template with {id}, absolute or relative to the collection URL (\"widgets(RowKey='{id}')\"); default: the collection URL + /{id}")
 		write   = fs.Bool("write", false, "create a scratch item and run the checks that write (it is deleted at the end)")
+		readT   = fs.String("read-item", "", "URL template for reading an item, when not the item URL (\"o/{id}?alt=media\")")
+		writeT  = fs.String("write-item", "", "URL template for writing an item, when not the item URL (\"upload/o?uploadType=media&name={id}\")")
+		method  = fs.String("write-method", "", "the method that writes an item; default PUT")
+		vParam  = fs.String("version-param", "", "the query parameter writes carry the version in (\"ifGenerationMatch\"), for APIs that do not use If-Match")
+		vHeader = fs.String("version-header", "X-Goog-Generation", "the response header that carries the version, with -version-param")
 		asJSON  = fs.Bool("json", false, "print the report as JSON")
 		verbose = fs.Bool("v", false, "print each request as it is made")
 	)
 	if !parse(fs, args, stderr, "concord probe [flags] URL-of-a-collection") {
 		return 2
 	}
-	cfg := probeConfig{collection: strings.TrimRight(fs.Arg(0), "/"), item: *item, write: *write}
+	cfg := probeConfig{collection: strings.TrimRight(fs.Arg(0), "/"), item: *item, write: *write,
+		routes: routes{read: *readT, write: *writeT, method: *method}, versionParam: *vParam, versionHeader: *vHeader}
 	var err error
 	if cfg.header, err = parseHeaders(common.headers); err != nil {
 		fmt.Fprintln(stderr, "concord probe:", err)
@@ -119,7 +130,7 @@ type prober struct {
 	c       *concord.Client
 	trace   io.Writer
 	rep     report
-	created []string // item URLs to delete at the end
+	created []target // items to delete at the end
 	dialect string   // the first error dialect seen
 	hint    bool     // a Retry-After was seen
 }
@@ -228,15 +239,44 @@ func scratchID() string {
 
 func (p *prober) itemURL(id string) string {
 	if p.cfg.item != "" {
-		ref := strings.ReplaceAll(p.cfg.item, "{id}", url.PathEscape(id))
-		if base, err := url.Parse(p.cfg.collection); err == nil {
-			if u, err := base.Parse(ref); err == nil {
-				return u.String()
-			}
-		}
-		return ref
+		return p.resolve(p.cfg.item, id)
 	}
 	return p.cfg.collection + "/" + url.PathEscape(id)
+}
+
+// routes are URL templates (with {id}) for the operations that do not go
+// to the item URL, and the write method.
+type routes struct{ read, write, method string }
+
+// target is where one item's operations go.
+type target struct{ read, write, del, method string }
+
+// target resolves an item's URLs: the routes' templates for id, else the
+// item URL itself.
+func (p *prober) target(id, item string) target {
+	t := target{read: item, write: item, del: item, method: http.MethodPut}
+	if id != "" && p.cfg.routes.read != "" {
+		t.read = p.resolve(p.cfg.routes.read, id)
+	}
+	if id != "" && p.cfg.routes.write != "" {
+		t.write = p.resolve(p.cfg.routes.write, id)
+	}
+	if p.cfg.routes.method != "" {
+		t.method = p.cfg.routes.method
+	}
+	return t
+}
+
+// resolve fills a template with id and resolves it against the collection
+// URL, as a link in a page at that URL would be.
+func (p *prober) resolve(template, id string) string {
+	ref := strings.ReplaceAll(template, "{id}", url.PathEscape(id))
+	if base, err := url.Parse(p.cfg.collection); err == nil {
+		if u, err := base.Parse(ref); err == nil {
+			return u.String()
+		}
+	}
+	return ref
 }
 
 // versionMembers are body members that commonly hold a version.
@@ -244,16 +284,21 @@ var versionMembers = []string{"_rev", "metadata.resourceVersion", "resourceVersi
 
 // writes runs the checks on a scratch item.
 func (p *prober) writes(ctx context.Context) {
-	item, how := p.create(ctx)
-	if item == "" {
+	t, how := p.create(ctx)
+	if t.read == "" {
+		return
+	}
+	if p.cfg.versionParam != "" {
+		p.add(finding{Property: "create", Verdict: how, Evidence: how, Concord: "the probe's scratch item; deleted at the end"})
+		p.queryVersions(ctx, t)
 		return
 	}
 	p.add(finding{Property: "create", Verdict: how, Evidence: how, Concord: "the probe's scratch item; deleted at the end"})
 
 	// Versions.
-	cur := p.send(ctx, http.MethodGet, item, nil, nil)
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
 	if !cur.ok() {
-		p.add(finding{Property: "read back", Verdict: "failed", Evidence: "GET " + item + " -> " + status(cur), Breaks: true})
+		p.add(finding{Property: "read back", Verdict: "failed", Evidence: "GET " + t.read + " -> " + status(cur), Breaks: true})
 		return
 	}
 	tag, _ := concord.ParseETag(cur.header.Get("ETag"))
@@ -265,7 +310,7 @@ func (p *prober) writes(ctx context.Context) {
 		if !sleep(ctx, 1500*time.Millisecond) {
 			return
 		}
-		later := p.send(ctx, http.MethodGet, item, nil, nil)
+		later := p.send(ctx, http.MethodGet, t.read, nil, nil)
 		t2, _ := concord.ParseETag(later.header.Get("ETag"))
 		if t2 != "" && !t2.IsWeak() {
 			p.add(finding{Property: "ETag", Verdict: "weak for a while after writes", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
@@ -287,7 +332,7 @@ func (p *prober) writes(ctx context.Context) {
 
 	// Conditional GET.
 	if tag != "" {
-		a := p.send(ctx, http.MethodGet, item, http.Header{"If-None-Match": {string(tag)}}, nil)
+		a := p.send(ctx, http.MethodGet, t.read, http.Header{"If-None-Match": {string(tag)}}, nil)
 		p.add(finding{Property: "conditional GET", Verdict: yesNo(a.status == http.StatusNotModified, "honoured (304)", "ignored ("+status(a)+")"),
 			Evidence: "GET If-None-Match: " + string(tag) + " -> " + status(a), Concord: "Get revalidates and reuses the body it has"})
 	}
@@ -300,15 +345,15 @@ func (p *prober) writes(ctx context.Context) {
 	staleTag := `"concord-probe-stale"`
 	currentOK := false
 	if tag != "" {
-		a := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", string(tag)), cur.body)
+		a := p.send(ctx, t.method, t.write, jsonHeader("If-Match", string(tag)), cur.body)
 		if currentOK = a.ok(); currentOK {
 			staleTag = string(tag)
 		} else {
 			p.add(finding{Property: "current If-Match", Verdict: "refused (" + status(a) + ")", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "needs another Versioner"})
 		}
-		cur = p.send(ctx, http.MethodGet, item, nil, nil)
+		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
 	}
-	stale := p.send(ctx, http.MethodPut, item, jsonHeader("If-Match", staleTag), cur.body)
+	stale := p.send(ctx, t.method, t.write, jsonHeader("If-Match", staleTag), cur.body)
 	ifMatch := refused(stale)
 	p.add(precondition("stale If-Match", "PUT If-Match: "+staleTag+" (stale)", stale,
 		"rejected", "refetches, merges and writes again", "IGNORED: the stale write overwrote", "cannot use If-Match here"))
@@ -316,7 +361,7 @@ func (p *prober) writes(ctx context.Context) {
 	if opaque {
 		p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> 2xx", Concord: "ETagVersion{Opaque: true}"})
 	}
-	cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
 	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	member, memberValue = bodyVersion(cur.body)
 
@@ -324,11 +369,11 @@ func (p *prober) writes(ctx context.Context) {
 	bodyHonoured := false
 	if member != "" && !strings.Contains(member, ".") {
 		staleBody := withMember(cur.body, member, staleValue(memberValue))
-		a := p.send(ctx, http.MethodPut, item, jsonHeader(), staleBody)
+		a := p.send(ctx, t.method, t.write, jsonHeader(), staleBody)
 		bodyHonoured = refused(a)
 		p.add(precondition("stale body version", "PUT with "+member+" set to a stale value", a,
 			"rejected", "BodyVersion makes writes conditional on it", "IGNORED: the stale write overwrote", "cannot use it as a version"))
-		cur = p.send(ctx, http.MethodGet, item, nil, nil)
+		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
 		tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	}
 	if !ifMatch && !bodyHonoured {
@@ -337,40 +382,40 @@ func (p *prober) writes(ctx context.Context) {
 	}
 
 	// A write without any precondition.
-	uncond := p.send(ctx, http.MethodPut, item, jsonHeader(), stripMember(cur.body, member))
+	uncond := p.send(ctx, t.method, t.write, jsonHeader(), stripMember(cur.body, member))
 	p.add(finding{Property: "unconditional write", Verdict: yesNo(uncond.status == http.StatusPreconditionRequired, "refused with 428", yesNo(uncond.ok(), "accepted", "refused ("+status(uncond)+")")),
 		Evidence: "PUT without If-Match -> " + status(uncond), Concord: "never sends one unless WithUnconditional; answers 428 by fetching the version"})
 
 	// If-None-Match: * on the existing item.
-	inm := p.send(ctx, http.MethodPut, item, jsonHeader("If-None-Match", "*"), p.cfg.doc)
+	inm := p.send(ctx, t.method, t.write, jsonHeader("If-None-Match", "*"), p.cfg.doc)
 	createOnly := refused(inm)
 	p.add(precondition("If-None-Match: *", "PUT If-None-Match: * on an existing item", inm,
 		"honoured", "CreateAt is create-only", "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"))
 
-	p.keys(ctx, item, createOnly)
+	p.keys(ctx, t, createOnly)
 
 	// JSON merge patch.
-	cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
 	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	h := http.Header{"Content-Type": {"application/merge-patch+json"}}
 	if tag != "" && ifMatch {
 		h.Set("If-Match", string(tag))
 	}
-	patch := p.send(ctx, http.MethodPatch, item, h, []byte(`{}`))
+	patch := p.send(ctx, http.MethodPatch, t.write, h, []byte(`{}`))
 	p.add(finding{Property: "PATCH merge patch", Verdict: yesNo(patch.ok(), "accepted", "not accepted ("+status(patch)+")"),
 		Evidence: "PATCH application/merge-patch+json -> " + status(patch), Concord: "WithPatch sends merge patches"})
 
 	// A stale conditional delete, the way this API takes a precondition.
-	cur = p.send(ctx, http.MethodGet, item, nil, nil)
+	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
 	member, memberValue = bodyVersion(cur.body)
-	target, dh, how := item, http.Header{"If-Match": {`"concord-probe-stale"`}}, `DELETE If-Match: "concord-probe-stale"`
+	target, dh, how := t.del, http.Header{"If-Match": {`"concord-probe-stale"`}}, `DELETE If-Match: "concord-probe-stale"`
 	if !ifMatch && member == "_rev" {
-		target, dh, how = appendParam(item, "rev", "0-concord-probe-stale"), nil, "DELETE ?rev=<stale>"
+		target, dh, how = appendParam(t.del, "rev", "0-concord-probe-stale"), nil, "DELETE ?rev=<stale>"
 	}
 	if ifMatch || member == "_rev" {
 		del := p.send(ctx, http.MethodDelete, target, dh, nil)
 		f := finding{Property: "stale conditional DELETE", Evidence: how + " -> " + status(del)}
-		if p.send(ctx, http.MethodGet, item, nil, nil).status == http.StatusNotFound {
+		if p.send(ctx, http.MethodGet, t.read, nil, nil).status == http.StatusNotFound {
 			f.Verdict, f.Concord, f.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: no client can", true
 		} else {
 			f.Verdict, f.Concord = "refused ("+status(del)+")", "never deletes a version its caller did not see"
@@ -420,28 +465,35 @@ func withMember(body []byte, member string, v json.RawMessage) []byte {
 	return out
 }
 
-// create makes the scratch item: PUT If-None-Match: * to a new ID, or POST
-// to the collection. It returns the item's URL and how it was made.
-func (p *prober) create(ctx context.Context) (string, string) {
-	item := p.itemURL(scratchID())
-	a := p.send(ctx, http.MethodPut, item, jsonHeader("If-None-Match", "*"), p.cfg.doc)
+// create makes the scratch item: a write with If-None-Match: * (or the
+// version parameter at 0) to a new ID, or a POST to the collection. It
+// returns where the item's operations go and how it was made.
+func (p *prober) create(ctx context.Context) (target, string) {
+	id := scratchID()
+	t := p.target(id, p.itemURL(id))
+	u, h, how := t.write, jsonHeader("If-None-Match", "*"), t.method+" If-None-Match: * to a new ID"
+	if p.cfg.versionParam != "" {
+		u, h, how = appendParam(t.write, p.cfg.versionParam, "0"), jsonHeader(), t.method+" ?"+p.cfg.versionParam+"=0 to a new ID"
+	}
+	a := p.send(ctx, t.method, u, h, p.cfg.doc)
 	if a.ok() {
-		p.created = append(p.created, item)
-		return item, "PUT If-None-Match: * to a new ID -> " + status(a)
+		p.created = append(p.created, t)
+		return t, how + " -> " + status(a)
 	}
 	b := p.send(ctx, http.MethodPost, p.cfg.collection, jsonHeader(), p.cfg.doc)
 	if !b.ok() {
-		p.add(finding{Property: "create", Verdict: "failed", Evidence: fmt.Sprintf("PUT If-None-Match: * -> %s; POST -> %s", status(a), status(b)),
-			Concord: "give -item or a -d the API accepts", Breaks: true})
-		return "", ""
+		p.add(finding{Property: "create", Verdict: "failed", Evidence: fmt.Sprintf("%s -> %s; POST -> %s", how, status(a), status(b)),
+			Concord: "give -item (or -read-item and -write-item) or a -d the API accepts", Breaks: true})
+		return target{}, ""
 	}
 	created := p.createdURL(b)
 	if created == "" {
 		p.add(finding{Property: "create", Verdict: "created, but where is unknown", Evidence: "POST -> " + status(b) + " without Location or id", Breaks: true})
-		return "", ""
+		return target{}, ""
 	}
-	p.created = append(p.created, created)
-	return created, "POST to the collection -> " + status(b)
+	t = p.target("", created)
+	p.created = append(p.created, t)
+	return t, "POST to the collection -> " + status(b)
 }
 
 // createdURL finds the URL of an item a POST created: its Location, or an
@@ -466,7 +518,7 @@ func (p *prober) createdURL(a answer) string {
 
 // keys checks idempotency keys: replayed on POST, rejected when reused
 // with another body, replayed on PUT.
-func (p *prober) keys(ctx context.Context, item string, createOnly bool) {
+func (p *prober) keys(ctx context.Context, t target, createOnly bool) {
 	key := scratchID()
 	h := jsonHeader(concord.DefaultIdempotencyKeyHeader, key)
 	first := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
@@ -476,12 +528,12 @@ func (p *prober) keys(ctx context.Context, item string, createOnly bool) {
 	}
 	firstURL := p.createdURL(first)
 	if firstURL != "" {
-		p.created = append(p.created, firstURL)
+		p.created = append(p.created, p.target("", firstURL))
 	}
 	again := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
 	againURL := p.createdURL(again)
 	if againURL != "" && againURL != firstURL {
-		p.created = append(p.created, againURL)
+		p.created = append(p.created, p.target("", againURL))
 	}
 	replayed := again.ok() && (strings.EqualFold(again.header.Get(concord.HeaderReplayed), "true") || (againURL != "" && againURL == firstURL))
 	f := finding{Property: "idempotency key on POST", Evidence: "the same POST and key twice -> " + status(first) + ", " + status(again)}
@@ -500,21 +552,21 @@ func (p *prober) keys(ctx context.Context, item string, createOnly bool) {
 	if replayed {
 		other := p.send(ctx, http.MethodPost, p.cfg.collection, h, []byte(`{"name":"concord-probe-other"}`))
 		if u := p.createdURL(other); other.ok() && u != "" && u != firstURL {
-			p.created = append(p.created, u)
+			p.created = append(p.created, p.target("", u))
 		}
 		p.add(finding{Property: "key reused with another body", Verdict: yesNo(!other.ok(), "rejected ("+status(other)+")", "not checked"),
 			Evidence: "the same key with another body -> " + status(other), Concord: "never sends one key with two bodies"})
 	}
 	// Keys on PUT: the same conditional PUT twice.
-	cur := p.send(ctx, http.MethodGet, item, nil, nil)
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
 	tag := cur.header.Get("ETag")
 	if tag == "" {
 		return
 	}
 	h = jsonHeader("If-Match", tag)
 	h.Set(concord.DefaultIdempotencyKeyHeader, scratchID())
-	put1 := p.send(ctx, http.MethodPut, item, h, cur.body)
-	put2 := p.send(ctx, http.MethodPut, item, h, cur.body)
+	put1 := p.send(ctx, t.method, t.write, h, cur.body)
+	put2 := p.send(ctx, t.method, t.write, h, cur.body)
 	if put1.ok() {
 		p.add(finding{Property: "idempotency key on PUT", Verdict: yesNo(put2.ok(), "replayed", "ignored ("+status(put2)+" on the repeat)"),
 			Evidence: "the same conditional PUT and key twice -> " + status(put1) + ", " + status(put2),
@@ -554,9 +606,7 @@ func (p *prober) recommend(ifMatch bool, tag concord.ETag, bodyHonoured bool, me
 		}
 		opts = append(opts, "concord.WithVersioner("+v+"})")
 	}
-	if p.cfg.item != "" {
-		opts = append(opts, "concord.WithItemPath(func(id string) string { return /* "+p.cfg.item+" */ })")
-	}
+	opts = append(opts, p.routeOptions()...)
 	var b strings.Builder
 	b.WriteString("c, err := concord.New(base)\n")
 	b.WriteString("r := concord.NewResource[T](c, path")
@@ -570,15 +620,27 @@ func (p *prober) recommend(ifMatch bool, tag concord.ETag, bodyHonoured bool, me
 	p.rep.Config = b.String()
 }
 
+// routeOptions are the options that address items as the flags did.
+func (p *prober) routeOptions() []string {
+	var opts []string
+	if p.cfg.item != "" {
+		opts = append(opts, "concord.WithItemPath(func(id string) string { return /* "+p.cfg.item+" */ })")
+	}
+	if r := p.cfg.routes; r.read != "" || r.write != "" || r.method != "" {
+		opts = append(opts, fmt.Sprintf("concord.WithRoutes(concord.Routes{ /* Read: %q, Write: %q, WriteMethod: %q */ })", r.read, r.write, r.method))
+	}
+	return opts
+}
+
 // cleanup deletes what the probe created, conditionally on the version it
 // reads (waiting out a weak tag), and as a last resort without one: these
 // are the probe's own scratch items.
 func (p *prober) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, item := range p.created {
+	for _, t := range p.created {
 		for try := 0; ; try++ {
-			cur := p.send(ctx, http.MethodGet, item, nil, nil)
+			cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
 			if cur.status == http.StatusNotFound || cur.err != nil {
 				break
 			}
@@ -590,11 +652,11 @@ func (p *prober) cleanup() {
 			if try == 2 {
 				h.Del("If-Match")
 			}
-			target := item
+			target := t.del
 			if m, rev := bodyVersion(cur.body); m == "_rev" {
 				var s string
 				if json.Unmarshal([]byte(rev), &s) == nil {
-					target = appendParam(item, "rev", s) // CouchDB's delete
+					target = appendParam(t.del, "rev", s) // CouchDB's delete
 				}
 			}
 			if a := p.send(ctx, http.MethodDelete, target, h, nil); a.ok() || a.status == http.StatusNotFound || try == 2 {
@@ -712,4 +774,53 @@ func printReport(w io.Writer, r *report) {
 		b.WriteString("Some guarantee cannot hold on this API for any client (marked !!).\n")
 	}
 	w.Write(b.Bytes())
+}
+
+// queryVersions runs the checks for an API whose writes carry the version
+// in a query parameter (-version-param), as Google Cloud Storage does.
+func (p *prober) queryVersions(ctx context.Context, t target) {
+	param := p.cfg.versionParam
+	version := func(a answer) string {
+		if v := a.header.Get(p.cfg.versionHeader); v != "" {
+			return v
+		}
+		var doc map[string]any
+		if json.Unmarshal(a.body, &doc) == nil {
+			if s, ok := doc["generation"].(string); ok {
+				return s
+			}
+		}
+		return ""
+	}
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	v1 := version(cur)
+	if !cur.ok() || v1 == "" {
+		p.add(finding{Property: "version", Verdict: "not found", Evidence: "GET -> " + status(cur) + ", no " + p.cfg.versionHeader,
+			Concord: "give -version-header", Breaks: true})
+		return
+	}
+	p.add(finding{Property: "version", Verdict: "in " + p.cfg.versionHeader, Evidence: "GET -> " + p.cfg.versionHeader + ": " + v1, Concord: "QueryVersion reads it"})
+	current := p.send(ctx, t.method, appendParam(t.write, param, v1), jsonHeader(), cur.body)
+	p.add(finding{Property: "current " + param, Verdict: yesNo(current.ok(), "accepted", "refused ("+status(current)+")"),
+		Evidence: fmt.Sprintf("%s ?%s=%s -> %s", t.method, param, v1, status(current)), Concord: "writes conditionally"})
+	stale := p.send(ctx, t.method, appendParam(t.write, param, v1), jsonHeader(), cur.body) // v1 is stale now
+	honoured := refused(stale)
+	p.add(precondition("stale "+param, fmt.Sprintf("%s ?%s=%s (stale)", t.method, param, v1), stale,
+		"rejected", "refetches, merges and writes again", "IGNORED: the stale write overwrote", "cannot make writes conditional here"))
+	if !honoured {
+		p.add(finding{Property: "preconditions", Verdict: "NONE HONOURED", Evidence: "a stale " + param + " was not refused", Concord: "cannot prevent lost updates here: no client can", Breaks: true})
+	}
+	absent := p.send(ctx, t.method, appendParam(t.write, param, "0"), jsonHeader(), p.cfg.doc)
+	p.add(precondition(param+"=0", fmt.Sprintf("%s ?%s=0 on an existing item", t.method, param), absent,
+		"honoured", "CreateAt is create-only (QueryVersion.Absent)", "IGNORED: an upsert", "CreateAt cannot be create-only here"))
+	del := p.send(ctx, http.MethodDelete, appendParam(t.del, param, "1"), nil, nil)
+	f := finding{Property: "stale conditional DELETE", Evidence: fmt.Sprintf("DELETE ?%s=1 (stale) -> %s", param, status(del))}
+	if p.send(ctx, http.MethodGet, t.read, nil, nil).status == http.StatusNotFound {
+		f.Verdict, f.Concord, f.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: no client can", true
+	} else {
+		f.Verdict, f.Concord = "refused ("+status(del)+")", "never deletes a version its caller did not see"
+	}
+	p.add(f)
+	opts := append(p.routeOptions(), fmt.Sprintf("concord.WithVersioner(concord.QueryVersion{Header: %q, Member: \"generation\", Param: %q, Absent: \"0\"})", p.cfg.versionHeader, param))
+	p.rep.Config = "c, err := concord.New(base)\nr := concord.NewResource[T](c, path,\n\t" + strings.Join(opts, ",\n\t") + ")"
 }
