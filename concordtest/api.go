@@ -84,6 +84,7 @@ type config struct {
 	genHeader    string
 	errors       ErrorDialect
 	pageSize     int
+	postUpdates  bool
 }
 
 // Option configures an API.
@@ -462,6 +463,10 @@ func (a *API) handle(r *http.Request, body []byte) *reply {
 		return a.get(r, parts[0], parts[1])
 	case http.MethodPut, http.MethodPatch, http.MethodDelete:
 		return a.write(r, parts[0], parts[1], body)
+	case http.MethodPost:
+		if a.cfg.postUpdates {
+			return a.write(r, parts[0], parts[1], body)
+		}
 	}
 	return methodNotAllowed("GET, HEAD, PUT, PATCH, DELETE")
 }

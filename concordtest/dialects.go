@@ -34,6 +34,10 @@ func IgnoreIfNoneMatch() Option { return func(c *config) { c.ignoreINM = true } 
 // lost response is processed again.
 func KeysOnPOSTOnly() Option { return func(c *config) { c.keysPOSTOnly = true } }
 
+// PostUpdates takes a POST to an item as a write of its new state, as
+// Stripe updates objects, preconditions and keys included.
+func PostUpdates() Option { return func(c *config) { c.postUpdates = true } }
+
 // GenerationQuery versions each resource with a generation number sent in
 // the response header and taken from the query parameter param on every
 // write, as Google Cloud Storage does with X-Goog-Generation and

@@ -103,3 +103,15 @@ func TestErrorFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestPostUpdates(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.PostUpdates())
+	resp, _ := call(t, srv, "PUT", "/widgets/1", `{"n":1}`)
+	tag := resp.Header.Get("ETag")
+	if resp, body := call(t, srv, "POST", "/widgets/1", `{"n":2}`, "If-Match", tag); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"n":2`) {
+		t.Errorf("POST to the item = %d %s; want it written", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, srv, "POST", "/widgets/1", `{"n":3}`, "If-Match", tag); resp.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("stale POST to the item = %d; want 412", resp.StatusCode)
+	}
+}
