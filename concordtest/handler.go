@@ -1,0 +1,241 @@
+package concordtest
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ServeHTTP serves the collections at /{collection} and
+// /{collection}/{id}.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, a.cfg.maxBody+1))
+	if err != nil {
+		return // the client went away
+	}
+	a.mu.Lock()
+	a.stats.Requests++
+	a.requests = append(a.requests, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body})
+	fault := a.matchFault(r)
+	latency := a.latency
+	a.mu.Unlock()
+
+	if int64(len(body)) > a.cfg.maxBody {
+		writeReply(w, problem(http.StatusRequestEntityTooLarge, ProblemBadRequest, "body too large", ""))
+		return
+	}
+	if fault != nil && fault.Status != 0 {
+		rep := problem(fault.Status, ProblemInjected, "injected fault", "")
+		if fault.RetryAfter != "" {
+			rep.header.Set("Retry-After", fault.RetryAfter)
+		}
+		writeReply(w, a.cfg.inDialect(rep))
+		return
+	}
+	rep := a.withIdempotency(r, body, latency)
+	if rep == nil {
+		return // the client went away during the latency
+	}
+	if fault != nil && fault.DropAfterCommit && rep.status < 300 {
+		a.mu.Lock()
+		a.stats.Dropped++
+		a.mu.Unlock()
+		dropConnection(w)
+		return
+	}
+	writeReply(w, a.cfg.inDialect(rep))
+}
+
+// sleep waits d or until the request is cancelled, reporting whether the
+// request is still wanted.
+func sleep(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// handle decides the response to one request.
+func (a *API) handle(r *http.Request, body []byte) *reply {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if parts[0] == "" || len(parts) > 2 {
+		return problem(http.StatusNotFound, ProblemNotFound, "no such route", r.URL.Path)
+	}
+	for i, p := range parts {
+		if u, err := url.PathUnescape(p); err == nil {
+			parts[i] = u
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(parts) == 1 {
+		switch r.Method {
+		case http.MethodGet:
+			return a.list(r, parts[0])
+		case http.MethodPost:
+			return a.create(r, parts[0], body)
+		}
+		return methodNotAllowed("GET, POST")
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return a.get(r, parts[0], parts[1])
+	case http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return a.write(r, parts[0], parts[1], body)
+	case http.MethodPost:
+		if a.cfg.postUpdates {
+			return a.write(r, parts[0], parts[1], body)
+		}
+	}
+	return methodNotAllowed("GET, HEAD, PUT, PATCH, DELETE")
+}
+
+func (a *API) list(r *http.Request, coll string) *reply {
+	c := a.collection(coll)
+	ids := make([]string, 0, len(c.docs))
+	for id := range c.docs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if len(ids[i]) != len(ids[j]) {
+			return len(ids[i]) < len(ids[j])
+		}
+		return ids[i] < ids[j]
+	})
+	if a.cfg.pageSize > 0 {
+		return a.page(r, c, ids)
+	}
+	docs := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		docs[i] = c.docs[id].doc
+	}
+	return jsonReply(http.StatusOK, docs)
+}
+
+func (a *API) create(r *http.Request, coll string, body []byte) *reply {
+	doc, rep := parseDoc(r, body)
+	if rep != nil {
+		return rep
+	}
+	if rep := a.checkUnique(coll, "", doc); rep != nil {
+		return rep
+	}
+	c := a.collection(coll)
+	c.nextID++
+	id := strconv.Itoa(c.nextID)
+	doc["id"] = id
+	res := a.store(coll, id, doc)
+	a.stats.Writes++
+	rep = a.representation(http.StatusCreated, res)
+	rep.header.Set("Location", "/"+url.PathEscape(coll)+"/"+url.PathEscape(id))
+	return rep
+}
+
+func (a *API) get(r *http.Request, coll, id string) *reply {
+	res := a.collection(coll).docs[id]
+	if res == nil {
+		return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesAny(inm, res.etag, false) {
+		rep := &reply{status: http.StatusNotModified, header: http.Header{"Etag": {a.servedETag(res)}}}
+		if a.cfg.genHeader != "" {
+			rep.header.Set(a.cfg.genHeader, res.gen)
+		}
+		return rep
+	}
+	return a.representation(http.StatusOK, res)
+}
+
+// write handles PUT, PATCH and DELETE of one resource, preconditions first.
+func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
+	c := a.collection(coll)
+	res := c.docs[id]
+	var doc map[string]any
+	if r.Method != http.MethodDelete {
+		var rep *reply
+		if doc, rep = parseDoc(r, body); rep != nil {
+			return rep
+		}
+	}
+	if rep := a.preconditions(r, res, doc); rep != nil {
+		return rep
+	}
+	switch r.Method {
+	case http.MethodDelete:
+		if res == nil {
+			return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
+		}
+		delete(c.docs, id)
+		a.stats.Writes++
+		return &reply{status: http.StatusNoContent, header: http.Header{}}
+	case http.MethodPatch:
+		if res == nil {
+			return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
+		}
+		doc = applyMergePatch(cloneDoc(res.doc), doc).(map[string]any)
+	}
+	if rep := a.checkUnique(coll, id, doc); rep != nil {
+		return rep
+	}
+	status := http.StatusOK
+	if res == nil {
+		status = http.StatusCreated
+	}
+	stored := a.store(coll, id, doc)
+	a.stats.Writes++
+	return a.representation(status, stored)
+}
+
+// checkUnique answers 409 when doc would duplicate a unique member of
+// another document in the collection.
+func (a *API) checkUnique(coll, id string, doc map[string]any) *reply {
+	for _, member := range a.cfg.unique[coll] {
+		v, ok := doc[member]
+		if !ok {
+			continue
+		}
+		for otherID, other := range a.collection(coll).docs {
+			if otherID != id && jsonEqual(other.doc[member], v) {
+				a.stats.Conflicts++
+				rep := problem(http.StatusConflict, ProblemAlreadyExists, "a resource with this "+member+" already exists", "")
+				rep.extend("member", member)
+				return rep
+			}
+		}
+	}
+	return nil
+}
+
+func (a *API) representation(status int, res *resource) *reply {
+	rep := jsonReply(status, res.doc)
+	rep.header.Set("ETag", a.servedETag(res))
+	if a.cfg.genHeader != "" {
+		rep.header.Set(a.cfg.genHeader, res.gen)
+	}
+	return rep
+}
+
+// parseDoc decodes a request body that must be a JSON object.
+func parseDoc(r *http.Request, body []byte) (map[string]any, *reply) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil ||
+		(mt != "application/json" && mt != "application/merge-patch+json") {
+		return nil, problem(http.StatusUnsupportedMediaType, ProblemBadRequest, "send application/json or application/merge-patch+json", "")
+	}
+	var doc map[string]any
+	if err := decodeJSON(body, &doc); err != nil || doc == nil {
+		return nil, problem(http.StatusBadRequest, ProblemBadRequest, "the body must be a JSON object", "")
+	}
+	return doc, nil
+}
