@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/concord-go/concord"
 )
@@ -49,6 +50,9 @@ func TestHooksCombineAndReportCalls(t *testing.T) {
 	statuses := map[int]int{}
 	for _, a := range attempts {
 		statuses[a.StatusCode]++
+		if a.Duration <= 0 || a.Duration > time.Minute {
+			t.Errorf("attempt took %v; want its real, short duration", a.Duration)
+		}
 	}
 	if statuses[412] != 1 || statuses[200] < 1 {
 		t.Errorf("attempt statuses = %v; want one 412 and the rest 200", statuses)

@@ -30,6 +30,9 @@ func TestAllPagesOfTheFake(t *testing.T) {
 		seedWidget(t, srv, id, Widget{Name: "w" + id})
 	}
 	names, err := collect(concord.NewResource[Widget](c, "widgets").All(bounded(t)))
+	if first := srv.Requests()[0].Path; first != "/widgets" {
+		t.Errorf("first page asked for %s; want /widgets", first)
+	}
 	if err != nil || strings.Join(names, ",") != "w1,w2,w3,w4,w5" || countRequests(srv, "GET") != 3 {
 		t.Errorf("All = %v, %v after %d GETs; want w1..w5 in 3 pages", names, err, countRequests(srv, "GET"))
 	}

@@ -81,7 +81,7 @@ func TestIdempotencyKeyValidation(t *testing.T) {
 }
 
 func TestHeaderNames(t *testing.T) {
-	for name, ok := range map[string]bool{"X-Api-Key": true, "!#$%&'*+-.^_`|~": true, "a b": false, "a\x7f": false, "a:b": false, "": false, "a\x1f": false} {
+	for name, ok := range map[string]bool{`a"b`: false, "X-Api-Key": true, "!#$%&'*+-.^_`|~": true, "a b": false, "a\x7f": false, "a:b": false, "": false, "a\x1f": false} {
 		if validHeaderName(name) != ok {
 			t.Errorf("validHeaderName(%q) = %v; want %v", name, !ok, ok)
 		}
@@ -132,4 +132,24 @@ func TestWriteLocksForgetAndReuse(t *testing.T) {
 		t.Errorf("a fresh lock has %d references; want 1", wl.refs)
 	}
 	l.unlock("a")
+}
+
+// TestVersionCacheAccountsExactly: an entry costs its URL, version, ETag
+// and body plus a fixed overhead; a budget filled exactly keeps every
+// entry, and a body of exactly its share is kept.
+func TestVersionCacheAccountsExactly(t *testing.T) {
+	c := newVersionCache(2 * (entryOverhead + 1 + 3 + 3 + 10))
+	c.put("a", snapshot{version: `"1"`, etag: `"1"`, body: make([]byte, 10)})
+	if want := int64(entryOverhead + 1 + 3 + 3 + 10); c.bytes != want {
+		t.Errorf("one entry costs %d; want %d", c.bytes, want)
+	}
+	c.put("b", snapshot{version: `"2"`, etag: `"2"`, body: make([]byte, 10)})
+	if _, ok := c.get("a"); !ok || c.order.Len() != 2 {
+		t.Errorf("a budget filled exactly kept %d entries; want 2", c.order.Len())
+	}
+	share := newVersionCache(8 * 1024)
+	share.put("s", snapshot{version: `"1"`, body: make([]byte, 1024)})
+	if s, _ := share.get("s"); len(s.body) != 1024 {
+		t.Errorf("a body of exactly its share was dropped")
+	}
 }

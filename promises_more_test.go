@@ -65,10 +65,12 @@ func TestEachHookAloneGetsTheInvocationID(t *testing.T) {
 		}
 	}
 	hooks := map[string]concord.Hooks{
-		"OnAttempt":  {OnAttempt: func(_ context.Context, e concord.AttemptEvent) { record(e.InvocationID) }},
-		"OnRetry":    {OnRetry: func(_ context.Context, e concord.RetryEvent) { record(e.InvocationID) }},
-		"OnConflict": {OnConflict: func(_ context.Context, e concord.ConflictEvent) { record(e.InvocationID) }},
-		"OnMerge":    {OnMerge: func(_ context.Context, e concord.MergeEvent) { record(e.InvocationID) }},
+		"OnAttempt":     {OnAttempt: func(_ context.Context, e concord.AttemptEvent) { record(e.InvocationID) }},
+		"OnRetry":       {OnRetry: func(_ context.Context, e concord.RetryEvent) { record(e.InvocationID) }},
+		"OnConflict":    {OnConflict: func(_ context.Context, e concord.ConflictEvent) { record(e.InvocationID) }},
+		"OnMerge":       {OnMerge: func(_ context.Context, e concord.MergeEvent) { record(e.InvocationID) }},
+		"OnAttemptDone": {OnAttemptDone: func(_ context.Context, e concord.AttemptDoneEvent) { record(e.InvocationID) }},
+		"OnCallDone":    {OnCallDone: func(_ context.Context, e concord.CallEvent) { record(e.InvocationID) }},
 	}
 	for name, h := range hooks {
 		t.Run(name, func(t *testing.T) {
@@ -91,8 +93,8 @@ func TestDebugLogNumbersAttempts(t *testing.T) {
 	c, mux := setup(t, concord.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {})
 	c.Do(bounded(t), &concord.Request{Path: "/x"}, nil)
-	if !strings.Contains(logs.String(), "attempt=1") {
-		t.Errorf("debug log = %s; want attempt=1", logs.String())
+	if !strings.Contains(logs.String(), "attempt=1") || strings.Contains(logs.String(), `invocation=""`) || !strings.Contains(logs.String(), "invocation=") {
+		t.Errorf("debug log = %s; want attempt=1 and an invocation ID", logs.String())
 	}
 }
 
@@ -118,7 +120,7 @@ func TestInProgressRoundsAreBounded(t *testing.T) {
 // 300 to a write does not say it took effect, and its body is an error
 // body, kept to its bounded prefix.
 func TestStatus300IsNotASuccess(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxErrorBodyBytes(10))
+	c, mux := setup(t, concord.WithMaxErrorBodyBytes(10), concord.WithMaxResponseBytes(20))
 	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMultipleChoices)
 		fmt.Fprint(w, strings.Repeat("choice ", 10))
@@ -150,9 +152,13 @@ func TestAPIErrorTextAndSentinels(t *testing.T) {
 		w.WriteHeader(http.StatusGone)
 	})
 	mux.HandleFunc("/stale", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusPreconditionFailed) })
+	mux.HandleFunc("/taken", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusConflict) })
 	_, err := c.Do(bounded(t), &concord.Request{Path: "/gone"}, nil)
 	if !errors.Is(err, concord.ErrNotFound) || !strings.Contains(err.Error(), "[request req-7]") || strings.Contains(err.Error(), "(") {
 		t.Errorf("410 = %v; want ErrNotFound, the request ID, no conflict kind", err)
+	}
+	if _, err := c.Do(bounded(t), &concord.Request{Method: http.MethodPost, Path: "/taken"}, nil); !errors.Is(err, concord.ErrConflict) {
+		t.Errorf("409 = %v; want ErrConflict", err)
 	}
 	_, err = c.Do(bounded(t), &concord.Request{Method: http.MethodPut, Path: "/stale", IfMatch: `"v1"`}, nil)
 	if !errors.Is(err, concord.ErrConflict) || !strings.Contains(err.Error(), "(stale version)") || strings.Contains(err.Error(), "[request") {
@@ -338,5 +344,126 @@ func TestLargeConflictStateIsUsed(t *testing.T) {
 	}
 	if got := countRequests(srv, "GET") - before; got != 0 {
 		t.Errorf("Update with a conflict carrying 200+ bytes of state made %d GETs; want none", got)
+	}
+}
+
+// TestWeakTagChangedMeanwhileIsMerged: Update over a state seen with a weak
+// tag and changed meanwhile counts the conflict and merges onto theirs.
+func TestWeakTagChangedMeanwhileIsMerged(t *testing.T) {
+	d, widgets := weakThenStrong(t, true)
+	res, err := widgets.Update(bounded(t), "1", func(w *Widget) error { w.Stock = 3; return nil })
+	if doc, _, _ := d.state(); err != nil || res.Conflicts != 1 || !strings.Contains(doc, `"theirs"`) || res.Value.Stock != 3 {
+		t.Errorf("Update = %+v, %v (server %s); want theirs with stock 3 after 1 conflict", res, err, doc)
+	}
+}
+
+// TestStaleReplaceAfterItsOwnReadIsNotChecked: a Replace that read the
+// item first and then met a conflict on its single PUT reports it without
+// the applied-write check, which only a resent write needs.
+func TestStaleReplaceAfterItsOwnReadIsNotChecked(t *testing.T) {
+	var srv *concordtest.Server
+	var once atomic.Bool
+	hooks := concord.Hooks{OnAttempt: func(_ context.Context, e concord.AttemptEvent) {
+		if e.Method == http.MethodPut && once.CompareAndSwap(false, true) {
+			seedWidget(t, srv, "w1", Widget{Name: "theirs"}) // another writer, just before our PUT
+		}
+	}}
+	var c *concord.Client
+	c, srv = setupFake(t, nil, concord.WithHooks(hooks))
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	if _, err := concord.NewResource[Widget](c, "widgets").Replace(bounded(t), "w1", Widget{Name: "mine"}); !errors.Is(err, concord.ErrConflict) {
+		t.Fatalf("Replace = %v; want ErrConflict", err)
+	}
+	if got := countRequests(srv, "GET"); got != 1 {
+		t.Errorf("GETs = %d; want only Replace's own read", got)
+	}
+}
+
+func TestPagesOfNothing(t *testing.T) {
+	c, mux := setup(t)
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/stripe", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"data":[],"has_more":true}`) })
+	if _, err := concord.NewResource[Widget](c, "empty").Page(bounded(t), ""); err == nil {
+		t.Error("a page with an empty body: no error; want a decode error")
+	}
+	page, err := concord.NewResource[Widget](c, "stripe").Page(bounded(t), "")
+	if err != nil || len(page.Items) != 0 || page.Next != "" {
+		t.Errorf("an empty page saying has_more = %+v, %v; want no items and no next page", page, err)
+	}
+}
+
+// TestCreateWithoutABodyIsNotTracked: a 201 with a Location but no body
+// leaves nothing to merge from, so the next Update reads the item.
+func TestCreateWithoutABodyIsNotTracked(t *testing.T) {
+	c, mux := setup(t)
+	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/widgets/1")
+		w.Header().Set("ETag", `"v1"`)
+		w.WriteHeader(http.StatusCreated)
+	})
+	var gets atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Method == http.MethodGet {
+			gets.Add(1)
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Create(bounded(t), Widget{Name: "gear"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := widgets.Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil }); err != nil || gets.Load() != 1 {
+		t.Errorf("Update after a bodiless create = %v after %d GETs; want it to read the item once", err, gets.Load())
+	}
+}
+
+// TestAdoptIgnoresTheVersionMember: a T that holds the body version still
+// adopts our own lost create, whose sent body had no version.
+func TestAdoptIgnoresTheVersionMember(t *testing.T) {
+	type versioned struct {
+		Name    string `json:"name"`
+		Version string `json:"version,omitempty"`
+	}
+	c, srv := setupFake(t, []concordtest.Option{concordtest.BodyVersion("version", "")})
+	if _, err := srv.Seed("things", "1", versioned{Name: "gear"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := concord.NewResource[versioned](c, "things", concord.WithVersioner(concord.BodyVersion{Path: "version"})).CreateAt(bounded(t), "1", versioned{Name: "gear"})
+	if err != nil || !res.Adopted {
+		t.Errorf("CreateAt = %+v, %v; want it adopted, the version member aside", res, err)
+	}
+}
+
+// TestWriteResponseIsTheNewState: a write answered with the document
+// (with what the server added) returns that, not the value sent.
+func TestWriteResponseIsTheNewState(t *testing.T) {
+	c, mux := setup(t)
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear","stock":1,"color":"set by the server"}`)
+	})
+	res, err := concord.NewResource[Widget](c, "widgets").Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil })
+	if err != nil || res.Value.Color != "set by the server" {
+		t.Errorf("Update = %+v, %v; want the server's representation", res, err)
+	}
+}
+
+// TestLargeConflictStateIsUsedAfter409: as with 412, a 409 carrying the
+// current representation is read whole.
+func TestLargeConflictStateIsUsedAfter409(t *testing.T) {
+	c, srv := setupFake(t, []concordtest.Option{concordtest.ConflictWithState(), concordtest.ConflictStatus(http.StatusConflict)}, concord.WithMaxErrorBodyBytes(64))
+	big := strings.Repeat("t", 200)
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Color: big}, Widget{Name: "gear", Color: big, Price: 2})
+	before := countRequests(srv, "GET")
+	if _, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRequests(srv, "GET") - before; got != 0 {
+		t.Errorf("Update with a 409 carrying the state made %d GETs; want none", got)
 	}
 }

@@ -44,8 +44,9 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		o.body = body
 	}
 	o.contentType = o.header.Get("Content-Type")
-	o.conditional = o.header.Get("If-Match") != ""
-	o.createOnly = o.header.Get("If-None-Match") == "*"
+	// A precondition makes a repeat safe: a second attempt of a write that
+	// took effect fails it instead of applying again.
+	o.conditional = o.header.Get("If-Match") != "" || o.header.Get("If-None-Match") != ""
 	cl := c.newCall()
 	key := o.header.Get(c.keyHeader)
 	o.header.Del(c.keyHeader)
