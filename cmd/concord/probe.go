@@ -362,7 +362,6 @@ func (p *prober) writes(ctx context.Context) {
 		p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> 2xx", Concord: "ETagVersion{Opaque: true}"})
 	}
 	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	member, memberValue = bodyVersion(cur.body)
 
 	// A stale version in the body, with no If-Match.
@@ -374,7 +373,6 @@ func (p *prober) writes(ctx context.Context) {
 		p.add(precondition("stale body version", "PUT with "+member+" set to a stale value", a,
 			"rejected", "BodyVersion makes writes conditional on it", "IGNORED: the stale write overwrote", "cannot use it as a version"))
 		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-		tag, _ = concord.ParseETag(cur.header.Get("ETag"))
 	}
 	if !ifMatch && !bodyHonoured {
 		p.add(finding{Property: "preconditions", Verdict: "NONE HONOURED", Evidence: "neither a stale If-Match nor a stale body version was refused",
@@ -407,7 +405,7 @@ func (p *prober) writes(ctx context.Context) {
 
 	// A stale conditional delete, the way this API takes a precondition.
 	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	member, memberValue = bodyVersion(cur.body)
+	member, _ = bodyVersion(cur.body)
 	target, dh, how := t.del, http.Header{"If-Match": {`"concord-probe-stale"`}}, `DELETE If-Match: "concord-probe-stale"`
 	if !ifMatch && member == "_rev" {
 		target, dh, how = appendParam(t.del, "rev", "0-concord-probe-stale"), nil, "DELETE ?rev=<stale>"
