@@ -454,4 +454,3 @@ func TestWriteResponseIsTheNewState(t *testing.T) {
 		t.Errorf("Update = %+v, %v; want the server's representation", res, err)
 	}
 }
-
