@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
@@ -129,7 +130,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	sender.CheckRedirect = c.redirectPolicy(sender.CheckRedirect)
 	c.sender = &sender
 	c.conflict = c.conflict.withDefaults()
-	c.transport = newTransport(c.sender, c.retry.MaxAttempts-1)
+	// Each call's own count of retries decides (see call.retriesLeft);
+	// RetryMax only has to be out of its way, since a call may allow more
+	// than the client (WithCallRetryPolicy).
+	c.transport = newTransport(c.sender, math.MaxInt32)
 	return c, nil
 }
 
@@ -180,6 +184,9 @@ type Request struct {
 	// ifGenerationMatch=0), so that its failure matches ErrAlreadyExists.
 	// If-None-Match: * alone is recognised without it.
 	CreateOnly bool
+	// RetryPolicy, when set, overrides the client's retry policy for this
+	// request; its zero fields keep the client's values.
+	RetryPolicy *RetryPolicy
 	// IfMatch, when set, makes the request conditional on this strong
 	// ETag. A weak ETag is refused with ErrInvalidETag before anything is
 	// sent, since If-Match uses strong comparison and would fail forever.
@@ -254,6 +261,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	o.conditional = o.conditional || o.header.Get("If-Match") != ""
 	o.createOnly = req.CreateOnly || o.header.Get("If-None-Match") == "*"
 	cl := c.newCall()
+	cl.override(req.RetryPolicy)
 	if req.IdempotencyKey != "" || method == http.MethodPost && !req.NoIdempotencyKey {
 		var k idempotencyKey
 		key, err := c.keyFor(&k, req.IdempotencyKey, string(req.IfMatch), o.body)
@@ -317,6 +325,7 @@ func appendQuery(u, rawQuery string) string {
 // call is the state of one logical call: its ID and the transport retries
 // it may still spend, shared by every request it sends.
 type call struct {
+	retry        RetryPolicy // the client's, or the call's own (WithCallRetryPolicy)
 	id           string
 	retriesLeft  int
 	retries      int
@@ -326,12 +335,44 @@ type call struct {
 	wire         atomic.Int32 // requests written on the wire, net/http's own resends included
 }
 
+// override replaces the call's retry policy with p, whose zero (or
+// negative) fields keep the call's values. It is used before the call
+// sends anything.
+func (cl *call) override(p *RetryPolicy) {
+	if p == nil {
+		return
+	}
+	r := cl.retry
+	if p.MaxAttempts > 0 {
+		r.MaxAttempts = p.MaxAttempts
+	}
+	if p.BaseDelay > 0 {
+		r.BaseDelay = p.BaseDelay
+	}
+	if p.MaxDelay > 0 {
+		r.MaxDelay = p.MaxDelay
+	}
+	if p.MaxRetryAfter > 0 {
+		r.MaxRetryAfter = p.MaxRetryAfter
+	}
+	if p.AttemptTimeout > 0 {
+		r.AttemptTimeout = p.AttemptTimeout
+	}
+	if p.Backoff != nil {
+		r.Backoff = p.Backoff
+	}
+	if p.Retryable != nil {
+		r.Retryable = p.Retryable
+	}
+	cl.retry, cl.retriesLeft = r, r.MaxAttempts-1
+}
+
 // sent returns how many requests the call has sent: those written on the
 // wire, or concord's own count where a transport reports no writes.
 func (cl *call) sent() int { return max(int(cl.wire.Load()), cl.requests) }
 
 func (c *Client) newCall() *call {
-	cl := &call{retriesLeft: c.retry.MaxAttempts - 1}
+	cl := &call{retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1}
 	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
 		// Only pay for an ID when something will read it.
 		cl.id, _ = newUUIDKey()
@@ -370,8 +411,8 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
 		}
 		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())
-		if ok && d > c.retry.MaxRetryAfter {
-			werr := fmt.Errorf("%w: the server asked for %v, more than MaxRetryAfter (%v)", ErrWaitTooLong, d, c.retry.MaxRetryAfter)
+		if ok && d > cl.retry.MaxRetryAfter {
+			werr := fmt.Errorf("%w: the server asked for %v, more than MaxRetryAfter (%v)", ErrWaitTooLong, d, cl.retry.MaxRetryAfter)
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
 		}
 		if !ok {

@@ -137,6 +137,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, start, conflictsOf(res, err), err) }()
 	o := r.options(opts)
+	cl.override(o.retry)
 	var merge MergeFunc[T]
 	if o.merge != nil {
 		var ok bool
@@ -186,6 +187,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, start, conflictsOf(res, err), err) }()
 	o := r.options(opts)
+	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,7 @@ func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption)
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, start, 0, err) }()
 	o := r.options(opts)
+	cl.override(o.retry)
 	u := next
 	if u == "" {
 		u = r.collectionURL()

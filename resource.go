@@ -69,6 +69,7 @@ type callOptions struct {
 	maxConflicts  int
 	versioner     Versioner
 	itemPath      func(id string) string
+	retry         *RetryPolicy
 	routes        Routes
 	paging        Paging
 	at            route // the call's item, resolved by itemURL
@@ -145,6 +146,14 @@ func WithVersioner(v Versioner) CallOption { return func(o *callOptions) { o.ver
 // it. Give it to NewResource.
 func WithItemPath(build func(id string) string) CallOption {
 	return func(o *callOptions) { o.itemPath = build }
+}
+
+// WithCallRetryPolicy overrides the client's retry policy for the call
+// (or, given to NewResource, for the resource's calls): its zero fields
+// keep the client's values. A Delete that must not wait, or a Get that may
+// retry more than the client's default, say.
+func WithCallRetryPolicy(p RetryPolicy) CallOption {
+	return func(o *callOptions) { o.retry = &p }
 }
 
 // WithRequestHeader adds a header to the call's requests.
@@ -264,6 +273,7 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, start, 0, err) }()
 	o := r.options(opts)
+	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
@@ -361,6 +371,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (res 
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, start, 0, err) }()
 	o := r.options(opts)
+	cl.override(o.retry)
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
@@ -413,7 +424,9 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (res 
 func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, start, 0, err) }()
-	return r.createAt(ctx, cl, id, v, r.options(opts))
+	o := r.options(opts)
+	cl.override(o.retry)
+	return r.createAt(ctx, cl, id, v, o)
 }
 
 func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o *callOptions) (*Result[T], error) {
@@ -539,6 +552,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption)
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, start, 0, err) }()
 	o := r.options(opts)
+	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
 		return err

@@ -319,8 +319,8 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	}
 	var failed bool
 	switch {
-	case a.c.retry.Retryable != nil && (err != nil || resp.StatusCode >= 400 && !isConflictStatus(resp.StatusCode)):
-		failed = a.c.retry.Retryable(resp, err)
+	case a.call.retry.Retryable != nil && (err != nil || resp.StatusCode >= 400 && !isConflictStatus(resp.StatusCode)):
+		failed = a.call.retry.Retryable(resp, err)
 	default:
 		failed = err != nil && transientError(err) || err == nil && transientStatus(resp)
 	}
@@ -338,14 +338,14 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if a.call.retriesLeft <= 0 {
 		return false, nil
 	}
-	delay, hinted := a.c.retry.backoff(a.call.retries, a.c.rand), false
+	delay, hinted := a.call.retry.backoff(a.call.retries, a.c.rand), false
 	if resp != nil {
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), a.c.clock.Now()); ok {
 			delay, hinted = d, true
 		}
 	}
 	switch {
-	case hinted && delay > a.c.retry.MaxRetryAfter, a.c.beyondDeadline(ctx, delay):
+	case hinted && delay > a.call.retry.MaxRetryAfter, a.c.beyondDeadline(ctx, delay):
 		a.stop, a.stopDelay = ErrWaitTooLong, delay
 		return false, nil
 	case !allowed:

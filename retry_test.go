@@ -304,3 +304,37 @@ func TestRetryablePredicate(t *testing.T) {
 		}
 	}
 }
+
+// TestCallRetryPolicyOverridesTheClients: one call may retry less, or
+// more, or time out sooner, than the client's policy says.
+func TestCallRetryPolicyOverridesTheClients(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryBudget(nil))
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	widgets.Get(context.Background(), "1", concord.WithCallRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
+	if got := hits.Load(); got != 1 {
+		t.Errorf("Get with MaxAttempts 1 for the call: %d requests; want 1", got)
+	}
+	hits.Store(0)
+	c.Do(context.Background(), &concord.Request{Path: "/widgets/1", RetryPolicy: &concord.RetryPolicy{MaxAttempts: 6, BaseDelay: time.Microsecond}}, nil)
+	if got := hits.Load(); got != 6 {
+		t.Errorf("Do with MaxAttempts 6 for the request: %d requests; want 6 (more than the client's 4)", got)
+	}
+	var err error
+	returnsWithin(t, 10*time.Second, func() {
+		_, err = c.Do(context.Background(), &concord.Request{Path: "/slow", RetryPolicy: &concord.RetryPolicy{MaxAttempts: 1, AttemptTimeout: 50 * time.Millisecond}}, nil)
+	})
+	var timeout *concord.AttemptTimeoutError
+	if !errors.As(err, &timeout) || timeout.Limit != 50*time.Millisecond {
+		t.Errorf("Do with a 50ms attempt timeout = %v; want an AttemptTimeoutError of 50ms", err)
+	}
+}

@@ -26,8 +26,13 @@ type attemptTransport struct {
 // sends headers and then drips the body one byte at a time cannot hold the
 // call (and the resource's write turn) for longer than the timeout.
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithTimeoutCause(req.Context(), t.timeout, errAttemptTimedOut)
-	if a, ok := req.Context().Value(attemptsKey{}).(*attempts); ok {
+	timeout := t.timeout
+	a, ok := req.Context().Value(attemptsKey{}).(*attempts)
+	if ok {
+		timeout = a.call.retry.AttemptTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(req.Context(), timeout, errAttemptTimedOut)
+	if ok {
 		// net/http's Transport itself resends a request that carries an
 		// Idempotency-Key when a reused connection breaks, so concord's
 		// own count of attempts can be short: count what was written.
@@ -35,11 +40,11 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		err = attemptError(ctx, t.timeout, err)
+		err = attemptError(ctx, timeout, err)
 		cancel()
 		return nil, err
 	}
-	resp.Body = &attemptBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timeout: t.timeout}
+	resp.Body = &attemptBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timeout: timeout}
 	return resp, nil
 }
 
