@@ -101,3 +101,27 @@ func TestSigner(t *testing.T) {
 		t.Errorf("Get with a failing signer = %v; want its error", err)
 	}
 }
+
+// TestTokenResendCountsAsARetry: the resend after a 401 is one of the
+// call's retries, so it never goes past the retry policy.
+func TestTokenResendCountsAsARetry(t *testing.T) {
+	for _, tt := range []struct {
+		attempts int
+		want     int32
+	}{{1, 1}, {2, 2}} {
+		var hits atomic.Int32
+		c, mux := setup(t, concord.WithRetryBudget(nil), concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: tt.attempts, BaseDelay: time.Microsecond}),
+			concord.WithTokenSource(func(context.Context) (string, time.Time, error) { return fmt.Sprint("t", hits.Load()), time.Time{}, nil }))
+		mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+			if hits.Add(1) == 1 {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		c.Do(bounded(t), &concord.Request{Path: "/x"}, nil)
+		if got := hits.Load(); got != tt.want {
+			t.Errorf("MaxAttempts %d, a 401 then 503s: %d requests; want %d", tt.attempts, got, tt.want)
+		}
+	}
+}
