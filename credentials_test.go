@@ -111,7 +111,9 @@ func TestTokenResendCountsAsARetry(t *testing.T) {
 	}{{1, 1}, {2, 2}} {
 		var hits atomic.Int32
 		c, mux := setup(t, concord.WithRetryBudget(nil), concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: tt.attempts, BaseDelay: time.Microsecond}),
-			concord.WithTokenSource(func(context.Context) (string, time.Time, error) { return fmt.Sprint("t", hits.Load()), time.Time{}, nil }))
+			concord.WithTokenSource(func(context.Context) (string, time.Time, error) {
+				return fmt.Sprint("t", hits.Load()), time.Time{}, nil
+			}))
 		mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
 			if hits.Add(1) == 1 {
 				w.WriteHeader(http.StatusUnauthorized)
