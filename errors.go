@@ -168,10 +168,9 @@ type ConflictError struct {
 	Kind ConflictKind
 	// Attempts is how many writes the loop sent.
 	Attempts int
-	// ETag is the last version the loop saw for the resource.
-	ETag ETag
-	// Version is the last version in the versioner's terms (equal to the
-	// ETag's text for ETag-versioned resources).
+	// Version is the last version the loop saw for the resource, in the
+	// versioner's terms: the ETag's text for ETag-versioned resources
+	// (ParseETag makes it an ETag), the body member's raw JSON otherwise.
 	Version string
 	// Err is why the loop stopped: the last *APIError, a context error,
 	// ErrConflictPersists, ErrWaitTooLong.

@@ -234,7 +234,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			cached = false
 			continue
 		}
-		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, ETag: etagOf(base.version), Requests: cl.sent()}}, nil
+		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, Requests: cl.sent()}}, nil
 	}
 }
 
@@ -267,7 +267,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		required    bool // a 428 was answered once already
 		conflicts   int
 		conflictErr = func(kind ConflictKind, round int, version string, err error) error {
-			return &ConflictError{Kind: kind, Attempts: round, Version: version, ETag: etagOf(version), Err: err}
+			return &ConflictError{Kind: kind, Attempts: round, Version: version, Err: err}
 		}
 		backOff = func() error {
 			if bo == nil {

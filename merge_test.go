@@ -45,7 +45,7 @@ func TestConflictThatPersistsStops(t *testing.T) {
 	})
 	_, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "1", Widget{Name: "cog"}, concord.WithMerge(concord.MineWins[Widget]()))
 	var conflict *concord.ConflictError
-	if !errors.Is(err, concord.ErrConflictPersists) || !errors.As(err, &conflict) || conflict.ETag != `"v1"` {
+	if !errors.Is(err, concord.ErrConflictPersists) || !errors.As(err, &conflict) || conflict.Version != `"v1"` {
 		t.Fatalf("Replace against a server rejecting its own version = %v; want ErrConflictPersists", err)
 	}
 	if puts != 1 {

@@ -597,7 +597,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), ferr)
 		}
 		if d.version != "" && !sameVersion(d.version, f.snap.version) {
-			return &ConflictError{Kind: KindStaleVersion, Attempts: 0, Version: f.snap.version, ETag: etagOf(f.snap.version),
+			return &ConflictError{Kind: KindStaleVersion, Attempts: 0, Version: f.snap.version,
 				Err: fmt.Errorf("%w: the item changed since version %s", ErrConflict, d.version)}
 		}
 		r.c.versions.put(d.u, f.snap)
@@ -637,7 +637,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 			// Some servers answer a stale version with 404 (pouchdb-server:
 			// "missing" revision). Look before saying the item is gone.
 			if f, gerr := r.fetch(ctx, d.cl, d.u, o, true); gerr == nil {
-				return &ConflictError{Kind: KindStaleVersion, Attempts: 1, Version: f.snap.version, ETag: etagOf(f.snap.version), Err: err}
+				return &ConflictError{Kind: KindStaleVersion, Attempts: 1, Version: f.snap.version, Err: err}
 			}
 		}
 		r.c.versions.forget(d.u)
@@ -657,7 +657,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		if gerr == nil {
 			current = f.snap.version
 		}
-		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: current, ETag: etagOf(current), Err: errors.Join(err, gerr)}
+		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: current, Err: errors.Join(err, gerr)}
 	}
 	return err
 }
