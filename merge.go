@@ -234,7 +234,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			cached = false
 			continue
 		}
-		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, Requests: cl.sent()}}, nil
+		return &Result[T]{Value: mine, Version: base.version, Unchanged: true, Response: Response{Body: base.body, ETag: etagOf(base.version), Requests: cl.sent()}}, nil
 	}
 }
 

@@ -85,7 +85,7 @@ func TestUpdateMutateErrorsAndNoOps(t *testing.T) {
 		t.Errorf("Update whose mutate fails = %v; want its error", err)
 	}
 	res, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock = 1; return nil })
-	if err != nil || !res.Unchanged || countRequests(srv, "PUT") != 0 {
+	if err != nil || !res.Unchanged || res.ETag == "" || res.ETag != concord.ETag(res.Version) || countRequests(srv, "PUT") != 0 {
 		t.Errorf("no-op Update = %+v, %v, %d PUTs; want unchanged without a write", res, err, countRequests(srv, "PUT"))
 	}
 	if _, err := widgets.Update(context.Background(), "missing", func(w *Widget) error { return nil }); !errors.Is(err, concord.ErrNotFound) {
