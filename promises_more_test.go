@@ -206,8 +206,8 @@ func TestCreateRemembersTheLocation(t *testing.T) {
 }
 
 // TestCreateAtAdoptsDespiteServerMembers: the adopt check compares what T
-// holds, so members the server adds (and the body version) do not make our
-// own lost create look like someone else's.
+// holds, so members the server adds do not make our own lost create look
+// like someone else's (TestAdoptIgnoresTheVersionMember: the version).
 func TestCreateAtAdoptsDespiteServerMembers(t *testing.T) {
 	c, mux := setup(t)
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
@@ -222,41 +222,39 @@ func TestCreateAtAdoptsDespiteServerMembers(t *testing.T) {
 	if err != nil || !res.Adopted {
 		t.Errorf("CreateAt of our own lost create = %+v, %v; want it adopted", res, err)
 	}
-	bc, srv := setupFake(t, []concordtest.Option{concordtest.BodyVersion("version", "")})
-	seedWidget(t, srv, "2", Widget{Name: "cog"})
-	res, err = concord.NewResource[Widget](bc, "widgets", concord.WithVersioner(concord.BodyVersion{Path: "version"})).CreateAt(bounded(t), "2", Widget{Name: "cog"})
-	if err != nil || !res.Adopted {
-		t.Errorf("CreateAt on a body-versioned API = %+v, %v; want it adopted despite the version member", res, err)
-	}
 }
 
-// TestWriteReceiptsAreNotTheDocument: a write answered with something that
-// is not the document (an HTML page, a CouchDB receipt) leaves the value
-// written as the result.
-func TestWriteReceiptsAreNotTheDocument(t *testing.T) {
-	c, mux := setup(t)
-	mux.HandleFunc("/pages/1", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("ETag", `"v1"`)
-		if r.Method == http.MethodGet {
-			fmt.Fprint(w, `{"name":"gear"}`)
-			return
-		}
-		fmt.Fprint(w, `<html>Created</html>`)
-	})
-	mux.HandleFunc("/docs/1", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
-			fmt.Fprint(w, `{"_rev":"1-a","name":"gear"}`)
-			return
-		}
-		fmt.Fprint(w, `{"ok":true,"id":"1","rev":"2-b"}`)
-	})
-	res, err := concord.NewResource[Widget](c, "pages").Update(bounded(t), "1", func(w *Widget) error { w.Stock = 4; return nil })
-	if err != nil || res.Value.Stock != 4 || res.Value.Name != "gear" {
-		t.Errorf("Update answered with HTML = %+v, %v; want the value written", res, err)
+// TestWhatAWriteAnswered: a write answered with the document (with what
+// the server added) returns that; one answered with something else (an
+// HTML page, a CouchDB receipt without the body version) returns the value
+// written.
+func TestWhatAWriteAnswered(t *testing.T) {
+	tests := []struct {
+		name, get, answer string
+		opts              []concord.CallOption
+		want              Widget
+	}{
+		{"the document", `{"name":"gear"}`, `{"name":"gear","stock":1,"color":"set by the server"}`, nil, Widget{Name: "gear", Stock: 1, Color: "set by the server"}},
+		{"an HTML page", `{"name":"gear"}`, `<html>Created</html>`, nil, Widget{Name: "gear", Stock: 1}},
+		{"a CouchDB receipt", `{"_rev":"1-a","name":"gear"}`, `{"ok":true,"id":"1","rev":"2-b"}`,
+			[]concord.CallOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev"})}, Widget{Name: "gear", Stock: 1}},
 	}
-	res, err = concord.NewResource[Widget](c, "docs", concord.WithVersioner(concord.BodyVersion{Path: "_rev"})).Update(bounded(t), "1", func(w *Widget) error { w.Stock = 5; return nil })
-	if err != nil || res.Value.Stock != 5 || res.Value.Name != "gear" {
-		t.Errorf("Update answered with a receipt = %+v, %v; want the value written", res, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux := setup(t)
+			mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", `"v1"`)
+				if r.Method == http.MethodGet {
+					fmt.Fprint(w, tt.get)
+					return
+				}
+				fmt.Fprint(w, tt.answer)
+			})
+			res, err := concord.NewResource[Widget](c, "widgets", tt.opts...).Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil })
+			if err != nil || res.Value.Name != tt.want.Name || res.Value.Stock != tt.want.Stock || res.Value.Color != tt.want.Color {
+				t.Errorf("Update answered with %s = %+v, %v; want %+v", tt.name, res, err, tt.want)
+			}
+		})
 	}
 }
 
@@ -434,23 +432,5 @@ func TestAdoptIgnoresTheVersionMember(t *testing.T) {
 	res, err := concord.NewResource[versioned](c, "things", concord.WithVersioner(concord.BodyVersion{Path: "version"})).CreateAt(bounded(t), "1", versioned{Name: "gear"})
 	if err != nil || !res.Adopted {
 		t.Errorf("CreateAt = %+v, %v; want it adopted, the version member aside", res, err)
-	}
-}
-
-// TestWriteResponseIsTheNewState: a write answered with the document
-// (with what the server added) returns that, not the value sent.
-func TestWriteResponseIsTheNewState(t *testing.T) {
-	c, mux := setup(t)
-	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("ETag", `"v1"`)
-		if r.Method == http.MethodGet {
-			fmt.Fprint(w, `{"name":"gear"}`)
-			return
-		}
-		fmt.Fprint(w, `{"name":"gear","stock":1,"color":"set by the server"}`)
-	})
-	res, err := concord.NewResource[Widget](c, "widgets").Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil })
-	if err != nil || res.Value.Color != "set by the server" {
-		t.Errorf("Update = %+v, %v; want the server's representation", res, err)
 	}
 }
