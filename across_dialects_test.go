@@ -119,7 +119,7 @@ func TestGenerationInTheQuery(t *testing.T) {
 // TestErrorDialects: the same outcomes are recognised in every error
 // format the fake speaks.
 func TestErrorDialects(t *testing.T) {
-	for _, d := range []concordtest.ErrorDialect{concordtest.ProblemJSON, concordtest.PlainText, concordtest.AzureErrors, concordtest.GoogleErrors, concordtest.S3Errors} {
+	for _, d := range []concordtest.ErrorDialect{concordtest.DialectProblemJSON, concordtest.DialectPlainText, concordtest.DialectAzure, concordtest.DialectGoogle, concordtest.DialectS3} {
 		t.Run(fmt.Sprint(d), func(t *testing.T) {
 			c, srv := setupFake(t, []concordtest.Option{concordtest.Errors(d)})
 			widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear"}, Widget{Name: "theirs"})

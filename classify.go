@@ -18,8 +18,8 @@ const (
 	// KindStaleVersion: the write was made against an old version. concord
 	// refetches, merges and retries.
 	KindStaleVersion
-	// KindAlreadyExists: a create found the resource there. The create's
-	// ExistsPolicy decides between adopting it and ErrAlreadyExists.
+	// KindAlreadyExists: a create found the resource there. CreateAt adopts
+	// it if it equals what was sent; otherwise ErrAlreadyExists.
 	KindAlreadyExists
 	// KindInProgress: a request with the same idempotency key is still being
 	// processed. concord waits and resends the same key and bytes.

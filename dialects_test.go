@@ -132,18 +132,18 @@ func TestLostDeleteResentByNetHTTPIsASuccess(t *testing.T) {
 // move the version the value was derived from.
 func TestRejectedReplaceStaysRejected(t *testing.T) {
 	tests := []struct {
-		name string
-		opts []concord.CallOption
+		name  string
+		merge concord.MergeFunc[Widget]
 	}{
 		{"no merge", nil},
-		{"a merge that clashes", []concord.CallOption{concord.WithMerge(concord.ThreeWay[Widget]())}},
+		{"a merge that clashes", concord.ThreeWay[Widget]()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, srv := setupFake(t, nil)
 			widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
 			mine := Widget{Name: "gear", Price: 3}
-			if _, err := widgets.Replace(bounded(t), "w1", mine, tt.opts...); !errors.Is(err, concord.ErrConflict) && !errors.Is(err, concord.ErrMergeAborted) {
+			if _, err := widgets.WithMerge(tt.merge).Replace(bounded(t), "w1", mine); !errors.Is(err, concord.ErrConflict) && !errors.Is(err, concord.ErrMergeAborted) {
 				t.Fatalf("first Replace = %v; want it rejected", err)
 			}
 			if _, err := widgets.Replace(bounded(t), "w1", mine); !errors.Is(err, concord.ErrConflict) {

@@ -93,7 +93,7 @@ func ExampleResource_Replace() {
 
 	mine := cur.Value
 	mine.Stock = 50
-	res, err := items.Replace(context.Background(), "7", mine, concord.WithMerge(concord.ThreeWay[Item]()))
+	res, err := items.WithMerge(concord.ThreeWay[Item]()).Replace(context.Background(), "7", mine)
 	if err != nil {
 		fmt.Println(err)
 		return

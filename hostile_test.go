@@ -412,10 +412,10 @@ func TestInvalidIDsAreRefused(t *testing.T) {
 func TestPanicsAreNotAborts(t *testing.T) {
 	c, srv := setupFake(t, nil)
 	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
-	_, err := widgets.Replace(bounded(t), "w1", Widget{Name: "gear", Price: 3}, concord.WithMerge(func(_, _, _ Widget) (Widget, error) {
+	_, err := widgets.WithMerge(func(_, _, _ Widget) (Widget, error) {
 		var p *Widget
 		return *p, nil // a nil dereference: a bug, not a decision
-	}))
+	}).Replace(bounded(t), "w1", Widget{Name: "gear", Price: 3})
 	var panicErr *concord.PanicError
 	if !errors.As(err, &panicErr) || errors.Is(err, concord.ErrMergeAborted) || panicErr.Func != "merge" || len(panicErr.Stack) == 0 {
 		t.Errorf("Replace whose merge panics = %v; want a *PanicError with its stack, not ErrMergeAborted", err)
@@ -462,7 +462,7 @@ func TestWriteAppliedIsReported(t *testing.T) {
 func TestDeleteWithCallerKeySendsItOnce(t *testing.T) {
 	c, srv := setupFake(t, []concordtest.Option{concordtest.RequirePreconditions()})
 	seedWidget(t, srv, "w1", Widget{Name: "gear"})
-	err := concord.NewResource[Widget](c, "widgets").Delete(bounded(t), "w1", concord.WithUnconditional(), concord.WithIdempotencyKey("del-1"))
+	err := concord.NewResource[Widget](c, "widgets", concord.WithUnconditional()).Delete(bounded(t), "w1", concord.WithIdempotencyKey("del-1"))
 	if err != nil || srv.Len("widgets") != 0 {
 		t.Fatalf("Delete = %v, %d left; want the item deleted", err, srv.Len("widgets"))
 	}
@@ -511,9 +511,9 @@ func TestReentrantWriteIsRefused(t *testing.T) {
 	if !errors.Is(inner, concord.ErrReentrantWrite) || !errors.Is(err, concord.ErrReentrantWrite) {
 		t.Errorf("Update writing its own resource from mutate = %v (inner %v); want ErrReentrantWrite", err, inner)
 	}
-	_, err = widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3}, concord.WithMerge(func(_, mine, _ Widget) (Widget, error) {
+	_, err = widgets.WithMerge(func(_, mine, _ Widget) (Widget, error) {
 		return mine, widgets.Delete(context.Background(), "w1")
-	}))
+	}).Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3})
 	if !errors.Is(err, concord.ErrReentrantWrite) {
 		t.Errorf("Replace whose merge deletes its own resource = %v; want ErrReentrantWrite", err)
 	}

@@ -117,7 +117,7 @@ func defaultConflictBackOff() backoff.BackOff {
 // version the client tracks for it (or WithVersion). With no version known
 // it first GETs the item, and creates it with If-None-Match: * when it does
 // not exist. On a stale-version conflict it fetches the current version
-// (theirs), calls the WithMerge function with (base, mine, theirs) and
+// (theirs), calls the resource's merge (see WithMerge) with (base, mine, theirs) and
 // writes the result against theirs' version, with backoff, until it
 // succeeds, the merge gives up or ConflictPolicy's limit or the context's
 // deadline is reached. Without a merge function it returns a
@@ -133,18 +133,11 @@ func defaultConflictBackOff() backoff.BackOff {
 // conflict loop saw meanwhile. Another goroutine's Get through the same
 // client does move it: goroutines that share a client and read the same
 // item should pass WithVersion.
-func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (res *Result[T], err error) {
+func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, start, conflictsOf(res, err), err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
-	var merge MergeFunc[T]
-	if o.merge != nil {
-		var ok bool
-		if merge, ok = o.merge.(MergeFunc[T]); !ok {
-			return nil, fmt.Errorf("concord: WithMerge got a %T, but the resource holds %T values", o.merge, *new(T))
-		}
-	}
 	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
@@ -170,7 +163,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 		}
 		base = f.snap
 	}
-	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: merge, opts: o, call: cl, turn: turn})
+	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: r.mergeFunc, opts: o, call: cl, turn: turn})
 }
 
 // Update applies mutate to the current value of item id and writes the
@@ -183,10 +176,10 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Ca
 // client take turns (see WithConcurrentWrites), so mutate must not write
 // that resource through the same client: such a write fails at once with
 // ErrReentrantWrite.
-func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (res *Result[T], err error) {
+func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...WriteOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, start, conflictsOf(res, err), err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 func TestMergedWriteGetsAFreshIdempotencyKey(t *testing.T) {
 	c, srv := setupFake(t, nil)
 	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
-	_, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 4},
-		concord.WithIdempotencyKey("op-1"), concord.WithMerge(concord.ThreeWay[Widget]()))
+	_, err := widgets.WithMerge(concord.ThreeWay[Widget]()).Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 4},
+		concord.WithIdempotencyKey("op-1"))
 	if err != nil {
 		t.Fatalf("Replace = %v", err)
 	}
@@ -43,7 +43,7 @@ func TestConflictThatPersistsStops(t *testing.T) {
 		}
 		fmt.Fprint(w, `{"name":"gear"}`)
 	})
-	_, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "1", Widget{Name: "cog"}, concord.WithMerge(concord.MineWins[Widget]()))
+	_, err := concord.NewResource[Widget](c, "widgets").WithMerge(concord.MineWins[Widget]()).Replace(context.Background(), "1", Widget{Name: "cog"})
 	var conflict *concord.ConflictError
 	if !errors.Is(err, concord.ErrConflictPersists) || !errors.As(err, &conflict) || conflict.Version != `"v1"` {
 		t.Fatalf("Replace against a server rejecting its own version = %v; want ErrConflictPersists", err)
@@ -173,7 +173,7 @@ func TestConflictAndMergeHooks(t *testing.T) {
 	}
 	c, srv := setupFake(t, nil, concord.WithHooks(hooks))
 	widgets, etag, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
-	if _, err := widgets.Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 3}, concord.WithMerge(concord.ThreeWay[Widget]())); err != nil {
+	if _, err := widgets.WithMerge(concord.ThreeWay[Widget]()).Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if len(conflicts) != 1 || conflicts[0].Kind != concord.KindStaleVersion || conflicts[0].StatusCode != 412 || conflicts[0].Version != etag || conflicts[0].InvocationID == "" {

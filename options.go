@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 )
 
@@ -263,4 +264,203 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// Options of a Resource and of its calls. Each kind of call takes only the
+// options that mean something to it, so that an option given where it does
+// not apply fails to compile instead of being ignored:
+//
+//   - ResourceOption: how the API works (versions, item paths, routes,
+//     paging, patches, keys); given to NewResource, it applies to every
+//     call of the resource.
+//   - WriteOption: Replace, Update and Delete (WithVersion,
+//     WithMaxConflicts, and every CreateOption).
+//   - CreateOption: Create and CreateAt (WithIdempotencyKey, and every
+//     CallOption).
+//   - CallOption: any call, Get, Page and All included (headers, query,
+//     retry policy); given to NewResource, it applies to every call.
+//
+// The merge a Replace uses is typed by the resource: see Resource.WithMerge.
+type (
+	// ResourceOption configures a Resource in NewResource.
+	ResourceOption interface {
+		apply(*callOptions)
+		resourceOption()
+	}
+	// WriteOption configures a Replace, Update or Delete call.
+	WriteOption interface {
+		apply(*callOptions)
+		writeOption()
+	}
+	// CreateOption configures a Create or CreateAt call; each is also a
+	// WriteOption.
+	CreateOption interface {
+		WriteOption
+		createOption()
+	}
+	// CallOption configures any call of a Resource, or given to
+	// NewResource, all of them.
+	CallOption interface {
+		CreateOption
+		ResourceOption
+		callOption()
+	}
+)
+
+// The option kinds, one type each.
+type (
+	resourceSetting func(*callOptions)
+	writeSetting    func(*callOptions)
+	createSetting   func(*callOptions)
+	callSetting     func(*callOptions)
+)
+
+func (s resourceSetting) apply(o *callOptions) { s(o) }
+func (s writeSetting) apply(o *callOptions)    { s(o) }
+func (s createSetting) apply(o *callOptions)   { s(o) }
+func (s callSetting) apply(o *callOptions)     { s(o) }
+
+func (resourceSetting) resourceOption() {}
+func (writeSetting) writeOption()       {}
+func (createSetting) writeOption()      {}
+func (createSetting) createOption()     {}
+func (callSetting) writeOption()        {}
+func (callSetting) createOption()       {}
+func (callSetting) resourceOption()     {}
+func (callSetting) callOption()         {}
+
+// callOptions is what a call's options and its resource's options say.
+type callOptions struct {
+	version       string
+	key           string
+	noKey         bool
+	patch         bool
+	unconditional bool
+	maxConflicts  int
+	versioner     Versioner
+	itemPath      func(id string) string
+	retry         *RetryPolicy
+	routes        Routes
+	paging        Paging
+	at            route // the call's item, resolved by itemURL
+	header        http.Header
+	query         url.Values
+}
+
+// withOptions returns the resource's options with a call's applied over
+// them. The resource's header and query maps are shared: the options that
+// add to them copy them first.
+func withOptions[O interface{ apply(*callOptions) }](base callOptions, opts []O) *callOptions {
+	o := base
+	for _, opt := range opts {
+		// A nil interface has no method to call; skip it as net/http skips
+		// nil handlers, so that optional options can be passed as nil.
+		if any(opt) != nil {
+			opt.apply(&o)
+		}
+	}
+	return &o
+}
+
+// WithVersioner sets how versions are read and sent. The default is
+// ETagVersion{}.
+func WithVersioner(v Versioner) ResourceOption {
+	return resourceSetting(func(o *callOptions) {
+		if v != nil {
+			o.versioner = v
+		}
+	})
+}
+
+// WithItemPath sets how an item's path is built from its ID, for APIs
+// whose items are not at {path}/{id}: Azure Table storage's
+// "Table(PartitionKey='p',RowKey='k')", say. The path is joined to the base
+// URL like a resource path and used as it is: escape what the ID puts in
+// it.
+func WithItemPath(build func(id string) string) ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.itemPath = build })
+}
+
+// WithRoutes sets where an item's operations go (see Routes).
+func WithRoutes(rt Routes) ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.routes = rt })
+}
+
+// WithPaging sets how the collection is paged (see Paging).
+func WithPaging(p Paging) ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.paging = p })
+}
+
+// WithPatch sends Replace and Update as an RFC 7396 JSON Merge Patch of the
+// members that changed (application/merge-patch+json), still conditional on
+// the version. Smaller writes, and the server never sees members this
+// writer did not touch.
+func WithPatch() ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.patch = true })
+}
+
+// WithUnconditional lets a write go without a precondition when the server
+// gives no usable version, instead of failing with ErrNoVersion. Concurrent
+// updates can then be lost: it is for APIs without versions, and so an
+// option of the resource rather than of one call.
+func WithUnconditional() ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.unconditional = true })
+}
+
+// WithoutIdempotencyKey sends the resource's writes without a key, for APIs
+// that reject the header. Every write carries one by default: a create, so
+// that its retry is answered with the original result; a conditional write
+// or delete too, so that a server honoring keys on them replays the answer
+// to a retry after a lost response instead of rejecting the retry as stale.
+// Without a key a create is sent exactly once, never retried, since a
+// repeat could create twice.
+func WithoutIdempotencyKey() ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.noKey = true })
+}
+
+// WithVersion makes a write conditional on this version instead of the
+// tracked one: the Result.Version of the read the written value came from.
+func WithVersion(v string) WriteOption {
+	return writeSetting(func(o *callOptions) { o.version = v })
+}
+
+// WithMaxConflicts bounds the writes of this call's conflict loop,
+// overriding ConflictPolicy.MaxAttempts.
+func WithMaxConflicts(n int) WriteOption {
+	return writeSetting(func(o *callOptions) { o.maxConflicts = n })
+}
+
+// WithIdempotencyKey sets the idempotency key of a write instead of a
+// generated one. Store it with the intent to create, and a retry after a
+// crash or restart returns the original result. A write whose bytes change
+// (after a merge) gets a fresh key, since a key must never be sent with two
+// payloads.
+func WithIdempotencyKey(key string) CreateOption {
+	return createSetting(func(o *callOptions) { o.key = key })
+}
+
+// WithCallRetryPolicy overrides the client's retry policy: its zero fields
+// keep the client's values. A Delete that must not wait, or a Get that may
+// retry more than the client's default, say.
+func WithCallRetryPolicy(p RetryPolicy) CallOption {
+	return callSetting(func(o *callOptions) { o.retry = &p })
+}
+
+// WithRequestHeader sets a header on the requests.
+func WithRequestHeader(name, value string) CallOption {
+	return callSetting(func(o *callOptions) {
+		o.header = o.header.Clone()
+		if o.header == nil {
+			o.header = make(http.Header)
+		}
+		o.header.Set(name, value)
+	})
+}
+
+// WithQuery adds a query parameter to the requests.
+func WithQuery(name, value string) CallOption {
+	return callSetting(func(o *callOptions) {
+		o.query = cloneValues(o.query)
+		o.query.Add(name, value)
+	})
 }

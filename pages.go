@@ -33,10 +33,6 @@ type Paging struct {
 	Cursor, Param string
 }
 
-// WithPaging sets how the collection is paged (see Paging). Give it to
-// NewResource.
-func WithPaging(p Paging) CallOption { return func(o *callOptions) { o.paging = p } }
-
 // cursorStyles are the next-page tokens concord recognises in a page's
 // body, with the query parameter that sends each back.
 var cursorStyles = []struct{ member, param string }{
@@ -68,7 +64,7 @@ var nextLinkMembers = []string{"@odata.nextLink", "odata.nextLink", "nextLink"}
 func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (page *Page[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, start, 0, err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
 	u := next
 	if u == "" {

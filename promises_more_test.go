@@ -231,13 +231,13 @@ func TestCreateAtAdoptsDespiteServerMembers(t *testing.T) {
 func TestWhatAWriteAnswered(t *testing.T) {
 	tests := []struct {
 		name, get, answer string
-		opts              []concord.CallOption
+		opts              []concord.ResourceOption
 		want              Widget
 	}{
 		{"the document", `{"name":"gear"}`, `{"name":"gear","stock":1,"color":"set by the server"}`, nil, Widget{Name: "gear", Stock: 1, Color: "set by the server"}},
 		{"an HTML page", `{"name":"gear"}`, `<html>Created</html>`, nil, Widget{Name: "gear", Stock: 1}},
 		{"a CouchDB receipt", `{"_rev":"1-a","name":"gear"}`, `{"ok":true,"id":"1","rev":"2-b"}`,
-			[]concord.CallOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev"})}, Widget{Name: "gear", Stock: 1}},
+			[]concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev"})}, Widget{Name: "gear", Stock: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,7 +309,7 @@ func TestStaleReplaceChecksTheServerOnlyAfterAResend(t *testing.T) {
 func TestPatchNeedsABase(t *testing.T) {
 	c, srv := setupFake(t, nil)
 	etag := seedWidget(t, srv, "w1", Widget{Name: "gear"})
-	_, err := concord.NewResource[Widget](c, "widgets").Replace(bounded(t), "w1", Widget{Name: "cog"}, concord.WithVersion(etag), concord.WithPatch())
+	_, err := concord.NewResource[Widget](c, "widgets", concord.WithPatch()).Replace(bounded(t), "w1", Widget{Name: "cog"}, concord.WithVersion(etag))
 	if err != nil || countRequests(srv, "PUT") != 1 || countRequests(srv, "PATCH") != 0 {
 		t.Errorf("Replace with a patch and no base = %v, %d PUTs, %d PATCHes; want one PUT", err, countRequests(srv, "PUT"), countRequests(srv, "PATCH"))
 	}

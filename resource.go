@@ -17,17 +17,31 @@ import (
 // idempotency key, and resolves conflicts with a merge. A Resource is
 // cheap, safe for concurrent use, and shares its client's version cache.
 type Resource[T any] struct {
-	c        *Client
-	path     string
-	defaults []CallOption
+	c         *Client
+	path      string
+	base      callOptions  // the resource's options, under each call's own
+	mergeFunc MergeFunc[T] // nil: a conflict is returned, not merged
 }
 
 // NewResource returns a handle on the collection at path (such as "widgets"
-// or "/v2/orders"), relative to the client's base URL. opts apply to every
-// call, before the call's own options; use them for settings of the API
-// rather than of one call, such as WithVersioner or WithMerge.
-func NewResource[T any](c *Client, path string, opts ...CallOption) *Resource[T] {
-	return &Resource[T]{c: c, path: strings.Trim(path, "/"), defaults: opts}
+// or "/v2/orders"), relative to the client's base URL, configured by opts
+// (see ResourceOption; a CallOption given here applies to every call).
+func NewResource[T any](c *Client, path string, opts ...ResourceOption) *Resource[T] {
+	r := &Resource[T]{c: c, path: strings.Trim(path, "/")}
+	r.base = *withOptions(callOptions{versioner: ETagVersion{}}, opts)
+	return r
+}
+
+// WithMerge returns a copy of the resource whose Replace calls resolve a
+// stale-version conflict with merge; nil means none. Without one, Replace
+// returns a *ConflictError instead of overwriting. The copy shares
+// everything else, the client's version cache included, so it is cheap
+// enough to make for one call: widgets.WithMerge(fn).Replace(...). Update
+// needs none: it merges by applying its mutate function again.
+func (r *Resource[T]) WithMerge(merge MergeFunc[T]) *Resource[T] {
+	cp := *r
+	cp.mergeFunc = merge
+	return &cp
 }
 
 // Result is a typed response: the decoded value, its version, and the raw
@@ -52,142 +66,6 @@ type Result[T any] struct {
 	// Response is the last HTTP response of the call. Its Body is shared
 	// with the client's version cache: do not modify it.
 	Response
-}
-
-// CallOption configures one call of a Resource, or all of its calls when
-// given to NewResource.
-type CallOption func(*callOptions)
-
-type callOptions struct {
-	merge         any // a MergeFunc[T] for the resource's T
-	version       string
-	key           string
-	noKey         bool
-	exists        ExistsPolicy
-	patch         bool
-	unconditional bool
-	maxConflicts  int
-	versioner     Versioner
-	itemPath      func(id string) string
-	retry         *RetryPolicy
-	routes        Routes
-	paging        Paging
-	at            route // the call's item, resolved by itemURL
-	header        http.Header
-	query         url.Values
-}
-
-// ExistsPolicy is what CreateAt does when the resource already exists.
-type ExistsPolicy int
-
-const (
-	// AdoptIfEqual returns the existing resource when it equals what was
-	// sent (members outside T and the body version aside), which is the
-	// case of our own earlier attempt whose response was lost; otherwise
-	// the call fails with ErrAlreadyExists. The default.
-	AdoptIfEqual ExistsPolicy = iota
-	// FailIfExists always fails with ErrAlreadyExists.
-	FailIfExists
-)
-
-// WithMerge sets the merge function Replace calls on a stale-version
-// conflict. Without one, Replace returns a *ConflictError instead of
-// overwriting. Its type must match the resource's T.
-func WithMerge[T any](fn MergeFunc[T]) CallOption {
-	return func(o *callOptions) { o.merge = fn }
-}
-
-// WithVersion makes a write conditional on this version instead of the
-// tracked one: an ETag such as `"v3"` for ETag-versioned APIs, or the body
-// member's raw JSON for BodyVersion.
-func WithVersion(v string) CallOption { return func(o *callOptions) { o.version = v } }
-
-// WithIdempotencyKey sets the idempotency key of a write instead of a
-// generated one. Store it with the intent to create, and a retry after a
-// crash or restart returns the original result. A write whose bytes change
-// (after a merge) gets a fresh key, since a key must never be sent with two
-// payloads.
-func WithIdempotencyKey(key string) CallOption { return func(o *callOptions) { o.key = key } }
-
-// WithoutIdempotencyKey sends writes without a key. Every write carries one
-// by default: a create, so that its retry is answered with the original
-// result; a conditional write or delete too, so that a server honouring
-// keys on them replays the answer to a retry after a lost response instead
-// of rejecting the retry as stale. Without a key a create is sent exactly
-// once, never retried, since a repeat could create twice.
-func WithoutIdempotencyKey() CallOption { return func(o *callOptions) { o.noKey = true } }
-
-// WithExistsPolicy sets what CreateAt does when the resource exists.
-func WithExistsPolicy(p ExistsPolicy) CallOption { return func(o *callOptions) { o.exists = p } }
-
-// WithPatch sends Replace and Update as an RFC 7396 JSON Merge Patch of the
-// members that changed (application/merge-patch+json), still conditional on
-// the version. Smaller writes, and the server never sees members this
-// writer did not touch.
-func WithPatch() CallOption { return func(o *callOptions) { o.patch = true } }
-
-// WithUnconditional lets a write go without a precondition when the server
-// gives no usable version, instead of failing with ErrNoVersion. Concurrent
-// updates can then be lost: use it only for APIs without versions.
-func WithUnconditional() CallOption { return func(o *callOptions) { o.unconditional = true } }
-
-// WithMaxConflicts bounds the writes of this call's conflict loop,
-// overriding ConflictPolicy.MaxAttempts.
-func WithMaxConflicts(n int) CallOption { return func(o *callOptions) { o.maxConflicts = n } }
-
-// WithVersioner sets how versions are read and sent; ETagVersion by
-// default.
-func WithVersioner(v Versioner) CallOption { return func(o *callOptions) { o.versioner = v } }
-
-// WithItemPath sets how an item's path is built from its ID, for APIs
-// whose items are not at {path}/{id}: Azure Table storage's
-// "Table(PartitionKey='p',RowKey='k')", say. The path is joined to the base
-// URL like a resource path and used as it is: escape what the ID puts in
-// it. Give it to NewResource.
-func WithItemPath(build func(id string) string) CallOption {
-	return func(o *callOptions) { o.itemPath = build }
-}
-
-// WithCallRetryPolicy overrides the client's retry policy for the call
-// (or, given to NewResource, for the resource's calls): its zero fields
-// keep the client's values. A Delete that must not wait, or a Get that may
-// retry more than the client's default, say.
-func WithCallRetryPolicy(p RetryPolicy) CallOption {
-	return func(o *callOptions) { o.retry = &p }
-}
-
-// WithRequestHeader adds a header to the call's requests.
-func WithRequestHeader(name, value string) CallOption {
-	return func(o *callOptions) {
-		if o.header == nil {
-			o.header = make(http.Header)
-		}
-		o.header.Set(name, value)
-	}
-}
-
-// WithQuery adds a query parameter to the call's requests.
-func WithQuery(name, value string) CallOption {
-	return func(o *callOptions) {
-		if o.query == nil {
-			o.query = make(url.Values)
-		}
-		o.query.Add(name, value)
-	}
-}
-
-// options merges the resource's defaults and the call's options.
-func (r *Resource[T]) options(opts []CallOption) *callOptions {
-	o := &callOptions{versioner: ETagVersion{}}
-	for _, set := range r.defaults {
-		set(o)
-	}
-	for _, set := range opts {
-		if set != nil {
-			set(o)
-		}
-	}
-	return o
 }
 
 // outgoing starts a request with the call's headers and query.
@@ -256,10 +134,6 @@ type Routes struct {
 	Delete      func(id string) string
 }
 
-// WithRoutes sets where an item's operations go (see Routes). Give it to
-// NewResource.
-func WithRoutes(rt Routes) CallOption { return func(o *callOptions) { o.routes = rt } }
-
 // route is one item's URLs, resolved.
 type route struct {
 	read, write, del string
@@ -272,7 +146,7 @@ type route struct {
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, start, 0, err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -367,10 +241,10 @@ func decodeAs[T any](c *Client, resp *Response, method, u string) (T, error) {
 // original result (Result.Replayed) rather than made twice. If the server
 // reports the key still in progress, Create waits and resends it.
 // WithoutIdempotencyKey sends the create once, without retries.
-func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (res *Result[T], err error) {
+func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, start, 0, err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -411,20 +285,21 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (res 
 }
 
 // CreateAt creates the item id with a PUT carrying If-None-Match: *, so it
-// never overwrites. If the item exists, the ExistsPolicy decides: by
-// default (AdoptIfEqual) an existing item equal to v is returned with
-// Result.Adopted set, since that is our own earlier create whose response
-// was lost; anything else fails with ErrAlreadyExists.
+// never overwrites. If the item exists and equals v (members outside T and
+// the body version aside), it is returned with Result.Adopted set, since
+// that is most likely our own earlier create whose response was lost (a
+// caller for whom any existing item is a failure checks Adopted); an item
+// that differs fails with ErrAlreadyExists.
 //
 // It relies on the server honouring If-None-Match: * on PUT, as RFC 9110
 // asks. Some do not and replace the item (Azure Table storage answers 204):
 // concord cannot tell that from a create. Against such an API create with
 // Create, a POST to the collection that the API answers with 409 when the
 // key is taken.
-func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (res *Result[T], err error) {
+func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CreateOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, start, 0, err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
 	return r.createAt(ctx, cl, id, v, o)
 }
@@ -459,7 +334,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	if err == nil {
 		return r.written(resp, u, v, body, o, 0), nil
 	}
-	if !errors.Is(err, ErrAlreadyExists) || o.exists == FailIfExists {
+	if !errors.Is(err, ErrAlreadyExists) {
 		return nil, err
 	}
 	theirs, ferr := r.fetch(ctx, cl, u, o, true)
@@ -548,10 +423,10 @@ func representation(v Versioner, body []byte) bool {
 // version mismatch because the item is gone, our own delete having taken
 // effect on an attempt whose response was lost, is the success it was. A
 // missing item returns an error matching ErrNotFound.
-func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) (err error) {
+func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption) (err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, start, 0, err) }()
-	o := r.options(opts)
+	o := withOptions(r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {

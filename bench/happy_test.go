@@ -214,20 +214,20 @@ func BenchmarkConditionalPut(b *testing.B) {
 
 	for _, variant := range []struct {
 		name string
-		opts []concord.CallOption
+		opts []concord.ResourceOption
 	}{
-		{"client=concord", []concord.CallOption{concord.WithVersion(widgetETag)}},
-		{"client=concord-nokey", []concord.CallOption{concord.WithVersion(widgetETag), concord.WithoutIdempotencyKey()}},
+		{"client=concord", nil},
+		{"client=concord-nokey", []concord.ResourceOption{concord.WithoutIdempotencyKey()}},
 	} {
 		b.Run(variant.name, func(b *testing.B) {
 			c, err := concord.New(srv.URL, concord.WithTransport(transport()), concord.WithVersionCacheBytes(0))
 			if err != nil {
 				b.Fatal(err)
 			}
-			widgets := concord.NewResource[Widget](c, "widgets")
+			widgets := concord.NewResource[Widget](c, "widgets", variant.opts...)
 			b.ReportAllocs()
 			for range b.N {
-				res, err := widgets.Replace(ctx, "1", in, variant.opts...)
+				res, err := widgets.Replace(ctx, "1", in, concord.WithVersion(widgetETag))
 				if err != nil {
 					b.Fatal(err)
 				}

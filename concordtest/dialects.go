@@ -51,17 +51,17 @@ func GenerationQuery(param, header string) Option {
 type ErrorDialect int
 
 const (
-	// ProblemJSON: RFC 9457 problem documents (the default).
-	ProblemJSON ErrorDialect = iota
-	// PlainText: a bare status with a text/plain body, as many APIs and
+	// DialectProblemJSON: RFC 9457 problem documents (the default).
+	DialectProblemJSON ErrorDialect = iota
+	// DialectPlainText: a bare status with a text/plain body, as many APIs and
 	// proxies answer.
-	PlainText
-	// AzureErrors: x-ms-error-code and {"odata.error":{"code":…}}.
-	AzureErrors
-	// GoogleErrors: {"error":{"code":…,"status":…,"errors":[{"reason":…}]}}.
-	GoogleErrors
-	// S3Errors: <Error><Code>…</Code></Error>.
-	S3Errors
+	DialectPlainText
+	// DialectAzure: x-ms-error-code and {"odata.error":{"code":…}}.
+	DialectAzure
+	// DialectGoogle: {"error":{"code":…,"status":…,"errors":[{"reason":…}]}}.
+	DialectGoogle
+	// DialectS3: <Error><Code>…</Code></Error>.
+	DialectS3
 )
 
 // Errors sets the error format.
@@ -77,7 +77,7 @@ var dialectCodes = map[string][4]string{ // azure, google reason, google status,
 
 // inDialect rewrites a problem reply in the configured error format.
 func (c config) inDialect(rep *reply) *reply {
-	if c.errors == ProblemJSON || rep.header.Get("Content-Type") != "application/problem+json" {
+	if c.errors == DialectProblemJSON || rep.header.Get("Content-Type") != "application/problem+json" {
 		return rep
 	}
 	var p struct {
@@ -92,20 +92,20 @@ func (c config) inDialect(rep *reply) *reply {
 	out := &reply{status: rep.status, header: rep.header.Clone()}
 	out.header.Del("Content-Type")
 	switch c.errors {
-	case PlainText:
+	case DialectPlainText:
 		out.header.Set("Content-Type", "text/plain; charset=utf-8")
 		out.body = []byte(http.StatusText(rep.status) + "\n")
-	case AzureErrors:
+	case DialectAzure:
 		out.header.Set("X-Ms-Error-Code", codes[0])
 		doc := map[string]any{"odata.error": map[string]any{"code": codes[0], "message": map[string]string{"lang": "en-US", "value": p.Title}}}
 		out.body, _ = json.Marshal(doc)
 		out.header.Set("Content-Type", "application/json")
-	case GoogleErrors:
+	case DialectGoogle:
 		doc := map[string]any{"error": map[string]any{"code": rep.status, "message": p.Title, "status": codes[2],
 			"errors": []map[string]string{{"domain": "global", "reason": codes[1], "message": p.Title}}}}
 		out.body, _ = json.Marshal(doc)
 		out.header.Set("Content-Type", "application/json")
-	case S3Errors:
+	case DialectS3:
 		out.header.Set("Content-Type", "application/xml")
 		out.body = []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + codes[3] + `</Code><Message>` +
 			strings.NewReplacer("<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(p.Title) + `</Message></Error>`)
@@ -125,15 +125,15 @@ func (a *API) servedETag(res *resource) string {
 // String names the dialect.
 func (d ErrorDialect) String() string {
 	switch d {
-	case ProblemJSON:
+	case DialectProblemJSON:
 		return "problem+json"
-	case PlainText:
+	case DialectPlainText:
 		return "plain"
-	case AzureErrors:
+	case DialectAzure:
 		return "azure"
-	case GoogleErrors:
+	case DialectGoogle:
 		return "google"
-	case S3Errors:
+	case DialectS3:
 		return "s3"
 	}
 	return "unknown"

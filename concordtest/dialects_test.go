@@ -90,10 +90,10 @@ func TestErrorFormats(t *testing.T) {
 		header  string
 		body    string
 	}{
-		{concordtest.PlainText, "", "Not Found"},
-		{concordtest.AzureErrors, "ResourceNotFound", `"odata.error":{"code":"ResourceNotFound"`},
-		{concordtest.GoogleErrors, "", `"reason":"notFound"`},
-		{concordtest.S3Errors, "", "<Code>NoSuchKey</Code>"},
+		{concordtest.DialectPlainText, "", "Not Found"},
+		{concordtest.DialectAzure, "ResourceNotFound", `"odata.error":{"code":"ResourceNotFound"`},
+		{concordtest.DialectGoogle, "", `"reason":"notFound"`},
+		{concordtest.DialectS3, "", "<Code>NoSuchKey</Code>"},
 	}
 	for _, tt := range tests {
 		srv := concordtest.NewServer(t, concordtest.Errors(tt.dialect))

@@ -33,7 +33,7 @@ var gcs = server{
 		_, err := c.Do(ctx, &concord.Request{Method: http.MethodPost, Path: "storage/v1/b", Body: map[string]string{"name": "widgets"}}, nil)
 		return err
 	},
-	resourceOptions: []concord.CallOption{
+	resourceOptions: []concord.ResourceOption{
 		concord.WithRoutes(concord.Routes{
 			Read: func(id string) string { return "storage/v1/b/widgets/o/" + url.PathEscape(id) + "?alt=media" },
 			Write: func(id string) string {

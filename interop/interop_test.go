@@ -40,7 +40,7 @@ type server struct {
 	// clientOptions and resourceOptions are what the README lists as the
 	// options this server needs.
 	clientOptions   []concord.Option
-	resourceOptions []concord.CallOption
+	resourceOptions []concord.ResourceOption
 	options         string // the same, as the README shows them
 	// create makes a new item; nil means CreateAt. adopts says whether a
 	// repeated create of an equal value is adopted (CreateAt) or refused.
@@ -94,7 +94,7 @@ var servers = []server{
 			_, err := c.Do(ctx, &concord.Request{Method: http.MethodPut, Path: "widgets"}, nil)
 			return err
 		},
-		resourceOptions: []concord.CallOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev"})},
+		resourceOptions: []concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev"})},
 		options:         "`WithVersioner(BodyVersion{Path: \"_rev\", Query: \"rev\"})`",
 	},
 	{
@@ -116,7 +116,7 @@ var servers = []server{
 			_, err := c.Do(ctx, &concord.Request{Method: http.MethodPost, Path: "Tables", Body: map[string]string{"TableName": "widgets"}}, nil)
 			return err
 		},
-		resourceOptions: []concord.CallOption{
+		resourceOptions: []concord.ResourceOption{
 			concord.WithItemPath(func(id string) string {
 				return "widgets(PartitionKey='p',RowKey='" + url.PathEscape(id) + "')"
 			}),

@@ -71,7 +71,7 @@ func newEditor(itemURL string, header map[string][]string, bodyVersion string, s
 		return nil, err
 	}
 	path := strings.TrimPrefix(u.RequestURI(), "/")
-	ropts := []concord.CallOption{concord.WithItemPath(func(string) string { return path })}
+	ropts := []concord.ResourceOption{concord.WithItemPath(func(string) string { return path })}
 	if bodyVersion != "" {
 		ropts = append(ropts, concord.WithVersioner(concord.BodyVersion{Path: bodyVersion}))
 	}
@@ -95,7 +95,7 @@ func (e *editor) run(ctx context.Context) error {
 	}
 	version := res.Version
 	for {
-		out, err := e.r.Replace(ctx, "item", edited, concord.WithVersion(version), concord.WithMerge(concord.ThreeWay[map[string]any]()))
+		out, err := e.r.WithMerge(concord.ThreeWay[map[string]any]()).Replace(ctx, "item", edited, concord.WithVersion(version))
 		if err == nil {
 			fmt.Fprintf(e.stdout, "written (version %s, %d conflict(s) merged)\n", out.Version, out.Conflicts)
 			return nil

@@ -131,7 +131,7 @@ func TestProbeVerdicts(t *testing.T) {
 		{"428", []concordtest.Option{concordtest.RequirePreconditions()}, map[string]string{
 			"unconditional write": "refused with 428",
 		}, true, ""},
-		{"Azure errors", []concordtest.Option{concordtest.Errors(concordtest.AzureErrors)}, map[string]string{
+		{"Azure errors", []concordtest.Option{concordtest.Errors(concordtest.DialectAzure)}, map[string]string{
 			"error format": "azure",
 		}, true, ""},
 	}

@@ -71,8 +71,7 @@ func run(ctx context.Context, w io.Writer, baseURL string) error {
 		}
 		return concord.NewResource[Deployment](c, "deployments",
 			concord.WithVersioner(concord.BodyVersion{Path: "metadata.resourceVersion"}),
-			concord.WithMerge(concord.ThreeWay[Deployment]()),
-		), c.CloseIdleConnections, nil
+		).WithMerge(concord.ThreeWay[Deployment]()), c.CloseIdleConnections, nil
 	}
 	scaler, closeScaler, err := newDeployments()
 	if err != nil {

@@ -102,11 +102,11 @@ func run(ctx context.Context, w io.Writer, baseURL string, writers int) error {
 	fmt.Fprintln(w, "   Bob, still holding the old version, paints it blue with Replace and a three-way merge.")
 	mine := Widget{ID: id, Name: "gear", Price: 100, Stock: 10, Color: "blue"}
 	merges := 0
-	res, err := bobWidgets.Replace(ctx, id, mine, concord.WithMerge(func(base, mine, theirs Widget) (Widget, error) {
+	res, err := bobWidgets.WithMerge(func(base, mine, theirs Widget) (Widget, error) {
 		merges++
 		fmt.Fprintf(w, "   conflict! merge(base price=%d, mine color=%q, theirs price=%d)\n", base.Price, mine.Color, theirs.Price)
 		return concord.ThreeWay[Widget]()(base, mine, theirs)
-	}))
+	}).Replace(ctx, id, mine)
 	if err != nil {
 		return fmt.Errorf("bob's replace: %w", err)
 	}

@@ -83,7 +83,7 @@ func main() {
 		opts = append(opts, concordtest.GenerationQuery(*generation, "X-Generation"))
 	}
 	found := false
-	for _, d := range []concordtest.ErrorDialect{concordtest.ProblemJSON, concordtest.PlainText, concordtest.AzureErrors, concordtest.GoogleErrors, concordtest.S3Errors} {
+	for _, d := range []concordtest.ErrorDialect{concordtest.DialectProblemJSON, concordtest.DialectPlainText, concordtest.DialectAzure, concordtest.DialectGoogle, concordtest.DialectS3} {
 		if d.String() == *errorFormat {
 			opts, found = append(opts, concordtest.Errors(d)), true
 		}

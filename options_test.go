@@ -1,0 +1,66 @@
+package concord_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestMisappliedOptionsDoNotCompile: an option given to a call it does not
+// apply to, or a merge of another type than the resource's, is a compile
+// error rather than an option silently ignored. Each line below is
+// compiled, and each must fail with the type error named.
+func TestMisappliedOptionsDoNotCompile(t *testing.T) {
+	tests := []struct {
+		name, code, want string
+	}{
+		{"a version on a create", `r.Create(ctx, W{}, concord.WithVersion("x"))`, "does not implement concord.CreateOption"},
+		{"a version on a read", `r.Get(ctx, "1", concord.WithVersion("x"))`, "does not implement concord.CallOption"},
+		{"a key on a read", `r.Get(ctx, "1", concord.WithIdempotencyKey("k"))`, "does not implement concord.CallOption"},
+		{"a conflict bound on a create", `r.CreateAt(ctx, "1", W{}, concord.WithMaxConflicts(2))`, "does not implement concord.CreateOption"},
+		{"an API setting on one call", `r.Replace(ctx, "1", W{}, concord.WithPatch())`, "does not implement concord.WriteOption"},
+		{"a key for every call", `concord.NewResource[W](c, "w", concord.WithIdempotencyKey("k"))`, "does not implement concord.ResourceOption"},
+		{"a merge of another type", `r.WithMerge(concord.MineWins[string]())`, "cannot use concord.MineWins[string]()"},
+	}
+	var src strings.Builder
+	src.WriteString("package misapplied\n\nimport (\n\t\"context\"\n\n\t\"github.com/concord-go/concord\"\n)\n\ntype W struct{}\n\n")
+	src.WriteString("func use(ctx context.Context, c *concord.Client, r *concord.Resource[W]) {\n")
+	lines := map[int]int{} // line of the source -> index in tests
+	line := strings.Count(src.String(), "\n") + 1
+	for i, tt := range tests {
+		src.WriteString("\t_, _ = " + tt.code + ", 0\n")
+		lines[line] = i
+		line++
+	}
+	src.WriteString("}\n")
+	// Inside the module, so that the import resolves to this tree; a
+	// leading "_" keeps ./... from ever seeing it.
+	dir, err := os.MkdirTemp(".", "_misapplied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "use.go"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "build", "-gcflags=-e", "./"+dir).CombinedOutput()
+	if err == nil {
+		t.Fatalf("the misapplied options compiled:\n%s", src.String())
+	}
+	found := make([]string, len(tests))
+	for _, l := range strings.Split(string(out), "\n") {
+		for n, i := range lines {
+			if strings.Contains(l, "use.go:"+strconv.Itoa(n)+":") {
+				found[i] += l
+			}
+		}
+	}
+	for i, tt := range tests {
+		if !strings.Contains(found[i], tt.want) {
+			t.Errorf("%s: %s compiles, or fails otherwise (%q); want %q", tt.name, tt.code, found[i], tt.want)
+		}
+	}
+}
