@@ -206,7 +206,10 @@ type Response struct {
 	// operation happened once, earlier.
 	Replayed bool
 	// Requests is the number of HTTP requests the call sent, retries and
-	// conflict rounds included.
+	// conflict rounds included. A write's are counted as written on the
+	// wire, net/http's own silent resends included, since they can apply
+	// it twice; a read's are the attempts concord made, sparing each read
+	// the cost of tracing the connection.
 	Requests int
 }
 
@@ -386,6 +389,7 @@ type outgoing struct {
 	method      string
 	url         string
 	header      http.Header // per-request headers, added to the defaults
+	ownHeader   bool        // header is this request's own, not the call's
 	body        []byte
 	contentType string // default application/json when there is a body
 	key         string // idempotency key, if any
@@ -402,8 +406,11 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response
 	var bo backoff.BackOff // made only when a wait needs it
 	for round := 1; ; round++ {
 		resp, err := c.send(ctx, cl, o)
-		var apiErr *APIError
-		if err == nil || o.key == "" || !errors.As(err, &apiErr) || apiErr.Kind != KindInProgress {
+		if err == nil || o.key == "" {
+			return resp, err
+		}
+		var apiErr *APIError // escapes: declared after the success return
+		if !errors.As(err, &apiErr) || apiErr.Kind != KindInProgress {
 			return resp, err
 		}
 		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: c.redact.url(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
@@ -444,10 +451,13 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	if o.body != nil {
 		body = o.body
 	}
-	a := &attempts{c: c, call: cl, out: o}
-	a.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			cl.wire.Add(1)
+	// A copy of o, so that o itself stays on its caller's stack.
+	a := &attempts{c: c, call: cl, out: *o}
+	if !readOnly(o.method) {
+		a.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				cl.wire.Add(1)
+			}
 		}
 	}
 	target := o.url
@@ -467,21 +477,35 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	for k, v := range o.header {
 		h[k] = v
 	}
+	// The values concord adds share one backing array: one allocation
+	// instead of one per header. Each is its own full slice, so an Add to
+	// one (by a signer, say) cannot write into the next.
+	var names, values [4]string
+	n := 0
 	if o.body != nil && h.Get("Content-Type") == "" {
-		ct := o.contentType
-		if ct == "" {
-			ct = "application/json"
+		names[n], values[n] = "Content-Type", o.contentType
+		if o.contentType == "" {
+			values[n] = "application/json"
 		}
-		h["Content-Type"] = []string{ct}
+		n++
 	}
 	if o.ifNoneMatch != "" {
-		h["If-None-Match"] = []string{o.ifNoneMatch}
+		names[n], values[n] = "If-None-Match", o.ifNoneMatch
+		n++
 	}
 	if o.key != "" {
-		c.setKeyHeader(h, o.key)
+		names[n], values[n] = c.keyHeader, c.keyValue(o.key)
+		n++
 	}
 	if c.invocationHeaders {
-		h.Set(HeaderInvocationID, cl.id)
+		names[n], values[n] = HeaderInvocationID, cl.id
+		n++
+	}
+	if n > 0 {
+		shared := append([]string(nil), values[:n]...)
+		for i := range n {
+			h[names[i]] = shared[i : i+1 : i+1]
+		}
 	}
 	if err := c.authorize(ctx, req.Request, cl); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package concord
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -41,12 +42,17 @@ const (
 	KeyQuoted
 )
 
-// newUUIDKey is the default key generator: a random (version 4) UUID.
+// newUUIDKey is the default key generator: a random (version 4) UUID, as
+// uuid.NewRandom makes, from crypto/rand.Read, which keeps its buffer off
+// the heap (uuid.NewRandom reads through an io.Reader, which moves it
+// there): one allocation per key, its string.
 func newUUIDKey() (string, error) {
-	id, err := uuid.NewRandom()
-	if err != nil {
+	var id uuid.UUID
+	if _, err := rand.Read(id[:]); err != nil {
 		return "", fmt.Errorf("concord: generating an idempotency key: %w", err)
 	}
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
 	return id.String(), nil
 }
 
@@ -96,12 +102,12 @@ func (c *Client) keyFor(k *idempotencyKey, callerKey, version string, body []byt
 	return key, nil
 }
 
-// setKeyHeader writes key into h in the client's format.
-func (c *Client) setKeyHeader(h http.Header, key string) {
+// keyValue returns key as its header's value in the client's format.
+func (c *Client) keyValue(key string) string {
 	if c.keyFormat == KeyQuoted {
-		key = strconv.Quote(key)
+		return strconv.Quote(key)
 	}
-	h.Set(c.keyHeader, key)
+	return key
 }
 
 // replayed reports whether a response says it was replayed for a repeated

@@ -136,7 +136,7 @@ func defaultConflictBackOff() backoff.BackOff {
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, start, conflictsOf(res, err), err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -179,7 +179,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...WriteOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, start, conflictsOf(res, err), err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -200,8 +200,8 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			}
 			base = f.snap
 		}
-		mine, err := decodeAs[T](r.c, &Response{Body: base.body}, http.MethodGet, u)
-		if err != nil {
+		var mine T
+		if err := decode(r.c, &Response{Body: base.body}, http.MethodGet, u, &mine); err != nil {
 			return nil, err
 		}
 		// The no-op check compares encodings of T before and after mutate:
@@ -302,7 +302,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 			return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err)
 		}
 		wireBefore := w.call.wire.Load()
-		resp, err := c.exchange(ctx, w.call, out)
+		resp, err := c.exchange(ctx, w.call, &out)
 		if err == nil {
 			return r.written(resp, w.url, w.mine, sent, o, conflicts), nil
 		}
@@ -345,10 +345,11 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 					return nil, conflictErr(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
 				}
 			}
-			var ferr error
-			if theirs, ferr = r.fetch(ctx, w.call, w.url, o, false); ferr != nil {
+			f, ferr := r.fetch(ctx, w.call, w.url, o, false)
+			if ferr != nil {
 				return nil, ferr
 			}
+			theirs = &f
 		}
 		if apiErr.Kind == KindPreconditionRequired {
 			// The server wants a precondition: send the same value once,
@@ -404,7 +405,7 @@ func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *c
 		}
 		switch {
 		case usable(o.versioner, f.snap.version):
-			return f, nil
+			return &f, nil
 		case f.snap.version == "":
 			return nil, fmt.Errorf("%w: the server sends none", ErrNoVersion)
 		case tries >= limit:
@@ -445,7 +446,7 @@ func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []by
 	if err != nil || !sameJSON(roundTrip[T](f.snap.body), sent, versionPath(w.opts.versioner)) {
 		return nil
 	}
-	res, err := r.result(f, conflicts)
+	res, err := r.result(&f, conflicts)
 	if err != nil {
 		return nil
 	}
@@ -456,22 +457,22 @@ func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []by
 // buildWrite encodes the write of one round: the body (or merge patch),
 // its version precondition and, unless WithoutIdempotencyKey, its
 // idempotency key, fresh whenever the bytes or the version change.
-func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, []byte, error) {
+func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []byte, error) {
 	o := w.opts
 	full := w.mineBody
 	if full == nil {
 		var err error
 		if full, err = json.Marshal(w.mine); err != nil {
-			return nil, nil, fmt.Errorf("concord: encoding %T: %w", w.mine, err)
+			return outgoing{}, nil, fmt.Errorf("concord: encoding %T: %w", w.mine, err)
 		}
 		w.mineBody = full
 	}
 	var err error
-	out := r.outgoing(o.at.writeMethod, o.at.write, o)
+	out := *r.outgoing(o.at.writeMethod, o.at.write, o)
 	body := full
 	if o.patch && w.base.body != nil {
 		if body, err = MergePatch(roundTrip[T](w.base.body), full); err != nil {
-			return nil, nil, err
+			return outgoing{}, nil, err
 		}
 		out.method, out.contentType = http.MethodPatch, "application/merge-patch+json"
 	}
@@ -482,11 +483,11 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 	switch {
 	case w.base.version != "":
 		if body, err = o.versioner.Apply(w.base.version, out.ensureHeader(), q, body); err != nil {
-			return nil, nil, err
+			return outgoing{}, nil, err
 		}
 		out.conditional = true
 	case !o.unconditional:
-		return nil, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))
+		return outgoing{}, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))
 	}
 	out.setQuery(q)
 	out.body = body
@@ -495,7 +496,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (*outgoing, [
 		// that changes either gets a fresh key, or the server would replay
 		// the previous round's answer.
 		if out.key, err = r.c.keyFor(key, o.key, w.base.version, body); err != nil {
-			return nil, nil, err
+			return outgoing{}, nil, err
 		}
 	}
 	return out, full, nil
@@ -608,11 +609,11 @@ func etagOf(version string) ETag {
 // conflictsOf is how many conflicts a call met: from its result, or from
 // the *ConflictError it ended with.
 func conflictsOf[T any](res *Result[T], err error) int {
-	var ce *ConflictError
-	switch {
-	case res != nil:
+	if res != nil {
 		return res.Conflicts
-	case errors.As(err, &ce):
+	}
+	var ce *ConflictError // escapes: declared after the success return
+	if errors.As(err, &ce) {
 		return ce.Attempts
 	}
 	return 0

@@ -349,17 +349,28 @@ type callOptions struct {
 
 // withOptions returns the resource's options with a call's applied over
 // them. The resource's header and query maps are shared: the options that
-// add to them copy them first.
-func withOptions[O interface{ apply(*callOptions) }](base callOptions, opts []O) *callOptions {
-	o := base
+// add to them copy them first. It is small enough to inline, so that a call
+// without options keeps its copy on its stack; applying options through
+// their interface moves theirs to the heap.
+func withOptions[O interface{ apply(*callOptions) }](base *callOptions, opts []O) *callOptions {
+	if len(opts) > 0 {
+		return applyOptions(base, opts)
+	}
+	o := *base
+	return &o
+}
+
+func applyOptions[O interface{ apply(*callOptions) }](base *callOptions, opts []O) *callOptions {
+	o := new(callOptions)
+	*o = *base
 	for _, opt := range opts {
-		// A nil interface has no method to call; skip it as net/http skips
-		// nil handlers, so that optional options can be passed as nil.
+		// A nil option is skipped, so that an optional one can be passed
+		// as nil.
 		if any(opt) != nil {
-			opt.apply(&o)
+			opt.apply(o)
 		}
 	}
-	return &o
+	return o
 }
 
 // WithVersioner sets how versions are read and sent. The default is

@@ -64,7 +64,7 @@ var nextLinkMembers = []string{"@odata.nextLink", "odata.nextLink", "nextLink"}
 func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (page *Page[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, start, 0, err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u := next
 	if u == "" {

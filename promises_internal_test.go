@@ -3,6 +3,7 @@ package concord
 import (
 	"context"
 	"fmt"
+	"github.com/google/uuid"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,25 @@ func TestVersionCacheAccountsExactly(t *testing.T) {
 	share.put("s", snapshot{version: `"1"`, body: make([]byte, 1024)})
 	if s, _ := share.get("s"); len(s.body) != 1024 {
 		t.Errorf("a body of exactly its share was dropped")
+	}
+}
+
+// TestDefaultKeysAreVersion4UUIDs: the default key generator makes what
+// uuid.NewRandom makes, random version 4 UUIDs, never the same twice.
+func TestDefaultKeysAreVersion4UUIDs(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 1000 {
+		key, err := newUUIDKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := uuid.Parse(key)
+		if err != nil || id.Version() != 4 || id.Variant() != uuid.RFC4122 || id.String() != key {
+			t.Fatalf("newUUIDKey() = %q (%v); want a canonical version 4 UUID", key, err)
+		}
+		if seen[key] {
+			t.Fatalf("newUUIDKey() = %q twice", key)
+		}
+		seen[key] = true
 	}
 }

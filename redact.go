@@ -121,8 +121,11 @@ func (r redactor) url(raw string) string {
 // credentials included; this is applied before an error reaches a hook, a
 // log or the caller.
 func (r redactor) err(err error) error {
+	if err == nil {
+		return nil // before ue, which escapes: a success costs nothing
+	}
 	var ue *url.Error
-	if err == nil || !errors.As(err, &ue) {
+	if !errors.As(err, &ue) {
 		return err
 	}
 	if shown := r.url(ue.URL); shown != ue.URL {

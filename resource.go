@@ -28,7 +28,7 @@ type Resource[T any] struct {
 // (see ResourceOption; a CallOption given here applies to every call).
 func NewResource[T any](c *Client, path string, opts ...ResourceOption) *Resource[T] {
 	r := &Resource[T]{c: c, path: strings.Trim(path, "/")}
-	r.base = *withOptions(callOptions{versioner: ETagVersion{}}, opts)
+	r.base = *withOptions(&callOptions{versioner: ETagVersion{}}, opts)
 	return r
 }
 
@@ -70,7 +70,7 @@ type Result[T any] struct {
 
 // outgoing starts a request with the call's headers and query.
 func (r *Resource[T]) outgoing(method, u string, o *callOptions) *outgoing {
-	return &outgoing{method: method, url: u, header: o.header.Clone()}
+	return &outgoing{method: method, url: u, header: o.header}
 }
 
 func (o *outgoing) setQuery(q url.Values) {
@@ -79,7 +79,13 @@ func (o *outgoing) setQuery(q url.Values) {
 	}
 }
 
+// ensureHeader returns the request's own header map to add to: the call's
+// headers are shared with every request of the resource, so they are
+// copied first.
 func (o *outgoing) ensureHeader() http.Header {
+	if !o.ownHeader {
+		o.header, o.ownHeader = o.header.Clone(), true
+	}
 	if o.header == nil {
 		o.header = make(http.Header)
 	}
@@ -146,7 +152,7 @@ type route struct {
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, start, 0, err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -156,7 +162,7 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 	if err != nil {
 		return nil, err
 	}
-	return r.result(snap, 0)
+	return r.result(&snap, 0)
 }
 
 // fetch GETs a resource, revalidating a remembered copy, and remembers what
@@ -166,7 +172,7 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 // the caller's own reads, false for the reads the conflict loop makes on its
 // own, so that a call that fails leaves the tracked version where the
 // caller's value came from (see Replace).
-func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions, remember bool) (*fetched, error) {
+func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions, remember bool) (fetched, error) {
 	out := r.outgoing(http.MethodGet, o.at.read, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
@@ -181,11 +187,11 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 		if errors.Is(err, ErrNotFound) {
 			r.c.versions.forget(u)
 		}
-		return nil, err
+		return fetched{}, err
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		if !ok {
-			return nil, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(u))
+			return fetched{}, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(u))
 		}
 		// A 304 carries the ETag a 200 would have: a tag that was weak may
 		// be strong now (Apache), so the new one is kept.
@@ -200,13 +206,13 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 			}
 		}
 		resp.Body, resp.ETag = snap.body, snap.etag
-		return &fetched{snap: snap, resp: resp, url: u}, nil
+		return fetched{snap: snap, resp: resp, url: u}, nil
 	}
 	snap := snapshot{version: o.versioner.Version(resp.Header, resp.Body), etag: resp.ETag, body: resp.Body}
 	if remember {
 		r.c.versions.put(u, snap)
 	}
-	return &fetched{snap: snap, resp: resp, url: u}, nil
+	return fetched{snap: snap, resp: resp, url: u}, nil
 }
 
 // fetched is a snapshot with the response it came from.
@@ -218,21 +224,21 @@ type fetched struct {
 
 // result decodes a fetched representation into a Result.
 func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
-	v, err := decodeAs[T](r.c, f.resp, http.MethodGet, f.url)
-	if err != nil {
+	res := &Result[T]{Version: f.snap.version, Conflicts: conflicts, Response: *f.resp}
+	if err := decode(r.c, f.resp, http.MethodGet, f.url, &res.Value); err != nil {
 		return nil, err
 	}
-	return &Result[T]{Value: v, Version: f.snap.version, Conflicts: conflicts, Response: *f.resp}, nil
+	return res, nil
 }
 
-// decodeAs decodes a response body into a T, naming the request in the
-// error when it does not fit.
-func decodeAs[T any](c *Client, resp *Response, method, u string) (T, error) {
-	var v T
-	if err := json.Unmarshal(resp.Body, &v); err != nil {
-		return v, &DecodeError{Method: method, URL: c.redact.url(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", v), Err: err}
+// decode decodes a response body into *v (in place: a decoded copy would
+// cost an allocation per call), naming the request in the error when it
+// does not fit. On error *v holds what was decoded so far.
+func decode[T any](c *Client, resp *Response, method, u string, v *T) error {
+	if err := json.Unmarshal(resp.Body, v); err != nil {
+		return &DecodeError{Method: method, URL: c.redact.url(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", *v), Err: err}
 	}
-	return v, nil
+	return nil
 }
 
 // Create POSTs v to the collection with an idempotency key: generated, or
@@ -244,7 +250,7 @@ func decodeAs[T any](c *Client, resp *Response, method, u string) (T, error) {
 func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, start, 0, err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -266,12 +272,12 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 	}
 	res = &Result[T]{Value: v, Response: *resp}
 	if len(resp.Body) > 0 {
-		decoded, err := decodeAs[T](r.c, resp, out.method, out.url)
-		if err != nil {
+		res.Value = *new(T) // decoded afresh, not over what was sent
+		if err := decode(r.c, resp, out.method, out.url, &res.Value); err != nil {
 			// Created all the same: say so, and give back what is known.
+			res.Value = v
 			return res, fmt.Errorf("%w: %w", ErrWriteApplied, err)
 		}
-		res.Value = decoded
 	}
 	res.Version = o.versioner.Version(resp.Header, resp.Body)
 	if loc := resp.Header.Get("Location"); loc != "" && len(resp.Body) > 0 {
@@ -299,7 +305,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CreateOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, start, 0, err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	return r.createAt(ctx, cl, id, v, o)
 }
@@ -344,7 +350,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	if !sameJSON(roundTrip[T](theirs.snap.body), body, versionPath(o.versioner)) {
 		return nil, err
 	}
-	res, derr := r.result(theirs, 0)
+	res, derr := r.result(&theirs, 0)
 	if derr != nil {
 		return nil, derr
 	}
@@ -385,8 +391,11 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	res := &Result[T]{Value: v, Conflicts: conflicts, Response: *resp}
 	body := sent
 	if len(resp.Body) > 0 && representation(o.versioner, resp.Body) {
-		if decoded, err := decodeAs[T](r.c, resp, "", u); err == nil {
-			res.Value, body = decoded, resp.Body
+		res.Value = *new(T)
+		if err := decode(r.c, resp, "", u, &res.Value); err == nil {
+			body = resp.Body
+		} else {
+			res.Value = v
 		}
 	}
 	// The new version: from the response (its headers, or a receipt that
@@ -426,7 +435,7 @@ func representation(v Versioner, body []byte) bool {
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption) (err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, start, 0, err) }()
-	o := withOptions(r.base, opts)
+	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
@@ -483,7 +492,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		return err
 	}
 	wireBefore := d.cl.wire.Load()
-	_, err = r.c.exchange(ctx, d.cl, out)
+	_, err = r.c.exchange(ctx, d.cl, &out)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Kind == KindPreconditionRequired && !out.conditional {
 		// Unconditional by the caller's choice, but the server wants the
@@ -497,7 +506,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 			return err
 		}
 		wireBefore = d.cl.wire.Load()
-		_, err = r.c.exchange(ctx, d.cl, out)
+		_, err = r.c.exchange(ctx, d.cl, &out)
 	}
 	if err == nil {
 		r.c.versions.forget(d.u)
@@ -541,24 +550,24 @@ func (d *deletion[T]) run(ctx context.Context) error {
 // WithUnconditional and knows none. An unusable version (weak, or a body
 // version without a query parameter to carry it) is an error wrapping
 // ErrNoVersion, never a reason to send the delete without it.
-func (d *deletion[T]) request() (*outgoing, error) {
+func (d *deletion[T]) request() (outgoing, error) {
 	r, o := d.r, d.o
-	out := r.outgoing(http.MethodDelete, o.at.del, o)
+	out := *r.outgoing(http.MethodDelete, o.at.del, o)
 	q := cloneValues(o.query)
 	switch {
 	case d.version != "":
 		if _, err := o.versioner.Apply(d.version, out.ensureHeader(), q, nil); err != nil {
-			return nil, err
+			return outgoing{}, err
 		}
 		out.conditional = true
 	case !o.unconditional:
-		return nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(d.u))
+		return outgoing{}, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(d.u))
 	}
 	out.setQuery(q)
 	if !o.noKey {
 		key, err := r.c.keyFor(&d.key, o.key, d.version, nil)
 		if err != nil {
-			return nil, err
+			return outgoing{}, err
 		}
 		out.key = key
 	}

@@ -267,7 +267,7 @@ func attemptsOf(ctx context.Context) *attempts { return ctx.Value(attemptsKey{})
 type attempts struct {
 	c    *Client
 	call *call
-	out  *outgoing
+	out  outgoing
 
 	n         int           // attempts made
 	delay     time.Duration // the wait chosen for the next retry
@@ -302,7 +302,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		a.c.observeAttemptDone(ctx, a.call, a.out, a.call.requests, status, err, a.c.clock.Now().Sub(a.started))
+		a.c.observeAttemptDone(ctx, a.call, &a.out, a.call.requests, status, err, a.c.clock.Now().Sub(a.started))
 	}
 	if ctx.Err() != nil {
 		return false, nil
@@ -311,7 +311,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		// The token was refused: a 401 was not processed, so the request
 		// goes again, once, with a new token.
 		a.call.refusedToken = a.call.token
-		a.prior = append(a.prior, a.c.apiError(a.out, resp, a.body, a.truncated))
+		a.prior = append(a.prior, a.c.apiError(&a.out, resp, a.body, a.truncated))
 		a.call.retriesLeft--
 		a.call.retries++
 		a.delay = 0
@@ -354,13 +354,13 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	}
 	attemptErr := err
 	if attemptErr == nil {
-		attemptErr = a.c.apiError(a.out, resp, a.body, a.truncated)
+		attemptErr = a.c.apiError(&a.out, resp, a.body, a.truncated)
 	}
 	a.prior = append(a.prior, attemptErr)
 	a.call.retriesLeft--
 	a.call.retries++
 	a.delay = delay
-	a.c.observeRetry(ctx, a.call, a.out, a.n, resp, attemptErr, delay)
+	a.c.observeRetry(ctx, a.call, &a.out, a.n, resp, attemptErr, delay)
 	return true, nil
 }
 
@@ -383,7 +383,7 @@ func (a *attempts) beforeAttempt(req *http.Request, _ int) {
 	if a.c.invocationHeaders {
 		req.Header.Set(HeaderAttempt, strconv.Itoa(a.call.requests+1))
 	}
-	a.c.observeAttempt(req.Context(), a.call, a.out, req.Header)
+	a.c.observeAttempt(req.Context(), a.call, &a.out, req.Header)
 }
 
 // wrap returns err as the call's error: bare when one attempt was made and
@@ -430,7 +430,7 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 	if n := resp.ContentLength; n >= 0 && n < initialBodyBuffer {
 		size = int(n) + 1 // +1: reading to EOF needs no second buffer
 	}
-	body, err = readAll(io.LimitReader(resp.Body, limit+1), size)
+	body, err = readAll(resp.Body, size, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
 	}
@@ -443,14 +443,15 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 	return body, false, nil
 }
 
-// readAll is io.ReadAll starting from a buffer of the given capacity.
-func readAll(r io.Reader, size int) ([]byte, error) {
-	b := make([]byte, 0, size)
-	for {
+// readAll is io.ReadAll starting from a buffer of the given capacity and
+// stopping after limit bytes (io.LimitReader without its allocation).
+func readAll(r io.Reader, size int, limit int64) ([]byte, error) {
+	b := make([]byte, 0, min(int64(size), limit))
+	for int64(len(b)) < limit {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)] // let append pick the growth
 		}
-		n, err := r.Read(b[len(b):cap(b)])
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			return b, nil
@@ -459,4 +460,5 @@ func readAll(r io.Reader, size int) ([]byte, error) {
 			return b, err
 		}
 	}
+	return b, nil
 }

@@ -32,10 +32,11 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		timeout = a.call.retry.AttemptTimeout
 	}
 	ctx, cancel := context.WithTimeoutCause(req.Context(), timeout, errAttemptTimedOut)
-	if ok {
+	if ok && a.trace.WroteRequest != nil {
 		// net/http's Transport itself resends a request that carries an
 		// Idempotency-Key when a reused connection breaks, so concord's
 		// own count of attempts can be short: count what was written.
+		// (Only for writes: a read resent does no harm.)
 		ctx = httptrace.WithClientTrace(ctx, &a.trace)
 	}
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
