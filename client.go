@@ -273,7 +273,11 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		}
 		o.key = key
 	}
-	resp, err := c.exchange(ctx, cl, o)
+	got, err := c.exchange(ctx, cl, o)
+	var resp *Response // nil when no response came
+	if got.StatusCode != 0 {
+		resp = &got
+	}
 	if err != nil {
 		return resp, err
 	}
@@ -402,7 +406,7 @@ type outgoing struct {
 // exchange sends o and, when the server says an earlier request with the
 // same idempotency key is still in progress, waits (as told by Retry-After,
 // or by the conflict backoff) and resends the same key and bytes.
-func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (*Response, error) {
+func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response, error) {
 	var bo backoff.BackOff // made only when a wait needs it
 	for round := 1; ; round++ {
 		resp, err := c.send(ctx, cl, o)
@@ -446,7 +450,7 @@ func (c *Client) wait(ctx context.Context, d time.Duration) error {
 }
 
 // send makes one request, with transport retries, and reads its response.
-func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, error) {
+func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, error) {
 	var body any
 	if o.body != nil {
 		body = o.body
@@ -468,7 +472,7 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 	}
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), o.method, target, body)
 	if err != nil {
-		return nil, fmt.Errorf("concord: building %s %s: %w", o.method, c.redact.url(o.url), err)
+		return Response{}, fmt.Errorf("concord: building %s %s: %w", o.method, c.redact.url(o.url), err)
 	}
 	h := req.Header
 	for k, v := range c.header {
@@ -508,16 +512,16 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (*Response, er
 		}
 	}
 	if err := c.authorize(ctx, req.Request, cl); err != nil {
-		return nil, err
+		return Response{}, err
 	}
 	hresp, err := c.transport.Do(req)
 	if err == nil && a.bodyErr != nil {
 		err = a.bodyErr
 	}
 	if err != nil {
-		return nil, a.wrap(a.applied(c.redact.err(err)))
+		return Response{}, a.wrap(a.applied(c.redact.err(err)))
 	}
-	resp := &Response{
+	resp := Response{
 		StatusCode: hresp.StatusCode,
 		Header:     hresp.Header,
 		Body:       a.body,

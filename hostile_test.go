@@ -345,6 +345,30 @@ func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
 	}
 }
 
+// TestSlowDripEndsWithTheCallersDeadline: when the caller's deadline comes
+// before AttemptTimeout, it alone bounds the attempt, body included, and
+// the call ends with the caller's error, not an attempt timeout.
+func TestSlowDripEndsWithTheCallersDeadline(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, AttemptTimeout: time.Hour}))
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+		for r.Context().Err() == nil {
+			w.Write([]byte(" "))
+			w.(http.Flusher).Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	ctx, cancel := context.WithTimeout(bounded(t), 150*time.Millisecond)
+	defer cancel()
+	_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+	var timeout *concord.AttemptTimeoutError
+	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &timeout) || hits.Load() != 1 {
+		t.Errorf("Get of a dripping body under a 150ms deadline = %v after %d attempts; want context.DeadlineExceeded after 1", err, hits.Load())
+	}
+}
+
 func TestHugeHeadersAreAnError(t *testing.T) {
 	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {

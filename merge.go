@@ -304,7 +304,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		wireBefore := w.call.wire.Load()
 		resp, err := c.exchange(ctx, w.call, &out)
 		if err == nil {
-			return r.written(resp, w.url, w.mine, sent, o, conflicts), nil
+			return r.written(&resp, w.url, w.mine, sent, o, conflicts), nil
 		}
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
@@ -337,7 +337,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		// herds the writers: measured, it sent three times the requests.)
 		var theirs *fetched
 		if round == 1 {
-			theirs = r.carried(w, resp)
+			theirs = r.carried(w, &resp)
 		}
 		if theirs == nil {
 			if apiErr.Kind == KindStaleVersion {
@@ -518,7 +518,7 @@ func (r *Resource[T]) carried(w *write[T], resp *Response) *fetched {
 		return nil
 	}
 	snap := snapshot{version: v, etag: resp.ETag, body: resp.Body}
-	return &fetched{snap: snap, resp: resp, url: w.url}
+	return &fetched{snap: snap, resp: *resp, url: w.url}
 }
 
 // carriesState reports whether a conflict response may hold the resource's

@@ -83,7 +83,7 @@ func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption)
 	if err != nil {
 		return nil, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", []T(nil)), Err: err}
 	}
-	p := &Page[T]{Response: *resp}
+	p := &Page[T]{Response: resp}
 	if err := json.Unmarshal(raw, &p.Items); err != nil {
 		return nil, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(u), StatusCode: resp.StatusCode, Type: fmt.Sprintf("%T", p.Items), Err: err}
 	}

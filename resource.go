@@ -218,14 +218,14 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 // fetched is a snapshot with the response it came from.
 type fetched struct {
 	snap snapshot
-	resp *Response
+	resp Response
 	url  string
 }
 
 // result decodes a fetched representation into a Result.
 func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
-	res := &Result[T]{Version: f.snap.version, Conflicts: conflicts, Response: *f.resp}
-	if err := decode(r.c, f.resp, http.MethodGet, f.url, &res.Value); err != nil {
+	res := &Result[T]{Version: f.snap.version, Conflicts: conflicts, Response: f.resp}
+	if err := decode(r.c, &res.Response, http.MethodGet, f.url, &res.Value); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -270,10 +270,10 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 	if err != nil {
 		return nil, err
 	}
-	res = &Result[T]{Value: v, Response: *resp}
+	res = &Result[T]{Value: v, Response: resp}
 	if len(resp.Body) > 0 {
 		res.Value = *new(T) // decoded afresh, not over what was sent
-		if err := decode(r.c, resp, out.method, out.url, &res.Value); err != nil {
+		if err := decode(r.c, &res.Response, out.method, out.url, &res.Value); err != nil {
 			// Created all the same: say so, and give back what is known.
 			res.Value = v
 			return res, fmt.Errorf("%w: %w", ErrWriteApplied, err)
@@ -338,7 +338,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	}
 	resp, err := r.c.exchange(ctx, cl, out)
 	if err == nil {
-		return r.written(resp, u, v, body, o, 0), nil
+		return r.written(&resp, u, v, body, o, 0), nil
 	}
 	if !errors.Is(err, ErrAlreadyExists) {
 		return nil, err

@@ -58,7 +58,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := c.exchange(req.Context(), cl, o)
-	if resp == nil {
+	if resp.StatusCode == 0 { // no response came
 		return nil, err
 	}
 	var apiErr *APIError

@@ -31,7 +31,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if ok {
 		timeout = a.call.retry.AttemptTimeout
 	}
-	ctx, cancel := context.WithTimeoutCause(req.Context(), timeout, errAttemptTimedOut)
+	ctx := req.Context()
 	if ok && a.trace.WroteRequest != nil {
 		// net/http's Transport itself resends a request that carries an
 		// Idempotency-Key when a reused connection breaks, so concord's
@@ -39,6 +39,16 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		// (Only for writes: a read resent does no harm.)
 		ctx = httptrace.WithClientTrace(ctx, &a.trace)
 	}
+	if deadline, set := ctx.Deadline(); set && time.Until(deadline) <= timeout {
+		// The caller's deadline comes first and bounds the attempt, body
+		// included: an attempt deadline of its own would change nothing
+		// but cost a context, a timer and a body wrapper.
+		if ctx != req.Context() {
+			req = req.WithContext(ctx)
+		}
+		return t.next.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errAttemptTimedOut)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		err = attemptError(ctx, timeout, err)
