@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -407,7 +406,7 @@ type outgoing struct {
 // same idempotency key is still in progress, waits (as told by Retry-After,
 // or by the conflict backoff) and resends the same key and bytes.
 func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response, error) {
-	var bo backoff.BackOff // made only when a wait needs it
+	waiting := c.waitingBackOff()
 	for round := 1; ; round++ {
 		resp, err := c.send(ctx, cl, o)
 		if err == nil || o.key == "" {
@@ -427,10 +426,7 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response,
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
 		}
 		if !ok {
-			if bo == nil {
-				bo = c.conflict.NewBackOff()
-			}
-			if d = bo.NextBackOff(); d == backoff.Stop {
+			if d, ok = waiting.next(); !ok {
 				return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/cenkalti/backoff/v4"
 	"net/http"
 	"net/url"
 	"strings"
@@ -461,7 +460,6 @@ type deletion[T any] struct {
 	cl      *call
 	version string
 	key     idempotencyKey
-	bo      backoff.BackOff
 }
 
 func (d *deletion[T]) run(ctx context.Context) error {
@@ -476,7 +474,8 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		// a usable one is served. If the item changed since the version the
 		// caller saw, deleting it would delete a state nobody here has
 		// seen: that is a conflict, not a delete.
-		f, ferr := r.awaitVersion(ctx, d.cl, d.u, o, limit, func() error { return d.backOff(ctx) })
+		waiting := r.c.waitingBackOff()
+		f, ferr := r.awaitVersion(ctx, d.cl, d.u, o, limit, &waiting)
 		if ferr != nil {
 			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), ferr)
 		}
@@ -572,17 +571,6 @@ func (d *deletion[T]) request() (outgoing, error) {
 		out.key = key
 	}
 	return out, nil
-}
-
-func (d *deletion[T]) backOff(ctx context.Context) error {
-	if d.bo == nil {
-		d.bo = d.r.c.conflict.NewBackOff()
-	}
-	wait := d.bo.NextBackOff()
-	if wait == backoff.Stop {
-		return errors.New("concord: the conflict backoff stopped")
-	}
-	return d.r.c.wait(ctx, wait)
 }
 
 func cloneValues(v url.Values) url.Values {

@@ -45,8 +45,13 @@ type Counter struct {
 
 func main() {
 	quick := flag.Bool("quick", false, "smaller runs, for a smoke test")
+	study := flag.Int("backoff-study", 0, "only compare conflict backoffs, with this many runs of each")
 	flag.Parse()
 	fmt.Printf("Go %s, %s/%s, %d CPUs, %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	if *study > 0 {
+		backoffStudy(*study)
+		return
+	}
 	writers := []int{1, 8, 32, 128}
 	if *quick {
 		writers = []int{1, 8}
@@ -84,14 +89,30 @@ func contention(writerCounts []int, increments int) {
 	for _, mode := range modes {
 		for _, n := range writerCounts {
 			for _, client := range []string{"concord, client per writer", "concord, one shared client", "plain RetryOnConflict loop"} {
-				runContention(mode.name, mode.opts, client, n, increments)
+				r := runContention(mode.opts, client, n, increments, concord.ConflictPolicy{})
+				verdict := "yes"
+				if r.final != r.succeeded {
+					verdict = fmt.Sprintf("**no: %d vs %d**", r.final, r.succeeded)
+				}
+				fmt.Printf("| %s | %s | %d | %s (%d) | %d | %.2f | %s | %s |\n", mode.name, client, n, verdict, r.final, r.failed,
+					r.perUpdate, pct(r.latencies, 50), pct(r.latencies, 99))
 			}
 		}
 	}
 	fmt.Println()
 }
 
-func runContention(mode string, opts []concordtest.Option, client string, writers, increments int) {
+// contended is what one contention run measured.
+type contended struct {
+	final, succeeded, failed int64
+	perUpdate                float64         // requests per successful update
+	latencies                []time.Duration // of successful updates, sorted
+}
+
+// runContention runs writers goroutines, each making increments updates of
+// one counter, and measures them. policy is the concord clients' conflict
+// policy.
+func runContention(opts []concordtest.Option, client string, writers, increments int, policy concord.ConflictPolicy) contended {
 	api := concordtest.NewAPI(opts...)
 	srv := httptest.NewServer(api)
 	defer srv.Close()
@@ -102,7 +123,7 @@ func runContention(mode string, opts []concordtest.Option, client string, writer
 
 	var shared *concord.Client
 	newConcord := func() *concord.Client {
-		c, err := concord.New(srv.URL, concord.WithTransport(transport()))
+		c, err := concord.New(srv.URL, concord.WithTransport(transport()), concord.WithConflictPolicy(policy))
 		if err != nil {
 			panic(err)
 		}
@@ -165,13 +186,12 @@ func runContention(mode string, opts []concordtest.Option, client string, writer
 	var final Counter
 	_ = json.Unmarshal(doc, &final)
 	requests := api.Stats().Requests - before
-	verdict := "yes"
-	if int64(final.N) != succeeded.Load() {
-		verdict = fmt.Sprintf("**no: %d vs %d**", final.N, succeeded.Load())
-	}
 	slices.Sort(latencies)
-	fmt.Printf("| %s | %s | %d | %s (%d) | %d | %.2f | %s | %s |\n", mode, client, writers, verdict, final.N, failed.Load(),
-		float64(requests)/float64(max(succeeded.Load(), 1)), pct(latencies, 50), pct(latencies, 99))
+	return contended{
+		final: int64(final.N), succeeded: succeeded.Load(), failed: failed.Load(),
+		perUpdate: float64(requests) / float64(max(succeeded.Load(), 1)),
+		latencies: latencies,
+	}
 }
 
 // plainUpdate is the read-modify-write users write around client-go's

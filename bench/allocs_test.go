@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestAllocationBudget holds concord to its allocations per call beyond
+// hand-written net/http's, on the happy path. Allocation counts are exact,
+// unlike timings, so this is a test and not a benchmark: a change that adds
+// an allocation to every call fails here. The budgets are what concord
+// costs today; BENCHMARKS.md says what each allocation beyond net/http's
+// pays for, and what stands in the way of the goal (at most 3 on a GET, 6
+// on a PUT).
+func TestAllocationBudget(t *testing.T) {
+	tests := []struct {
+		name   string
+		call   func(client, url string) (Call, func())
+		budget float64
+	}{
+		{"GET", Get, 14},
+		{"conditional PUT", Put, 23},
+	}
+	srv := NewHappyServer()
+	defer srv.Close()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, concord := allocsPerCall(t, srv, tt.call, Baseline), allocsPerCall(t, srv, tt.call, "concord")
+			if extra := concord - base; extra > tt.budget {
+				t.Errorf("%s: concord makes %.0f allocations a call, net/http %.0f: %.0f more; want at most %.0f more", tt.name, concord, base, extra, tt.budget)
+			}
+		})
+	}
+}
+
+func allocsPerCall(t *testing.T, srv *httptest.Server, newCall func(client, url string) (Call, func()), client string) float64 {
+	call, done := newCall(client, srv.URL)
+	defer done()
+	ctx := context.Background()
+	for range 10 { // warm: connections, caches
+		if err := call(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var failed error
+	n := testing.AllocsPerRun(500, func() {
+		if err := call(ctx); err != nil {
+			failed = err
+		}
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	return n
+}

@@ -1,0 +1,446 @@
+package concord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// ConflictPolicy sets how the conflict loop retries a write after a
+// stale-version conflict, and how long a call waits for a state to pass (a
+// weak ETag to turn strong, a key that is in progress). The zero value
+// means the defaults below.
+type ConflictPolicy struct {
+	// MaxAttempts bounds the writes one call makes, the first included,
+	// and the reads it makes waiting for a usable version. Default
+	// DefaultConflictAttempts.
+	MaxAttempts int
+	// NewBackOff, when set, returns a fresh backoff for each call's waits;
+	// concord calls NextBackOff before each wait and stops on
+	// backoff.Stop. By default the waits between conflicting writes are
+	// decorrelated jitter: each drawn uniformly between
+	// DefaultConflictInitialInterval and three times the previous one, at
+	// most DefaultConflictMaxInterval, which spreads writers that collided
+	// further apart than exponential backoff does (BENCHMARKS.md compares
+	// them). Waits for a state to pass double from
+	// DefaultConflictInitialInterval, ±50% jitter, up to
+	// DefaultWaitMaxInterval: they wait out a time (Apache's weak tags
+	// last a second), not other writers, and waits that can shrink would
+	// give up early. Neither has an elapsed-time limit: the context's
+	// deadline bounds them.
+	NewBackOff func() backoff.BackOff
+}
+
+// Default conflict settings.
+const (
+	DefaultConflictAttempts        = 10
+	DefaultConflictInitialInterval = 10 * time.Millisecond
+	DefaultConflictMaxInterval     = 500 * time.Millisecond
+	DefaultWaitMaxInterval         = time.Second
+)
+
+func (p ConflictPolicy) withDefaults() ConflictPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultConflictAttempts
+	}
+	return p
+}
+
+// backOff waits between the tries of one call, with a backoff of its own
+// made at the first wait: most calls never wait, and a backoff holds
+// per-call state, never shared between goroutines.
+type backOff struct {
+	c    *Client
+	make func() backoff.BackOff
+	bo   backoff.BackOff
+}
+
+// contentionBackOff is the backoff between writes that conflicted.
+func (c *Client) contentionBackOff() backOff {
+	b := backOff{c: c, make: c.conflict.NewBackOff}
+	if b.make == nil {
+		b.make = func() backoff.BackOff {
+			return &decorrelatedJitter{base: DefaultConflictInitialInterval, limit: DefaultConflictMaxInterval, rand: rand.Float64}
+		}
+	}
+	return b
+}
+
+// waitingBackOff is the backoff of a call waiting for a state to pass.
+func (c *Client) waitingBackOff() backOff {
+	b := backOff{c: c, make: c.conflict.NewBackOff}
+	if b.make == nil {
+		b.make = func() backoff.BackOff {
+			return backoff.NewExponentialBackOff(
+				backoff.WithInitialInterval(DefaultConflictInitialInterval),
+				backoff.WithMultiplier(2),
+				backoff.WithRandomizationFactor(0.5),
+				backoff.WithMaxInterval(DefaultWaitMaxInterval),
+				backoff.WithMaxElapsedTime(0),
+			)
+		}
+	}
+	return b
+}
+
+// next returns the next wait, or false when the backoff stopped.
+func (b *backOff) next() (time.Duration, bool) {
+	if b.bo == nil {
+		b.bo = b.make()
+	}
+	d := b.bo.NextBackOff()
+	return d, d != backoff.Stop
+}
+
+// wait sleeps for the next wait (see Client.wait).
+func (b *backOff) wait(ctx context.Context) error {
+	d, ok := b.next()
+	if !ok {
+		return errors.New("concord: the conflict backoff stopped")
+	}
+	return b.c.wait(ctx, d)
+}
+
+// decorrelatedJitter is the "decorrelated jitter" of Marc Brooker's
+// "Exponential Backoff And Jitter" (AWS Architecture Blog, 2015): each
+// wait is drawn uniformly from [base, 3 × the previous wait], at most
+// limit. Waits grow like exponential backoff's, while two writers that
+// collided draw far apart.
+type decorrelatedJitter struct {
+	base, limit, last time.Duration
+	rand              func() float64 // in [0, 1)
+}
+
+// NextBackOff returns the next wait; it never stops.
+func (d *decorrelatedJitter) NextBackOff() time.Duration {
+	prev := max(d.last, d.base)
+	d.last = min(d.limit, d.base+time.Duration(d.rand()*float64(3*prev-d.base)))
+	return d.last
+}
+
+// Reset starts again from base.
+func (d *decorrelatedJitter) Reset() { d.last = 0 }
+
+// write is the state of one conditional write through the conflict loop.
+type write[T any] struct {
+	url      string
+	mine     T
+	mineBody []byte   // mine encoded, when already known; nil otherwise
+	base     snapshot // body nil when the base is unknown
+	merge    MergeFunc[T]
+	opts     *callOptions
+	call     *call
+	turn     *writeLock // nil with WithConcurrentWrites
+}
+
+// writeLoop sends a conditional write and resolves stale-version conflicts
+// by refetching (or reading the state the conflict response carried),
+// merging and writing again against the new version. The reads it makes on
+// its own are not remembered as the tracked version: only a write that
+// succeeds moves it.
+func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], error) {
+	c, o := r.c, w.opts
+	limit := c.conflict.MaxAttempts
+	if o.maxConflicts > 0 {
+		limit = o.maxConflicts
+	}
+	var (
+		contention  = c.contentionBackOff()
+		waiting     = c.waitingBackOff()
+		key         idempotencyKey
+		required    bool // a 428 was answered once already
+		conflicts   int
+		conflictErr = func(kind ConflictKind, round int, version string, err error) error {
+			return &ConflictError{Kind: kind, Attempts: round, Version: version, Err: err}
+		}
+	)
+	for round := 1; ; round++ {
+		out, sent, err := r.buildWrite(w, &key)
+		if errors.Is(err, ErrNoVersion) && !o.unconditional {
+			// No version the versioner can send (a weak ETag, as Apache
+			// serves for a second after each write): never write without
+			// one, but wait for the server to serve a usable one.
+			f, ferr := r.awaitVersion(ctx, w.call, w.url, o, limit, &waiting)
+			if ferr != nil {
+				return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr)
+			}
+			if w.base.version != "" && !sameVersion(w.base.version, f.snap.version) {
+				// The item changed since the version mine came from: a
+				// stale conflict, found before writing.
+				conflicts++
+				if w.merge == nil {
+					return nil, conflictErr(KindStaleVersion, round, w.base.version, fmt.Errorf("%w: the item changed since version %s", ErrConflict, w.base.version))
+				}
+				if res, err := r.mergeRound(ctx, w, w.mineBody, f, round, conflicts); res != nil || err != nil {
+					return res, err
+				}
+				continue
+			}
+			w.base = f.snap
+			out, sent, err = r.buildWrite(w, &key)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err)
+		}
+		wireBefore := w.call.wire.Load()
+		resp, err := c.exchange(ctx, w.call, &out)
+		if err == nil {
+			return r.written(&resp, w.url, w.mine, sent, o, conflicts), nil
+		}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
+			return nil, err
+		}
+		conflicts++
+		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
+		switch {
+		case apiErr.Kind == KindPreconditionRequired && (required || out.conditional):
+			return nil, err
+		case apiErr.Kind == KindStaleVersion && w.merge == nil:
+			if w.call.wire.Load()-wireBefore > 1 {
+				// The write went out more than once (a retry, or net/http's
+				// own resend): the 412 may answer our own write that took
+				// effect. If the server holds exactly what we sent, it did.
+				if res := r.appliedAlready(ctx, w, sent, conflicts); res != nil {
+					return res, nil
+				}
+			}
+			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
+		case round >= limit:
+			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
+		}
+		// The current state. After a first conflict, the state the
+		// conflict response carried (when the API sends it) is used at
+		// once: it is as fresh as it will ever be, and waiting would only
+		// let it go stale. A second conflict means real contention: then
+		// concord backs off and fetches after the wait, so that it sees what
+		// the other writers did meanwhile. (Retrying at once every time
+		// herds the writers: measured, it sent three times the requests.)
+		var theirs *fetched
+		if round == 1 {
+			theirs = r.carried(w, &resp)
+		}
+		if theirs == nil {
+			if apiErr.Kind == KindStaleVersion {
+				if werr := contention.wait(ctx); werr != nil {
+					return nil, conflictErr(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
+				}
+			}
+			f, ferr := r.fetch(ctx, w.call, w.url, o, false)
+			if ferr != nil {
+				return nil, ferr
+			}
+			theirs = &f
+		}
+		if apiErr.Kind == KindPreconditionRequired {
+			// The server wants a precondition: send the same value once,
+			// conditional on the version it holds.
+			required = true
+			w.base = theirs.snap
+			continue
+		}
+		if theirs.snap.version != "" && theirs.snap.version == w.base.version {
+			return nil, conflictErr(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err))
+		}
+		if res, err := r.mergeRound(ctx, w, sent, theirs, round, conflicts); res != nil || err != nil {
+			return res, err
+		}
+	}
+}
+
+// mergeRound merges mine (encoded as sent) onto theirs. It returns the
+// call's result when nothing is left to write, an error when the merge
+// gave up, or neither when w now holds the merged write for the next round.
+func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, theirs *fetched, round, conflicts int) (*Result[T], error) {
+	merged, mergedBody, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
+	if err != nil {
+		return nil, err
+	}
+	if unchanged {
+		res, err := r.result(theirs, conflicts)
+		if err != nil {
+			return nil, err
+		}
+		r.c.versions.put(w.url, theirs.snap)
+		res.Unchanged = true
+		return res, nil
+	}
+	w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
+	return nil, nil
+}
+
+// awaitVersion reads the item until the server serves a version the
+// versioner can send, backing off between reads, at most limit reads. It
+// fails with ErrNoVersion when none comes, or at once when the server
+// serves no version at all, which waiting will not change.
+func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *callOptions, limit int, waiting *backOff) (*fetched, error) {
+	for tries := 1; ; tries++ {
+		if tries > 1 {
+			if err := waiting.wait(ctx); err != nil {
+				return nil, fmt.Errorf("%w: waiting for a usable version: %w", ErrNoVersion, err)
+			}
+		}
+		f, err := r.fetch(ctx, cl, u, o, false)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case usable(o.versioner, f.snap.version):
+			return &f, nil
+		case f.snap.version == "":
+			return nil, fmt.Errorf("%w: the server sends none", ErrNoVersion)
+		case tries >= limit:
+			return nil, fmt.Errorf("%w: still %s after %d reads", ErrNoVersion, f.snap.version, tries)
+		}
+	}
+}
+
+// usable reports whether the versioner can make a write conditional on
+// version: a strong ETag (or any, when Opaque), or any body version.
+func usable(v Versioner, version string) bool {
+	if ev, ok := v.(ETagVersion); ok {
+		tag, err := ParseETag(version)
+		return err == nil && (!tag.IsWeak() || ev.Opaque)
+	}
+	return version != ""
+}
+
+// sameVersion reports whether two versions name the same state: ETags
+// under weak comparison (Apache's W/"x" and "x" are one file state), other
+// versions byte for byte.
+func sameVersion(a, b string) bool {
+	ta, errA := ParseETag(a)
+	tb, errB := ParseETag(b)
+	if errA == nil && errB == nil {
+		return ta.WeakEqual(tb)
+	}
+	return a == b
+}
+
+// appliedAlready reads the item after a write that went out more than once
+// was rejected as stale, and returns the result of a successful write when
+// the server holds exactly what was sent; nil otherwise. For a Replace,
+// whose value is absolute, that state is the write's outcome whoever made
+// it.
+func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []byte, conflicts int) *Result[T] {
+	f, err := r.fetch(ctx, w.call, w.url, w.opts, false)
+	if err != nil || !sameJSON(roundTrip[T](f.snap.body), sent, versionPath(w.opts.versioner)) {
+		return nil
+	}
+	res, err := r.result(&f, conflicts)
+	if err != nil {
+		return nil
+	}
+	r.c.versions.put(w.url, f.snap)
+	return res
+}
+
+// buildWrite encodes the write of one round: the body (or merge patch),
+// its version precondition and, unless WithoutIdempotencyKey, its
+// idempotency key, fresh whenever the bytes or the version change.
+func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []byte, error) {
+	o := w.opts
+	full := w.mineBody
+	if full == nil {
+		var err error
+		if full, err = json.Marshal(w.mine); err != nil {
+			return outgoing{}, nil, fmt.Errorf("concord: encoding %T: %w", w.mine, err)
+		}
+		w.mineBody = full
+	}
+	var err error
+	out := *r.outgoing(o.at.writeMethod, o.at.write, o)
+	body := full
+	if o.patch && w.base.body != nil {
+		if body, err = MergePatch(roundTrip[T](w.base.body), full); err != nil {
+			return outgoing{}, nil, err
+		}
+		out.method, out.contentType = http.MethodPatch, "application/merge-patch+json"
+	}
+	q := o.query
+	if _, plain := o.versioner.(ETagVersion); !plain {
+		q = cloneValues(o.query) // a versioner may add to the query
+	}
+	switch {
+	case w.base.version != "":
+		if body, err = o.versioner.Apply(w.base.version, out.ensureHeader(), q, body); err != nil {
+			return outgoing{}, nil, err
+		}
+		out.conditional = true
+	case !o.unconditional:
+		return outgoing{}, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))
+	}
+	out.setQuery(q)
+	out.body = body
+	if !o.noKey {
+		// The key stands for these bytes against this version: a round
+		// that changes either gets a fresh key, or the server would replay
+		// the previous round's answer.
+		if out.key, err = r.c.keyFor(key, o.key, w.base.version, body); err != nil {
+			return outgoing{}, nil, err
+		}
+	}
+	return out, full, nil
+}
+
+// carried returns the state a conflict response carried, when it carried
+// a representation with a version other than the one just rejected (a
+// response echoing that version is not the current state), or nil.
+func (r *Resource[T]) carried(w *write[T], resp *Response) *fetched {
+	if resp == nil || !carriesState(resp) {
+		return nil
+	}
+	v := w.opts.versioner.Version(resp.Header, resp.Body)
+	if v == "" || v == w.base.version {
+		return nil
+	}
+	var probe T
+	if json.Unmarshal(resp.Body, &probe) != nil {
+		return nil
+	}
+	snap := snapshot{version: v, etag: resp.ETag, body: resp.Body}
+	return &fetched{snap: snap, resp: *resp, url: w.url}
+}
+
+// carriesState reports whether a conflict response may hold the resource's
+// current representation rather than an error document: it is
+// application/json (not problem+json) and not a Kubernetes Status or an
+// {"error": ...} body. The caller also requires a version other than the
+// one the rejected write carried.
+func carriesState(resp *Response) bool {
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" || len(resp.Body) == 0 {
+		return false
+	}
+	dialect, _ := errorCode(resp.Header, resp.Body, nil)
+	return dialect == dialectNone
+}
+
+// etagOf returns version as an ETag when it is one.
+func etagOf(version string) ETag {
+	tag, err := ParseETag(version)
+	if err != nil {
+		return ""
+	}
+	return tag
+}
+
+// conflictsOf is how many conflicts a call met: from its result, or from
+// the *ConflictError it ended with.
+func conflictsOf[T any](res *Result[T], err error) int {
+	if res != nil {
+		return res.Conflicts
+	}
+	var ce *ConflictError // escapes: declared after the success return
+	if errors.As(err, &ce) {
+		return ce.Attempts
+	}
+	return 0
+}
