@@ -202,3 +202,30 @@ func TestDecorrelatedJitter(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAllGrowth: an announced body is read into a buffer of exactly
+// its size once a quarter of it has arrived, after doublings; an unknown
+// length doubles; nothing is ever allocated for bytes that did not come.
+func TestReadAllGrowth(t *testing.T) {
+	const size = 16 << 20
+	body := strings.Repeat("x", size)
+	tests := []struct {
+		name      string
+		announced int64
+		sent      int
+		wantCap   int
+	}{
+		{"announced and sent", size, size, size + 1},
+		{"small, announced", 100, 100, 101},
+		{"unknown length", -1, size, 2 * size},
+		{"announced, a little sent", size, 1000, 1024},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := readAll(strings.NewReader(body[:tt.sent]), tt.announced, 64<<20)
+			if err != nil || len(b) != tt.sent || cap(b) != tt.wantCap {
+				t.Errorf("readAll(%d bytes, announced %d) = %d bytes in a buffer of %d, %v; want %d in %d", tt.sent, tt.announced, len(b), cap(b), err, tt.sent, tt.wantCap)
+			}
+		})
+	}
+}

@@ -422,15 +422,7 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 		// the merge can use instead of refetching it.
 		limit = c.maxBody
 	}
-	// The buffer grows with what arrives, never with what Content-Length
-	// announces: a server that claims 64 MiB and sends nothing costs a
-	// small buffer, not 64 MiB. A small announced length is used as it is,
-	// so that the common case reads into one buffer of the right size.
-	size := 512
-	if n := resp.ContentLength; n >= 0 && n < initialBodyBuffer {
-		size = int(n) + 1 // +1: reading to EOF needs no second buffer
-	}
-	body, err = readAll(resp.Body, size, limit+1)
+	body, err = readAll(resp.Body, resp.ContentLength, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
 	}
@@ -443,13 +435,35 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 	return body, false, nil
 }
 
-// readAll is io.ReadAll starting from a buffer of the given capacity and
-// stopping after limit bytes (io.LimitReader without its allocation).
-func readAll(r io.Reader, size int, limit int64) ([]byte, error) {
-	b := make([]byte, 0, min(int64(size), limit))
+// readAll is io.ReadAll stopping after limit bytes (io.LimitReader
+// without its allocation), with a buffer sized for a body of the announced
+// length (-1 when unknown).
+//
+// The buffer grows with what arrives, never with what Content-Length
+// announces alone: a server that claims 64 MiB and sends nothing costs a
+// small buffer, not 64 MiB. A small announced length is used at once, so
+// that the common case reads into one buffer of the right size; a large one
+// once a quarter of it has arrived, so that the buffer is never more than
+// four times what was sent. Until then the buffer doubles, as
+// json.Decoder's does (append's growth of a quarter would copy a large
+// body over and over).
+func readAll(r io.Reader, announced, limit int64) ([]byte, error) {
+	want := limit
+	if announced >= 0 {
+		want = min(announced+1, limit) // +1: reading to EOF needs no second buffer
+	}
+	size := min(512, limit)
+	if announced >= 0 && want <= initialBodyBuffer {
+		size = want
+	}
+	b := make([]byte, 0, size)
 	for int64(len(b)) < limit {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // let append pick the growth
+			next := min(2*int64(cap(b)), limit)
+			if announced >= 0 && int64(len(b)) >= want/4 && want > int64(cap(b)) {
+				next = want
+			}
+			b = append(make([]byte, 0, next), b...)
 		}
 		n, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
 		b = b[:len(b)+n]

@@ -28,7 +28,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/concord-go/concord"
@@ -63,10 +62,10 @@ func scenarios(quick bool) []scenario {
 	for _, size := range []int{1 << 20, 16 << 20} {
 		label := fmt.Sprintf("%d MiB", size>>20)
 		n := calls(8 >> (size >> 23)) // 8 calls of 1 MiB, 2 of 16 MiB
-		doc := bench.LargeDoc(size)
+		put := func(client, url string) (bench.Call, func()) { return bench.LargePut(client, url, bench.LargeDoc(size)) }
 		out = append(out,
 			scenario{"GET " + label, bench.LargeClients, n, large(size), bench.LargeGet},
-			scenario{"PUT " + label, bench.LargeClients, n, large(size), func(client, url string) (bench.Call, func()) { return bench.LargePut(client, url, doc) }},
+			scenario{"PUT " + label, bench.LargeClients, n, large(size), put},
 			scenario{"Update " + label, bench.LargeClients, n, large(size), bench.LargeUpdate},
 		)
 	}
@@ -97,11 +96,13 @@ func main() {
 
 // measure runs one scenario's blocks and prints its rows.
 func measure(sc scenario, blocks int, quick bool) {
-	srv := sc.server()
-	defer srv.Close()
 	ctx := context.Background()
 	calls := make([]bench.Call, len(sc.clients))
 	for i, client := range sc.clients {
+		// A server each: a write by one client must not make another's
+		// version stale.
+		srv := sc.server()
+		defer srv.Close()
 		call, done := sc.call(client, srv.URL)
 		defer done()
 		calls[i] = call
@@ -191,7 +192,10 @@ func geomeanCI(ratios []float64, resamples int) (mean, lo, hi float64) {
 }
 
 // peakRSS runs this program again making only one client's calls of one
-// case, and returns that process's peak resident memory.
+// case, and returns that process's peak resident memory, which it reports
+// itself: the rusage of a child started by a Go program counts the
+// parent's memory too (the child begins as a vfork of the parent, and
+// Linux carries the high-water mark across exec).
 func peakRSS(which string, quick bool) string {
 	args := []string{"-child", which}
 	if quick {
@@ -199,12 +203,12 @@ func peakRSS(which string, quick bool) string {
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Stderr = os.Stderr
-	must(cmd.Run())
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return "?"
-	}
-	return size(float64(ru.Maxrss) * 1024) // Linux reports KiB
+	out, err := cmd.Output()
+	must(err)
+	var kib float64
+	_, err = fmt.Sscan(string(out), &kib)
+	must(err)
+	return size(kib * 1024)
 }
 
 func runChild(which string, quick bool) {
@@ -214,13 +218,21 @@ func runChild(which string, quick bool) {
 			continue
 		}
 		srv := sc.server()
-		defer srv.Close()
 		call, done := sc.call(client, srv.URL)
-		defer done()
 		for range 2 * sc.calls {
 			must(call(context.Background()))
 		}
-		return
+		done()
+		srv.Close()
+		status, err := os.ReadFile("/proc/self/status")
+		must(err)
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				fmt.Println(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+				return
+			}
+		}
+		panic("paired: no VmHWM in /proc/self/status")
 	}
 	panic("paired: no case " + which)
 }
