@@ -62,7 +62,9 @@ func scenarios(quick bool) []scenario {
 	for _, size := range []int{1 << 20, 16 << 20} {
 		label := fmt.Sprintf("%d MiB", size>>20)
 		n := calls(8 >> (size >> 23)) // 8 calls of 1 MiB, 2 of 16 MiB
-		put := func(client, url string) (bench.Call, func()) { return bench.LargePut(client, url, bench.LargeDoc(size)) }
+		put := func(client, url string) (bench.Call, func()) {
+			return bench.LargePut(client, url, bench.LargeDoc(size))
+		}
 		out = append(out,
 			scenario{"GET " + label, bench.LargeClients, n, large(size), bench.LargeGet},
 			scenario{"PUT " + label, bench.LargeClients, n, large(size), put},
