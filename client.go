@@ -339,6 +339,12 @@ type call struct {
 	token        string       // the bearer token the last attempt carried
 	refusedToken string       // a token the server answered 401 to
 	wire         atomic.Int32 // requests written on the wire, net/http's own resends included
+	// trace counts wire for writes. It is set once per call and never
+	// reset: net/http may call it after RoundTrip has returned.
+	trace httptrace.ClientTrace
+	// attempt is the state of the request being sent; the call's requests
+	// go one at a time, so one serves them all, an allocation saved.
+	attempt attempts
 }
 
 // override replaces the call's retry policy with p, whose zero (or
@@ -452,9 +458,10 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 		body = o.body
 	}
 	// A copy of o, so that o itself stays on its caller's stack.
-	a := &attempts{c: c, call: cl, out: *o}
-	if !readOnly(o.method) {
-		a.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
+	a := &cl.attempt
+	*a = attempts{c: c, call: cl, out: *o}
+	if !readOnly(o.method) && cl.trace.WroteRequest == nil {
+		cl.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
 				cl.wire.Add(1)
 			}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"time"
@@ -277,8 +276,7 @@ type attempts struct {
 
 	body      []byte // the final response's body (or its bounded prefix)
 	truncated bool
-	bodyErr   error // reading the final body failed
-	trace     httptrace.ClientTrace
+	bodyErr   error     // reading the final body failed
 	wrote     bool      // an attempt of a write was answered 2xx: it took effect
 	started   time.Time // when the current attempt was sent, for OnAttemptDone
 }

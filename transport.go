@@ -32,12 +32,12 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		timeout = a.call.retry.AttemptTimeout
 	}
 	ctx := req.Context()
-	if ok && a.trace.WroteRequest != nil {
+	if ok && !readOnly(req.Method) && a.call.trace.WroteRequest != nil {
 		// net/http's Transport itself resends a request that carries an
 		// Idempotency-Key when a reused connection breaks, so concord's
 		// own count of attempts can be short: count what was written.
 		// (Only for writes: a read resent does no harm.)
-		ctx = httptrace.WithClientTrace(ctx, &a.trace)
+		ctx = httptrace.WithClientTrace(ctx, &a.call.trace)
 	}
 	if deadline, set := ctx.Deadline(); set && time.Until(deadline) <= timeout {
 		// The caller's deadline comes first and bounds the attempt, body

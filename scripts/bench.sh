@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
-# Reproduces every figure in BENCHMARKS.md:
-#   bench/results/happy.txt       raw `go test -bench` output, COUNT runs each
-#   bench/results/happy-stat.txt  benchstat, one column per client
-#   bench/results/scenarios.md    contention, outage and lost-response tables
-# Run it on an otherwise idle machine; it takes about 5 minutes. The client
-# and the loopback server share the machine's cores, so single timings move
-# by 10-20%: trust benchstat's intervals and p-values, not one run.
+# Reproduces every figure in BENCHMARKS.md, from the bench module:
+#   bench/results/paired.md     happy path and large documents: time ratios to
+#                               net/http from paired, interleaved blocks with
+#                               95% bootstrap intervals; allocations and bytes
+#                               per call; peak RSS; the version cache's heap
+#   bench/results/scenarios.md  contention, outage and lost-response tables
+#   bench/results/backoff.md    the conflict backoff against the exponential
+#                               one it replaced, RUNS runs each, Mann-Whitney
+# Run it on an otherwise idle machine; it takes about 10 minutes. BLOCKS and
+# RUNS make it longer or shorter.
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
-COUNT=${COUNT:-10}
-BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
+BLOCKS=${BLOCKS:-40}
+RUNS=${RUNS:-25}
 mkdir -p results
-# COUNT rounds of every benchmark, interleaved rather than COUNT runs of one
-# after another, so that drift on a shared machine spreads over all clients.
-go test -c -o results/bench.test .
-: > results/happy.txt
-for round in $(seq "$COUNT"); do
-  echo "round $round of $COUNT" >&2
-  ./results/bench.test -test.run '^$' -test.bench . -test.benchmem | tee -a results/happy.txt
-done
-rm -f results/bench.test
-go run "golang.org/x/perf/cmd/benchstat@${BENCHSTAT_VERSION}" -col /client results/happy.txt | tee results/happy-stat.txt
-go run ./cmd/scenarios | tee results/scenarios.md
+go build -o results/paired ./cmd/paired
+go build -o results/scenarios ./cmd/scenarios
+./results/paired -blocks "$BLOCKS" | tee results/paired.md
+./results/scenarios | tee results/scenarios.md
+./results/scenarios -backoff-study "$RUNS" | tee results/backoff.md
+rm -f results/paired results/scenarios

@@ -154,10 +154,14 @@ func measure(sc scenario, blocks int, quick bool) {
 }
 
 // perCall counts the allocations and bytes of n calls, over the whole
-// process (the server's included).
+// process (the server's included). A collection empties the sync.Pools
+// that encoding/json and net/http keep, so a few calls refill them first.
 func perCall(ctx context.Context, call bench.Call, n int) (allocs, bytes float64) {
 	var before, after runtime.MemStats
 	runtime.GC()
+	for range 5 {
+		must(call(ctx))
+	}
 	runtime.ReadMemStats(&before)
 	for range n {
 		must(call(ctx))
