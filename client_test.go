@@ -529,7 +529,7 @@ func TestUpdateModes(t *testing.T) {
 		{"412", nil, nil},
 		{"409", []concordtest.Option{concordtest.ConflictStatus(409)}, nil},
 		{"conflict carries state", []concordtest.Option{concordtest.ConflictWithState()}, nil},
-		{"body version", []concordtest.Option{concordtest.BodyVersion("version", "")}, []concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "version"})}},
+		{"body version", []concordtest.Option{concordtest.VersionInBody("version", "")}, []concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "version"})}},
 		{"merge patch", nil, []concord.ResourceOption{concord.WithPatch()}},
 	}
 	for _, tt := range tests {

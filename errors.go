@@ -38,7 +38,7 @@ var (
 	// ErrInvalidETag: a value is not an RFC 9110 entity-tag.
 	ErrInvalidETag = errors.New("concord: invalid entity-tag")
 	// ErrNoVersion: a conditional write needs a version (a strong ETag or a
-	// body version) and the server has not provided one. Pass WithVersion,
+	// body version) and the server has not provided one. Pass WithBaseVersion,
 	// set a Versioner that finds the API's version, or opt out with
 	// WithUnconditional.
 	ErrNoVersion = errors.New("concord: no usable version for a conditional write")

@@ -96,7 +96,7 @@ func TestUpdateMutateErrorsAndNoOps(t *testing.T) {
 // TestCouchDBStyle runs the same Update against an API that keeps the
 // version in _rev, answers stale writes with 409, and takes ?rev= on DELETE.
 func TestCouchDBStyle(t *testing.T) {
-	c, srv := setupFake(t, []concordtest.Option{concordtest.BodyVersion("_rev", "rev")})
+	c, srv := setupFake(t, []concordtest.Option{concordtest.VersionInBody("_rev", "rev")})
 	type Doc struct {
 		Rev   string `json:"_rev,omitempty"`
 		Count int    `json:"count"`

@@ -273,7 +273,7 @@ func validHeaderName(name string) bool {
 //   - ResourceOption: how the API works (versions, item paths, routes,
 //     paging, patches, keys); given to NewResource, it applies to every
 //     call of the resource.
-//   - WriteOption: Replace, Update and Delete (WithVersion,
+//   - WriteOption: Replace, Update and Delete (WithBaseVersion,
 //     WithMaxConflicts, and every CreateOption).
 //   - CreateOption: Create and CreateAt (WithIdempotencyKey, and every
 //     CallOption).
@@ -429,9 +429,10 @@ func WithoutIdempotencyKey() ResourceOption {
 	return resourceSetting(func(o *callOptions) { o.noKey = true })
 }
 
-// WithVersion makes a write conditional on this version instead of the
-// tracked one: the Result.Version of the read the written value came from.
-func WithVersion(v string) WriteOption {
+// WithBaseVersion makes a write conditional on v, the version the written
+// value was derived from (the Result.Version of the read it came from; the
+// base a merge is given), instead of the version the client tracks.
+func WithBaseVersion(v string) WriteOption {
 	return writeSetting(func(o *callOptions) { o.version = v })
 }
 

@@ -17,8 +17,8 @@ func TestMisappliedOptionsDoNotCompile(t *testing.T) {
 	tests := []struct {
 		name, code, want string
 	}{
-		{"a version on a create", `r.Create(ctx, W{}, concord.WithVersion("x"))`, "does not implement concord.CreateOption"},
-		{"a version on a read", `r.Get(ctx, "1", concord.WithVersion("x"))`, "does not implement concord.CallOption"},
+		{"a version on a create", `r.Create(ctx, W{}, concord.WithBaseVersion("x"))`, "does not implement concord.CreateOption"},
+		{"a version on a read", `r.Get(ctx, "1", concord.WithBaseVersion("x"))`, "does not implement concord.CallOption"},
 		{"a key on a read", `r.Get(ctx, "1", concord.WithIdempotencyKey("k"))`, "does not implement concord.CallOption"},
 		{"a conflict bound on a create", `r.CreateAt(ctx, "1", W{}, concord.WithMaxConflicts(2))`, "does not implement concord.CreateOption"},
 		{"an API setting on one call", `r.Replace(ctx, "1", W{}, concord.WithPatch())`, "does not implement concord.WriteOption"},

@@ -271,7 +271,7 @@ func TestStaleDeleteReportsTheCurrentVersion(t *testing.T) {
 // TestBodyVersionDeleteReadsItsVersion: a Delete on a body-versioned API
 // with nothing tracked reads the version and deletes with it.
 func TestBodyVersionDeleteReadsItsVersion(t *testing.T) {
-	c, srv := setupFake(t, []concordtest.Option{concordtest.BodyVersion("_rev", "rev")})
+	c, srv := setupFake(t, []concordtest.Option{concordtest.VersionInBody("_rev", "rev")})
 	seedWidget(t, srv, "w1", Widget{Name: "gear"})
 	docs := concord.NewResource[Widget](c, "widgets", concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev"}))
 	if err := docs.Delete(bounded(t), "w1"); err != nil || srv.Len("widgets") != 0 {
@@ -305,11 +305,11 @@ func TestStaleReplaceChecksTheServerOnlyAfterAResend(t *testing.T) {
 }
 
 // TestPatchNeedsABase: with WithPatch but no base body (a version given
-// with WithVersion), the whole document is sent with PUT.
+// with WithBaseVersion), the whole document is sent with PUT.
 func TestPatchNeedsABase(t *testing.T) {
 	c, srv := setupFake(t, nil)
 	etag := seedWidget(t, srv, "w1", Widget{Name: "gear"})
-	_, err := concord.NewResource[Widget](c, "widgets", concord.WithPatch()).Replace(bounded(t), "w1", Widget{Name: "cog"}, concord.WithVersion(etag))
+	_, err := concord.NewResource[Widget](c, "widgets", concord.WithPatch()).Replace(bounded(t), "w1", Widget{Name: "cog"}, concord.WithBaseVersion(etag))
 	if err != nil || countRequests(srv, "PUT") != 1 || countRequests(srv, "PATCH") != 0 {
 		t.Errorf("Replace with a patch and no base = %v, %d PUTs, %d PATCHes; want one PUT", err, countRequests(srv, "PUT"), countRequests(srv, "PATCH"))
 	}
@@ -425,7 +425,7 @@ func TestAdoptIgnoresTheVersionMember(t *testing.T) {
 		Name    string `json:"name"`
 		Version string `json:"version,omitempty"`
 	}
-	c, srv := setupFake(t, []concordtest.Option{concordtest.BodyVersion("version", "")})
+	c, srv := setupFake(t, []concordtest.Option{concordtest.VersionInBody("version", "")})
 	if _, err := srv.Seed("things", "1", versioned{Name: "gear"}); err != nil {
 		t.Fatal(err)
 	}

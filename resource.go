@@ -421,7 +421,7 @@ func representation(v Versioner, body []byte) bool {
 }
 
 // Delete deletes the item id, conditionally on the version the client
-// tracks for it (or WithVersion). A Delete is never sent without a
+// tracks for it (or WithBaseVersion). A Delete is never sent without a
 // precondition unless the call says WithUnconditional: with no version
 // known, or only one the versioner cannot send (a weak ETag), it reads the
 // item first, and waits and reads again within the conflict policy until

@@ -221,7 +221,7 @@ func TestBodyIsReplayedByteForByte(t *testing.T) {
 		w.Header().Set("ETag", `"v2"`)
 		fmt.Fprint(w, `{"name":"cog"}`)
 	})
-	_, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "1", Widget{Name: "cog"}, concord.WithVersion(`"v1"`))
+	_, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "1", Widget{Name: "cog"}, concord.WithBaseVersion(`"v1"`))
 	if err != nil {
 		t.Fatalf("Replace = %v", err)
 	}

@@ -25,7 +25,7 @@ var tortureRetries = []concord.Option{
 // so the seeded faults hit the same requests on every run.
 func TestTortureLostResponses(t *testing.T) {
 	const creates = 150
-	c, srv := setupFake(t, []concordtest.Option{concordtest.Seed(42)}, tortureRetries...)
+	c, srv := setupFake(t, []concordtest.Option{concordtest.FaultSeed(42)}, tortureRetries...)
 	srv.DropFraction(0.2)
 	srv.FailFraction(0.1, 503)
 	items := concord.NewResource[Widget](c, "widgets")
@@ -69,7 +69,7 @@ func TestTortureContention(t *testing.T) {
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
-			srv := concordtest.NewServer(t, append(mode.opts, concordtest.Seed(7))...)
+			srv := concordtest.NewServer(t, append(mode.opts, concordtest.FaultSeed(7))...)
 			seedWidget(t, srv, "n", Widget{Name: "counter"})
 			srv.FailFraction(0.05, 503)
 			srv.DropFraction(0.05)

@@ -10,7 +10,7 @@ import (
 )
 
 // Replace writes mine as the new state of item id, conditional on the
-// version the client tracks for it (or WithVersion). With no version known
+// version the client tracks for it (or WithBaseVersion). With no version known
 // it first GETs the item, and creates it with If-None-Match: * when it does
 // not exist. On a stale-version conflict it fetches the current version
 // (theirs), calls the resource's merge (see WithMerge) with (base, mine, theirs) and
@@ -22,13 +22,13 @@ import (
 // by fetching the version and writing once more, conditionally.
 //
 // Replace never overwrites a version mine was not derived from: the
-// precondition is WithVersion's version (pass Result.Version of the read
+// precondition is WithBaseVersion's version (pass Result.Version of the read
 // mine came from), or else the version this client last read or wrote for
 // the item. A failed call leaves that version where it was, so repeating a
 // rejected Replace is rejected again rather than taken against whatever the
 // conflict loop saw meanwhile. Another goroutine's Get through the same
 // client does move it: goroutines that share a client and read the same
-// item should pass WithVersion.
+// item should pass WithBaseVersion.
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
 	cl, start := r.c.newCall(), r.c.clock.Now()
 	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, start, conflictsOf(res, err), err) }()

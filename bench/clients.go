@@ -154,7 +154,7 @@ func Get(client, base string) (Call, func()) {
 }
 
 // Put returns client's PUT of a widget to /widgets/1 with If-Match and
-// the decoding of its answer. concord's is Replace with WithVersion, its
+// the decoding of its answer. concord's is Replace with WithBaseVersion, its
 // version cache off, and an idempotency key, as by default;
 // "concord-nokey" is the same without the key.
 func Put(client, base string) (Call, func()) {
@@ -225,7 +225,7 @@ func Put(client, base string) (Call, func()) {
 		}
 		widgets := concord.NewResource[Widget](c, "widgets", opts...)
 		return func(ctx context.Context) error {
-			res, err := widgets.Replace(ctx, "1", in, concord.WithVersion(widgetETag))
+			res, err := widgets.Replace(ctx, "1", in, concord.WithBaseVersion(widgetETag))
 			if err != nil {
 				return err
 			}

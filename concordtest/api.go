@@ -90,13 +90,13 @@ func ConflictStatus(code int) Option { return func(c *config) { c.conflictStatus
 // resource that carries no version with 428 Precondition Required.
 func RequirePreconditions() Option { return func(c *config) { c.requirePrecond = true } }
 
-// BodyVersion keeps each resource's version in the document at path (dots
+// VersionInBody keeps each resource's version in the document at path (dots
 // between members: "version", "metadata.resourceVersion", "_rev") as a
 // string that changes on every write. A write whose body carries another
 // version gets 409 unless ConflictStatus says otherwise; query, when not
 // empty, names the query parameter a DELETE carries it in (CouchDB's
 // "rev"). ETags and If-Match keep working alongside.
-func BodyVersion(path, query string) Option {
+func VersionInBody(path, query string) Option {
 	return func(c *config) { c.bodyVersion, c.versionQuery = strings.Split(path, "."), query }
 }
 
@@ -126,8 +126,9 @@ func Unique(collection, member string) Option {
 	}
 }
 
-// Seed makes the random choices of FailFraction repeatable; 1 by default.
-func Seed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+// FaultSeed makes the random choices of FailFraction and DropFraction
+// repeatable; 1 by default.
+func FaultSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 
 // Now replaces the clock used for key expiry.
 func Now(now func() time.Time) Option { return func(c *config) { c.now = now } }

@@ -146,8 +146,8 @@ func TestConflictWithStateCarriesTheCurrentRepresentation(t *testing.T) {
 	}
 }
 
-func TestBodyVersion(t *testing.T) {
-	srv := concordtest.NewServer(t, concordtest.BodyVersion("metadata.resourceVersion", "rv"))
+func TestVersionInBody(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.VersionInBody("metadata.resourceVersion", "rv"))
 	resp, body := call(t, srv, "POST", "/pods", `{"name":"web"}`)
 	wantStatus(t, resp, body, 201)
 	var doc struct {
@@ -307,7 +307,7 @@ func TestFaults(t *testing.T) {
 
 func TestFailFractionIsSeeded(t *testing.T) {
 	run := func(seed uint64) string {
-		srv := concordtest.NewServer(t, concordtest.Seed(seed))
+		srv := concordtest.NewServer(t, concordtest.FaultSeed(seed))
 		srv.FailFraction(0.5, 502)
 		var codes strings.Builder
 		for range 40 {

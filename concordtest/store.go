@@ -16,7 +16,7 @@ type collection struct {
 type resource struct {
 	doc     map[string]any
 	etag    string // quoted, strong
-	rev     string // the body version, when BodyVersion is on
+	rev     string // the body version, when VersionInBody is on
 	gen     string // the revision number, for GenerationQuery
 	written time.Time
 }

@@ -95,7 +95,7 @@ func (e *editor) run(ctx context.Context) error {
 	}
 	version := res.Version
 	for {
-		out, err := e.r.WithMerge(concord.ThreeWay[map[string]any]()).Replace(ctx, "item", edited, concord.WithVersion(version))
+		out, err := e.r.WithMerge(concord.ThreeWay[map[string]any]()).Replace(ctx, "item", edited, concord.WithBaseVersion(version))
 		if err == nil {
 			fmt.Fprintf(e.stdout, "written (version %s, %d conflict(s) merged)\n", out.Version, out.Conflicts)
 			return nil

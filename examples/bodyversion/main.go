@@ -57,7 +57,7 @@ func main() {
 
 func run(ctx context.Context, w io.Writer, baseURL string) error {
 	if baseURL == "" {
-		api := concordtest.NewAPI(concordtest.BodyVersion("metadata.resourceVersion", ""))
+		api := concordtest.NewAPI(concordtest.VersionInBody("metadata.resourceVersion", ""))
 		srv := httptest.NewServer(api)
 		defer srv.Close()
 		baseURL = srv.URL

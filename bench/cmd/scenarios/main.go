@@ -399,7 +399,7 @@ func lostResponses(creates, workers int) {
 		}},
 	}
 	for _, client := range clients {
-		api := concordtest.NewAPI(concordtest.Seed(2026))
+		api := concordtest.NewAPI(concordtest.FaultSeed(2026))
 		api.DropFraction(0.2)
 		api.FailFraction(0.1, http.StatusServiceUnavailable)
 		srv := httptest.NewServer(api)

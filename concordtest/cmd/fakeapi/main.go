@@ -51,7 +51,7 @@ func main() {
 		errorFormat   = flag.String("errors", "problem+json", "error format: problem+json, plain, azure, google or s3")
 	)
 	flag.Parse()
-	opts := []concordtest.Option{concordtest.IdempotencyKeyHeader(*keyHeader), concordtest.IdempotencyKeyTTL(*keyTTL), concordtest.Seed(*seed)}
+	opts := []concordtest.Option{concordtest.IdempotencyKeyHeader(*keyHeader), concordtest.IdempotencyKeyTTL(*keyTTL), concordtest.FaultSeed(*seed)}
 	if *conflict != 0 {
 		opts = append(opts, concordtest.ConflictStatus(*conflict))
 	}
@@ -59,7 +59,7 @@ func main() {
 		opts = append(opts, concordtest.RequirePreconditions())
 	}
 	if *bodyVersion != "" {
-		opts = append(opts, concordtest.BodyVersion(*bodyVersion, *versionQuery))
+		opts = append(opts, concordtest.VersionInBody(*bodyVersion, *versionQuery))
 	}
 	if *conflictState {
 		opts = append(opts, concordtest.ConflictWithState())
