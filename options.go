@@ -201,8 +201,10 @@ func WithInvocationHeaders() Option {
 // WithVersionCacheBytes bounds in bytes what the client remembers of the
 // resources it has seen: versions, and bodies that serve as merge bases and
 // for revalidation (DefaultVersionCacheBytes by default), least recently
-// used first out. A body larger than an eighth of it is not kept, only its
-// version. 0 turns tracking off: every write then starts with a GET.
+// used first out. A body counts as the buffer it was read into (up to twice
+// its length when the server sent no Content-Length); one larger than an
+// eighth of the budget is not kept, only its version. 0 turns tracking
+// off: every write then starts with a GET.
 func WithVersionCacheBytes(n int64) Option {
 	return func(c *Client) error {
 		if n < 0 {

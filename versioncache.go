@@ -45,8 +45,10 @@ type cacheEntry struct {
 	snap snapshot
 }
 
+// cost counts a body by its capacity, the memory it holds: a body read
+// without a Content-Length sits in a buffer up to twice its length.
 func (e *cacheEntry) cost() int64 {
-	return int64(len(e.url)+len(e.snap.version)+len(e.snap.etag)+len(e.snap.body)) + entryOverhead
+	return int64(len(e.url)+len(e.snap.version)+len(e.snap.etag)+cap(e.snap.body)) + entryOverhead
 }
 
 func newVersionCache(maxBytes int64) *versionCache {
@@ -77,7 +79,7 @@ func (v *versionCache) put(url string, s snapshot) {
 		v.forget(url)
 		return
 	}
-	if int64(len(s.body)) > v.maxBytes/bodyShare {
+	if int64(cap(s.body)) > v.maxBytes/bodyShare {
 		s.body = nil
 	}
 	v.mu.Lock()

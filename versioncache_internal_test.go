@@ -42,15 +42,19 @@ func TestVersionCacheIsBoundedInBytes(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range 1024 {
-		c.put(fmt.Sprint("https://api.example.com/docs/", i), snapshot{version: fmt.Sprintf(`"%d"`, i), body: bytes.Repeat([]byte("x"), 1<<20-512)})
+		// Half of them in buffers twice their length, as a body read
+		// without a Content-Length is: the budget counts what they hold.
+		body := make([]byte, 1<<20-512, (1+i%2)<<20)
+		copy(body, bytes.Repeat([]byte("x"), len(body)))
+		c.put(fmt.Sprint("https://api.example.com/docs/", i), snapshot{version: fmt.Sprintf(`"%d"`, i), body: body})
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	if c.bytes > DefaultVersionCacheBytes {
 		t.Errorf("cache accounts %d bytes; want at most %d", c.bytes, DefaultVersionCacheBytes)
 	}
-	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 2*DefaultVersionCacheBytes {
-		t.Errorf("live heap grew by %d MiB after 1024 documents of 1 MiB; want about the %d MiB budget", grew>>20, DefaultVersionCacheBytes>>20)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > DefaultVersionCacheBytes*9/8 {
+		t.Errorf("live heap grew by %d MiB after 1024 documents of 1 MiB; want at most the %d MiB budget and a little", grew>>20, DefaultVersionCacheBytes>>20)
 	}
 	c.put("big", snapshot{version: `"b"`, body: make([]byte, DefaultVersionCacheBytes/bodyShare+1)})
 	if s, ok := c.get("big"); !ok || s.body != nil || s.version != `"b"` {
