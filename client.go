@@ -410,7 +410,8 @@ type outgoing struct {
 
 // exchange sends o and, when the server says an earlier request with the
 // same idempotency key is still in progress, waits (as told by Retry-After,
-// or by the conflict backoff) and resends the same key and bytes.
+// or by the backoff for waits, see ConflictPolicy) and resends the same key
+// and bytes.
 func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response, error) {
 	waiting := c.waitingBackOff()
 	for round := 1; ; round++ {
@@ -457,7 +458,8 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 	if o.body != nil {
 		body = o.body
 	}
-	// A copy of o, so that o itself stays on its caller's stack.
+	// The attempt state holds a copy of o, so that o stays on its caller's
+	// stack.
 	a := &cl.attempt
 	*a = attempts{c: c, call: cl, out: *o}
 	if !readOnly(o.method) && cl.trace.WroteRequest == nil {

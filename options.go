@@ -433,7 +433,9 @@ func WithoutIdempotencyKey() ResourceOption {
 
 // WithBaseVersion makes a write conditional on v, the version the written
 // value was derived from (the Result.Version of the read it came from; the
-// base a merge is given), instead of the version the client tracks.
+// base a merge is given), instead of the version the client tracks: an
+// ETag such as `"v3"` for ETag-versioned APIs, the member's raw JSON for
+// BodyVersion.
 func WithBaseVersion(v string) WriteOption {
 	return writeSetting(func(o *callOptions) { o.version = v })
 }

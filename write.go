@@ -10,21 +10,21 @@ import (
 )
 
 // Replace writes mine as the new state of item id, conditional on the
-// version the client tracks for it (or WithBaseVersion). With no version known
-// it first GETs the item, and creates it with If-None-Match: * when it does
-// not exist. On a stale-version conflict it fetches the current version
-// (theirs), calls the resource's merge (see WithMerge) with (base, mine, theirs) and
-// writes the result against theirs' version, with backoff, until it
-// succeeds, the merge gives up or ConflictPolicy's limit or the context's
-// deadline is reached. Without a merge function it returns a
+// version the client tracks for it (or WithBaseVersion). With no version
+// known it first GETs the item, and creates it with If-None-Match: * when it
+// does not exist. On a stale-version conflict it fetches the current
+// version (theirs), calls the resource's merge (see WithMerge) with (base,
+// mine, theirs) and writes the result against theirs' version, with
+// backoff, until it succeeds, the merge gives up or ConflictPolicy's limit
+// or the context's deadline is reached. Without a merge it returns a
 // *ConflictError rather than overwrite. With WithUnconditional and no
 // version known it writes blindly, and answers a 428 Precondition Required
 // by fetching the version and writing once more, conditionally.
 //
 // Replace never overwrites a version mine was not derived from: the
-// precondition is WithBaseVersion's version (pass Result.Version of the read
-// mine came from), or else the version this client last read or wrote for
-// the item. A failed call leaves that version where it was, so repeating a
+// precondition is WithBaseVersion's version (pass Result.Version of the
+// read mine came from), or else the version this client last read or wrote
+// for the item. A failed call leaves that version where it was, so repeating a
 // rejected Replace is rejected again rather than taken against whatever the
 // conflict loop saw meanwhile. Another goroutine's Get through the same
 // client does move it: goroutines that share a client and read the same
