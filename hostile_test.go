@@ -323,13 +323,10 @@ func TestEndlessBodyIsCut(t *testing.T) {
 	}
 }
 
-// TestSlowDripEndsWithTheAttemptTimeout: a server that sends its headers
-// and then one byte at a time holds an attempt no longer than
-// AttemptTimeout; the timed-out read is retried, being safe to repeat.
-func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
-	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 100 * time.Millisecond}))
-	var hits atomic.Int32
-	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+// drip answers with headers and then a byte every 10ms until the client
+// goes away, counting the requests in hits.
+func drip(hits *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.WriteHeader(http.StatusOK)
 		for r.Context().Err() == nil {
@@ -337,7 +334,16 @@ func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
 			w.(http.Flusher).Flush()
 			time.Sleep(10 * time.Millisecond)
 		}
-	})
+	}
+}
+
+// TestSlowDripEndsWithTheAttemptTimeout: a server that sends its headers
+// and then one byte at a time holds an attempt no longer than
+// AttemptTimeout; the timed-out read is retried, being safe to repeat.
+func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 100 * time.Millisecond}))
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", drip(&hits))
 	_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1")
 	var timeout *concord.AttemptTimeoutError
 	if !errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) || hits.Load() != 2 {
@@ -351,15 +357,7 @@ func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
 func TestSlowDripEndsWithTheCallersDeadline(t *testing.T) {
 	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, AttemptTimeout: time.Hour}))
 	var hits atomic.Int32
-	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.WriteHeader(http.StatusOK)
-		for r.Context().Err() == nil {
-			w.Write([]byte(" "))
-			w.(http.Flusher).Flush()
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
+	mux.HandleFunc("/widgets/1", drip(&hits))
 	ctx, cancel := context.WithTimeout(bounded(t), 150*time.Millisecond)
 	defer cancel()
 	_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")

@@ -100,16 +100,7 @@ func Get(client, base string) (Call, func()) {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			req.Header.Set("Accept", "application/json")
 			resp, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			var w Widget
-			err = json.NewDecoder(resp.Body).Decode(&w)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 {
-				return fmt.Errorf("%d: %v", resp.StatusCode, err)
-			}
-			return check(w)
+			return readWidget(resp, err, check)
 		}, hc.CloseIdleConnections
 	case "retryablehttp":
 		rc := retryableClient()
@@ -117,16 +108,7 @@ func Get(client, base string) (Call, func()) {
 			req, _ := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			req.Header.Set("Accept", "application/json")
 			resp, err := rc.Do(req)
-			if err != nil {
-				return err
-			}
-			var w Widget
-			err = json.NewDecoder(resp.Body).Decode(&w)
-			resp.Body.Close()
-			if err != nil {
-				return err
-			}
-			return check(w)
+			return readWidget(resp, err, check)
 		}, rc.HTTPClient.CloseIdleConnections
 	case "resty":
 		hc := &http.Client{Transport: Transport()}
@@ -176,16 +158,7 @@ func Put(client, base string) (Call, func()) {
 			req.Header.Set("Accept", "application/json")
 			req.Header.Set("If-Match", widgetETag)
 			resp, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			var out Widget
-			err = json.NewDecoder(resp.Body).Decode(&out)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 {
-				return fmt.Errorf("%d: %v", resp.StatusCode, err)
-			}
-			return check(out)
+			return readWidget(resp, err, check)
 		}, hc.CloseIdleConnections
 	case "retryablehttp":
 		rc := retryableClient()
@@ -195,16 +168,7 @@ func Put(client, base string) (Call, func()) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("If-Match", widgetETag)
 			resp, err := rc.Do(req)
-			if err != nil {
-				return err
-			}
-			var out Widget
-			err = json.NewDecoder(resp.Body).Decode(&out)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 {
-				return fmt.Errorf("%d: %v", resp.StatusCode, err)
-			}
-			return check(out)
+			return readWidget(resp, err, check)
 		}, rc.HTTPClient.CloseIdleConnections
 	case "resty":
 		hc := &http.Client{Transport: Transport()}
@@ -233,6 +197,21 @@ func Put(client, base string) (Call, func()) {
 		}, c.CloseIdleConnections
 	}
 	panic("bench: no client " + client)
+}
+
+// readWidget is how a user of net/http (or of go-retryablehttp, which
+// hands back an *http.Response) reads a widget from a 200 answer.
+func readWidget(resp *http.Response, err error, check func(Widget) error) error {
+	if err != nil {
+		return err
+	}
+	var w Widget
+	err = json.NewDecoder(resp.Body).Decode(&w)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		return fmt.Errorf("%d: %v", resp.StatusCode, err)
+	}
+	return check(w)
 }
 
 func retryableClient() *retryablehttp.Client {
