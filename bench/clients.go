@@ -304,19 +304,8 @@ func LargeUpdate(client, base string) (Call, func()) {
 				return err
 			}
 			d.Stock++
-			body, _ := json.Marshal(d)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/docs/1", bytes.NewReader(body))
-			req.Header.Set("If-Match", etag)
-			req.Header.Set("Content-Type", "application/json")
-			put, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			put.Body.Close()
-			if put.StatusCode != http.StatusNoContent {
-				return fmt.Errorf("PUT answered %d", put.StatusCode)
-			}
-			return nil
+			_, err = putDoc(ctx, hc, base, d, etag)
+			return err
 		}, hc.CloseIdleConnections
 	case "concord":
 		c := newConcord(base)
@@ -346,6 +335,23 @@ func getDoc(ctx context.Context, hc *http.Client, base string) (Doc, string, err
 	return d, resp.Header.Get("ETag"), nil
 }
 
+// putDoc PUTs d with If-Match: etag and returns the new ETag.
+func putDoc(ctx context.Context, hc *http.Client, base string, d Doc, etag string) (string, error) {
+	body, _ := json.Marshal(d)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/docs/1", bytes.NewReader(body))
+	req.Header.Set("If-Match", etag)
+	req.Header.Set("Content-Type", "application/json")
+	put, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	put.Body.Close()
+	if put.StatusCode != http.StatusNoContent {
+		return "", fmt.Errorf("PUT answered %d", put.StatusCode)
+	}
+	return put.Header.Get("ETag"), nil
+}
+
 // LargePut returns client's conditional PUT of the large document, each
 // against the version the previous one left: by hand the ETag of the last
 // answer, with concord a Replace, which tracks it.
@@ -361,20 +367,9 @@ func LargePut(client, base string, doc Doc) (Call, func()) {
 					return err
 				}
 			}
-			body, _ := json.Marshal(doc)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPut, base+"/docs/1", bytes.NewReader(body))
-			req.Header.Set("If-Match", etag)
-			req.Header.Set("Content-Type", "application/json")
-			put, err := hc.Do(req)
-			if err != nil {
-				return err
-			}
-			put.Body.Close()
-			if put.StatusCode != http.StatusNoContent {
-				return fmt.Errorf("PUT answered %d", put.StatusCode)
-			}
-			etag = put.Header.Get("ETag")
-			return nil
+			var err error
+			etag, err = putDoc(ctx, hc, base, doc, etag)
+			return err
 		}, hc.CloseIdleConnections
 	case "concord":
 		c := newConcord(base)
