@@ -1,6 +1,6 @@
 package concord_test
 
-// concord's behaviours run against concordtest speaking other servers'
+// concord's behaviors run against concordtest speaking other servers'
 // dialects: where a mode changes what concord must do, the test says what
 // holds there.
 
@@ -116,7 +116,7 @@ func TestGenerationInTheQuery(t *testing.T) {
 	}
 }
 
-// TestErrorDialects: the same outcomes are recognised in every error
+// TestErrorDialects: the same outcomes are recognized in every error
 // format the fake speaks.
 func TestErrorDialects(t *testing.T) {
 	for _, d := range []concordtest.ErrorDialect{concordtest.DialectProblemJSON, concordtest.DialectPlainText, concordtest.DialectAzure, concordtest.DialectGoogle, concordtest.DialectS3} {

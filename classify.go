@@ -68,7 +68,7 @@ type ConflictInfo struct {
 }
 
 // Classifier names the kind of a conflict response. It returns ok=false to
-// leave the decision to concord's built-in recognisers, so an API-specific
+// leave the decision to concord's built-in recognizers, so an API-specific
 // classifier only has to know its own API's quirks.
 type Classifier func(info ConflictInfo) (kind ConflictKind, ok bool)
 

@@ -181,7 +181,7 @@ type Request struct {
 	// CreateOnly says the request creates only if absent, in the API's own
 	// terms (If-None-Match: * in Header, or a query such as Google's
 	// ifGenerationMatch=0), so that its failure matches ErrAlreadyExists.
-	// If-None-Match: * alone is recognised without it.
+	// If-None-Match: * alone is recognized without it.
 	CreateOnly bool
 	// RetryPolicy, when set, overrides the client's retry policy for this
 	// request; its zero fields keep the client's values.

@@ -512,7 +512,7 @@ func TestWritesOfOneClientTakeTurns(t *testing.T) {
 	waitCtx, waitCancel := context.WithCancel(context.Background())
 	waitCancel()
 	if _, err := widgets.Update(waitCtx, "w", func(w *Widget) error { return nil }); !errors.Is(err, context.Canceled) {
-		t.Errorf("Update waiting for a turn with a cancelled context = %v; want context.Canceled", err)
+		t.Errorf("Update waiting for a turn with a canceled context = %v; want context.Canceled", err)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -819,6 +819,6 @@ func TestCancelDuringConflictBackoffReturnsPromptly(t *testing.T) {
 		_, err = widgets.Update(ctx, "w1", func(w *Widget) error { w.Stock++; return nil })
 	})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, concord.ErrConflict) {
-		t.Errorf("Update cancelled during backoff = %v; want context.Canceled inside a conflict error", err)
+		t.Errorf("Update canceled during backoff = %v; want context.Canceled inside a conflict error", err)
 	}
 }

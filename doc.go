@@ -14,7 +14,7 @@
 //     (Resource.Replace, Resource.Update).
 //
 // Transport failures (connection errors, 429, 5xx) are retried only when a
-// repeat cannot apply a side effect twice, honouring Retry-After within a
+// repeat cannot apply a side effect twice, honoring Retry-After within a
 // cap and a client-wide retry budget, and never waiting past the context's
 // deadline.
 //
@@ -24,7 +24,7 @@
 //	409/412 after a conditional write  stale version: refetch, merge, retry
 //	412 after If-None-Match: *         already exists: adopt or ErrAlreadyExists
 //	409 same key in progress           wait, resend the same key and bytes
-//	  (a recognised code, or Retry-After: a bare 409 is not "in progress")
+//	  (a recognized code, or Retry-After: a bare 409 is not "in progress")
 //	plain 409 to a create              ErrAlreadyExists, sent once
 //	422 key reused                     ErrIdempotencyKeyReused, permanent
 //	428                                fetch the version, retry once conditionally

@@ -153,10 +153,10 @@ func TestUserInfoIsNeverShown(t *testing.T) {
 	}
 }
 
-// TestInProgressWaitHonoursTheDefaultCap: a keyed create answered "in
+// TestInProgressWaitHonorsTheDefaultCap: a keyed create answered "in
 // progress" waits as Retry-After says up to DefaultMaxRetryAfter, and fails
 // at once with ErrWaitTooLong beyond it, without sleeping.
-func TestInProgressWaitHonoursTheDefaultCap(t *testing.T) {
+func TestInProgressWaitHonorsTheDefaultCap(t *testing.T) {
 	tests := []struct {
 		retryAfter string
 		wantSleeps []time.Duration

@@ -134,7 +134,7 @@ func WithJitterSource(f func() float64) Option {
 }
 
 // WithClassifier adds a conflict classifier for an API's own conflict
-// bodies. It runs before the built-in recognisers and may defer to them.
+// bodies. It runs before the built-in recognizers and may defer to them.
 func WithClassifier(cl Classifier) Option {
 	return func(c *Client) error {
 		c.classifier = cl

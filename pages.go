@@ -33,7 +33,7 @@ type Paging struct {
 	Cursor, Param string
 }
 
-// cursorStyles are the next-page tokens concord recognises in a page's
+// cursorStyles are the next-page tokens concord recognizes in a page's
 // body, with the query parameter that sends each back.
 var cursorStyles = []struct{ member, param string }{
 	{"next_page_token", "page_token"},

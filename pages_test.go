@@ -140,7 +140,7 @@ func TestPagingStopsAndRefuses(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := collect(widgets.All(ctx)); !errors.Is(err, context.Canceled) {
-		t.Errorf("All with a cancelled context = %v; want context.Canceled", err)
+		t.Errorf("All with a canceled context = %v; want context.Canceled", err)
 	}
 	page, err := widgets.Page(bounded(t), "")
 	if err != nil || len(page.Items) != 2 || page.Next == "" {

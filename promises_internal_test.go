@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Boundaries and bookkeeping that the package's public behaviour rests on,
+// Boundaries and bookkeeping that the package's public behavior rests on,
 // each found by mutation testing to have no test (see TESTING.md).
 
 func TestRetryBudgetBounds(t *testing.T) {

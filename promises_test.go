@@ -63,7 +63,7 @@ func TestConflictBackoffNeverPassesTheDeadline(t *testing.T) {
 	}
 }
 
-// TestCancelEndsAWaitPromptly: cancelling the context ends a Retry-After
+// TestCancelEndsAWaitPromptly: canceling the context ends a Retry-After
 // wait (here 20s, under the cap) at once; the test bounds the call itself
 // rather than relying on go test's timeout.
 func TestCancelEndsAWaitPromptly(t *testing.T) {
@@ -83,7 +83,7 @@ func TestCancelEndsAWaitPromptly(t *testing.T) {
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Get cancelled during a wait = %v; want context.Canceled", err)
+			t.Errorf("Get canceled during a wait = %v; want context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Get did not return within 10s of its context's cancellation (the wait was 20s)")

@@ -96,7 +96,7 @@ func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
 // itemURL is the URL of item id: {path}/{id} with the ID escaped, or what
 // WithItemPath builds. An ID of "", "." or ".." would name the collection
-// or its parent once a proxy normalises the path (a Delete of "widgets/.."
+// or its parent once a proxy normalizes the path (a Delete of "widgets/.."
 // reaching "/"), so it is refused before anything is sent.
 func (r *Resource[T]) itemURL(id string, o *callOptions) (string, error) {
 	switch id {
@@ -296,7 +296,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 // caller for whom any existing item is a failure checks Adopted); an item
 // that differs fails with ErrAlreadyExists.
 //
-// It relies on the server honouring If-None-Match: * on PUT, as RFC 9110
+// It relies on the server honoring If-None-Match: * on PUT, as RFC 9110
 // asks. Some do not and replace the item (Azure Table storage answers 204):
 // concord cannot tell that from a create. Against such an API create with
 // Create, a POST to the collection that the API answers with 409 when the

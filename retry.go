@@ -170,7 +170,7 @@ const maxHintSeconds = 1_000_000_000
 // parseRetryAfter reads a Retry-After value: delta-seconds, or an HTTP-date
 // in any of the three formats RFC 9110 allows (IMF-fixdate, RFC 850, asctime).
 // A date in the past means "now". ok is false for an absent, negative or
-// garbled value, which is then ignored in favour of the backoff.
+// garbled value, which is then ignored in favor of the backoff.
 func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {

@@ -147,7 +147,7 @@ func TestCancelDuringTransportBackoff(t *testing.T) {
 	var err error
 	returnsWithin(t, 10*time.Second, func() { _, err = concord.NewResource[Widget](c, "widgets").Get(ctx, "1") })
 	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Get cancelled during a 1h backoff = %v; want context.Canceled", err)
+		t.Errorf("Get canceled during a 1h backoff = %v; want context.Canceled", err)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 )
 
-// writeLocks serialises the writes one client makes to one resource. Two
+// writeLocks serializes the writes one client makes to one resource. Two
 // goroutines that update the same resource through the same client would
 // otherwise race each other: one wins, the other pays a conflict, a
 // refetch and a backoff, and under load the losers starve while fresh calls

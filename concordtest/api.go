@@ -19,7 +19,7 @@ import (
 )
 
 // Problem types the API uses in its application/problem+json bodies.
-// concord's classifier recognises each by its last segment.
+// concord's classifier recognizes each by its last segment.
 const (
 	ProblemStaleVersion         = "urn:concordtest:problem:stale-version"
 	ProblemAlreadyExists        = "urn:concordtest:problem:already-exists"

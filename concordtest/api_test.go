@@ -14,7 +14,7 @@ import (
 )
 
 // call sends one plain net/http request: these tests pin the fake API's
-// behaviour without going through concord.
+// behavior without going through concord.
 func call(t *testing.T, srv *concordtest.Server, method, path, body string, header ...string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))

@@ -19,7 +19,7 @@ func TestClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := c.Sleep(ctx, time.Minute); err != context.Canceled {
-		t.Errorf("Sleep with a cancelled context = %v; want context.Canceled", err)
+		t.Errorf("Sleep with a canceled context = %v; want context.Canceled", err)
 	}
 	if got := c.Now().Sub(start); got != time.Minute+time.Second {
 		t.Errorf("clock advanced %v; want 1m1s", got)

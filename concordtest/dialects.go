@@ -29,7 +29,7 @@ func OpaqueETags() Option { return func(c *config) { c.opaque = true } }
 // replaces what is there.
 func IgnoreIfNoneMatch() Option { return func(c *config) { c.ignoreINM = true } }
 
-// KeysOnPOSTOnly honours idempotency keys on POST only, as the IETF draft's
+// KeysOnPOSTOnly honors idempotency keys on POST only, as the IETF draft's
 // examples and many servers do: a PUT, PATCH or DELETE repeated after a
 // lost response is processed again.
 func KeysOnPOSTOnly() Option { return func(c *config) { c.keysPOSTOnly = true } }

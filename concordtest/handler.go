@@ -51,7 +51,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeReply(w, a.cfg.inDialect(rep))
 }
 
-// sleep waits d or until the request is cancelled, reporting whether the
+// sleep waits d or until the request is canceled, reporting whether the
 // request is still wanted.
 func sleep(r *http.Request, d time.Duration) bool {
 	if d <= 0 {

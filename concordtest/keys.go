@@ -19,7 +19,7 @@ type keyEntry struct {
 // Idempotency-Key rules of the IETF draft: a repeated key with the same
 // request replays the stored response, with another request gets 422,
 // while the first is still running gets 409. The draft names POST and PATCH;
-// honouring keys on every write also makes a retried conditional PUT whose
+// honoring keys on every write also makes a retried conditional PUT whose
 // answer was lost replay that answer instead of failing as stale.
 func (a *API) withIdempotency(r *http.Request, body []byte, latency time.Duration) *reply {
 	key := strings.Trim(strings.TrimSpace(r.Header.Get(a.cfg.keyHeader)), `"`)

@@ -44,7 +44,7 @@ var gcs = server{
 		concord.WithVersioner(concord.QueryVersion{Header: "X-Goog-Generation", Member: "generation", Param: "ifGenerationMatch", Absent: "0"}),
 	},
 	// It deletes an object whatever ifGenerationMatch says (the real
-	// service honours it).
+	// service honors it).
 	ignoresDeleteVersion: true,
 	options:              "`WithRoutes(Routes{Read, Write, WriteMethod: \"POST\"})`, `WithVersioner(QueryVersion{Header: \"X-Goog-Generation\", Member: \"generation\", Param: \"ifGenerationMatch\", Absent: \"0\"})`",
 }

@@ -35,14 +35,14 @@ func TestProbeAgainstRealServers(t *testing.T) {
 		list   concord.Request // lists the collection, to see that nothing was left behind
 	}{
 		{server: "Apache httpd 2.4 mod_dav", path: "files", want: map[string]string{
-			"ETag": "weak for a while after writes", "stale If-Match": "rejected (412)", "If-None-Match: *": "honoured (412)", "stale conditional DELETE": "refused (412)",
+			"ETag": "weak for a while after writes", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (412)", "stale conditional DELETE": "refused (412)",
 		}, config: "concord.NewResource[T](c, path)", list: concord.Request{Method: "PROPFIND", Path: "files/", Header: http.Header{"Depth": {"1"}}}},
 		{server: "pouchdb-server 4.2 (CouchDB API)", path: "widgets", want: map[string]string{
-			"stale If-Match": "IGNORED: the stale write overwrote", "stale body version": "rejected (409)", "If-None-Match: *": "honoured (409)",
+			"stale If-Match": "IGNORED: the stale write overwrote", "stale body version": "rejected (409)", "If-None-Match: *": "honored (409)",
 			"idempotency key on POST": "IGNORED: a second item was created", "stale conditional DELETE": "refused (404)", "error format": "couchdb",
 		}, config: `concord.BodyVersion{Path: "_rev", Query: "rev"}`, list: concord.Request{Path: "widgets/_all_docs"}},
 		{server: "Azurite 3.35 Blob", path: "widgets", args: []string{"-H", "X-Ms-Blob-Type: BlockBlob"}, want: map[string]string{
-			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honoured (409)", "stale conditional DELETE": "refused (412)", "error format": "azure",
+			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (409)", "stale conditional DELETE": "refused (412)", "error format": "azure",
 		}, config: "concord.NewResource[T](c, path)", list: concord.Request{Path: "widgets", Query: url.Values{"restype": {"container"}, "comp": {"list"}}}},
 		{server: "Azurite 3.35 Table", path: "widgets", args: []string{"-item", "widgets(PartitionKey='p',RowKey='{id}')"}, want: map[string]string{
 			"ETag": "always weak", "stale If-Match": "rejected (412)", "weak tag in If-Match": "accepted (compared as an opaque string)", "If-None-Match: *": "IGNORED: an upsert",
@@ -51,7 +51,7 @@ func TestProbeAgainstRealServers(t *testing.T) {
 			"-read-item", "o/{id}?alt=media", "-write-item", "/upload/storage/v1/b/widgets/o?uploadType=media&name={id}",
 			"-write-method", "POST", "-version-param", "ifGenerationMatch",
 		}, want: map[string]string{
-			"version": "in X-Goog-Generation", "stale ifGenerationMatch": "rejected (412)", "ifGenerationMatch=0": "honoured (412)",
+			"version": "in X-Goog-Generation", "stale ifGenerationMatch": "rejected (412)", "ifGenerationMatch=0": "honored (412)",
 			"stale conditional DELETE": "IGNORED: the item was deleted", "error format": "google",
 		}, config: `QueryVersion{Header: "X-Goog-Generation", Member: "generation", Param: "ifGenerationMatch", Absent: "0"}`, breaks: true,
 			list: concord.Request{Path: "storage/v1/b/widgets/o"}},

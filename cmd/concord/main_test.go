@@ -111,9 +111,9 @@ func TestProbeVerdicts(t *testing.T) {
 		config string
 	}{
 		{"concordtest's own dialect", nil, map[string]string{
-			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honoured (412)",
+			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (412)",
 			"idempotency key on POST": "replayed", "key reused with another body": "rejected (422)",
-			"idempotency key on PUT": "replayed", "conditional GET": "honoured (304)", "PATCH merge patch": "accepted",
+			"idempotency key on PUT": "replayed", "conditional GET": "honored (304)", "PATCH merge patch": "accepted",
 			"stale conditional DELETE": "refused (412)", "error format": "problem+json", "unconditional write": "accepted",
 		}, true, "concord.NewResource[T](c, path)"},
 		{"weak and opaque (Azure Table)", []concordtest.Option{concordtest.WeakETags(0), concordtest.OpaqueETags()}, map[string]string{
@@ -200,7 +200,7 @@ func TestProbeQueryVersions(t *testing.T) {
 	}
 	for prop, want := range map[string]string{
 		"version": "in X-Goog-Generation", "current ifGenerationMatch": "accepted", "stale ifGenerationMatch": "rejected (412)",
-		"ifGenerationMatch=0": "honoured (412)", "stale conditional DELETE": "refused (412)",
+		"ifGenerationMatch=0": "honored (412)", "stale conditional DELETE": "refused (412)",
 	} {
 		if got := verdict(&rep, prop); got != want {
 			t.Errorf("%s = %q; want %q", prop, got, want)
@@ -218,7 +218,7 @@ func TestProbeShowsWhatNoClientCanHave(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit status = %d; want 1 (a guarantee cannot hold)", code)
 	}
-	for _, want := range []string{"!! preconditions", "NONE HONOURED", "IGNORED: the stale write overwrote", "!! idempotency key on POST", "IGNORED: an upsert", "cannot hold"} {
+	for _, want := range []string{"!! preconditions", "NONE HONORED", "IGNORED: the stale write overwrote", "!! idempotency key on POST", "IGNORED: an upsert", "cannot hold"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

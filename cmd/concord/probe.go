@@ -225,12 +225,12 @@ func (p *prober) readOnly(ctx context.Context) {
 		Concord: "run with -write to check writes, versions and keys on a scratch item"})
 	if tag := a.header.Get("ETag"); tag != "" {
 		a2 := p.send(ctx, http.MethodGet, p.cfg.collection, http.Header{"If-None-Match": {tag}}, nil)
-		p.add(finding{Property: "conditional GET", Verdict: yesNo(a2.status == http.StatusNotModified, "honoured (304)", "ignored"),
+		p.add(finding{Property: "conditional GET", Verdict: yesNo(a2.status == http.StatusNotModified, "honored (304)", "ignored"),
 			Evidence: "GET with If-None-Match: " + tag + " -> " + status(a2), Concord: "Get revalidates when the ETag is the version"})
 	}
 }
 
-// scratchID is a recognisable, unique name for the probe's item.
+// scratchID is a recognizable, unique name for the probe's item.
 func scratchID() string {
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -324,7 +324,7 @@ func (p *prober) writes(ctx context.Context) {
 		p.add(finding{Property: "ETag", Verdict: "strong", Evidence: "GET -> " + string(tag), Concord: "If-Match on every write"})
 	}
 	if member != "" {
-		p.add(finding{Property: "version in the body", Verdict: member, Evidence: fmt.Sprintf("GET -> %s: %s", member, memberValue), Concord: "BodyVersion{Path: " + fmt.Sprintf("%q", member) + "} if If-Match is not honoured"})
+		p.add(finding{Property: "version in the body", Verdict: member, Evidence: fmt.Sprintf("GET -> %s: %s", member, memberValue), Concord: "BodyVersion{Path: " + fmt.Sprintf("%q", member) + "} if If-Match is not honored"})
 	}
 	if g := cur.header.Get("X-Goog-Generation"); g != "" {
 		p.add(finding{Property: "version in a header", Verdict: "X-Goog-Generation", Evidence: "GET -> X-Goog-Generation: " + g, Concord: "QueryVersion{Header: \"X-Goog-Generation\", Param: \"ifGenerationMatch\"}"})
@@ -333,7 +333,7 @@ func (p *prober) writes(ctx context.Context) {
 	// Conditional GET.
 	if tag != "" {
 		a := p.send(ctx, http.MethodGet, t.read, http.Header{"If-None-Match": {string(tag)}}, nil)
-		p.add(finding{Property: "conditional GET", Verdict: yesNo(a.status == http.StatusNotModified, "honoured (304)", "ignored ("+status(a)+")"),
+		p.add(finding{Property: "conditional GET", Verdict: yesNo(a.status == http.StatusNotModified, "honored (304)", "ignored ("+status(a)+")"),
 			Evidence: "GET If-None-Match: " + string(tag) + " -> " + status(a), Concord: "Get revalidates and reuses the body it has"})
 	}
 
@@ -365,17 +365,17 @@ func (p *prober) writes(ctx context.Context) {
 	member, memberValue = bodyVersion(cur.body)
 
 	// A stale version in the body, with no If-Match.
-	bodyHonoured := false
+	bodyHonored := false
 	if member != "" && !strings.Contains(member, ".") {
 		staleBody := withMember(cur.body, member, staleValue(memberValue))
 		a := p.send(ctx, t.method, t.write, jsonHeader(), staleBody)
-		bodyHonoured = refused(a)
+		bodyHonored = refused(a)
 		p.add(precondition("stale body version", "PUT with "+member+" set to a stale value", a,
 			"rejected", "BodyVersion makes writes conditional on it", "IGNORED: the stale write overwrote", "cannot use it as a version"))
 		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
 	}
-	if !ifMatch && !bodyHonoured {
-		p.add(finding{Property: "preconditions", Verdict: "NONE HONOURED", Evidence: "neither a stale If-Match nor a stale body version was refused",
+	if !ifMatch && !bodyHonored {
+		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "neither a stale If-Match nor a stale body version was refused",
 			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
 	}
 
@@ -388,7 +388,7 @@ func (p *prober) writes(ctx context.Context) {
 	inm := p.send(ctx, t.method, t.write, jsonHeader("If-None-Match", "*"), p.cfg.doc)
 	createOnly := refused(inm)
 	p.add(precondition("If-None-Match: *", "PUT If-None-Match: * on an existing item", inm,
-		"honoured", "CreateAt is create-only", "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"))
+		"honored", "CreateAt is create-only", "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"))
 
 	p.keys(ctx, t, createOnly)
 
@@ -420,7 +420,7 @@ func (p *prober) writes(ctx context.Context) {
 		}
 		p.add(f)
 	}
-	p.recommend(ifMatch, tag, bodyHonoured, member, opaque, inm.ok())
+	p.recommend(ifMatch, tag, bodyHonored, member, opaque, inm.ok())
 }
 
 // refused reports whether a precondition failed as it should: 412 or 409.
@@ -579,7 +579,7 @@ func (p *prober) finish() {
 	} else if p.rep.Wrote {
 		p.add(finding{Property: "error format", Verdict: "plain", Evidence: "error responses carried no code concord reads", Concord: "classifies by status and by what it sent"})
 	}
-	p.add(finding{Property: "Retry-After", Verdict: yesNo(p.hint, "seen", "not seen"), Evidence: "any response", Concord: "honoured up to 30s"})
+	p.add(finding{Property: "Retry-After", Verdict: yesNo(p.hint, "seen", "not seen"), Evidence: "any response", Concord: "honored up to 30s"})
 	p.rep.Holds = true
 	for _, f := range p.rep.Findings {
 		if f.Breaks {
@@ -592,12 +592,12 @@ func (p *prober) finish() {
 }
 
 // recommend writes the configuration the findings call for.
-func (p *prober) recommend(ifMatch bool, tag concord.ETag, bodyHonoured bool, member string, opaque, upsert bool) {
+func (p *prober) recommend(ifMatch bool, tag concord.ETag, bodyHonored bool, member string, opaque, upsert bool) {
 	var opts []string
 	switch {
 	case ifMatch && opaque:
 		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
-	case !ifMatch && bodyHonoured:
+	case !ifMatch && bodyHonored:
 		v := fmt.Sprintf("concord.BodyVersion{Path: %q", member)
 		if member == "_rev" {
 			v += `, Query: "rev"`
@@ -802,15 +802,15 @@ func (p *prober) queryVersions(ctx context.Context, t target) {
 	p.add(finding{Property: "current " + param, Verdict: yesNo(current.ok(), "accepted", "refused ("+status(current)+")"),
 		Evidence: fmt.Sprintf("%s ?%s=%s -> %s", t.method, param, v1, status(current)), Concord: "writes conditionally"})
 	stale := p.send(ctx, t.method, appendParam(t.write, param, v1), jsonHeader(), cur.body) // v1 is stale now
-	honoured := refused(stale)
+	honored := refused(stale)
 	p.add(precondition("stale "+param, fmt.Sprintf("%s ?%s=%s (stale)", t.method, param, v1), stale,
 		"rejected", "refetches, merges and writes again", "IGNORED: the stale write overwrote", "cannot make writes conditional here"))
-	if !honoured {
-		p.add(finding{Property: "preconditions", Verdict: "NONE HONOURED", Evidence: "a stale " + param + " was not refused", Concord: "cannot prevent lost updates here: no client can", Breaks: true})
+	if !honored {
+		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "a stale " + param + " was not refused", Concord: "cannot prevent lost updates here: no client can", Breaks: true})
 	}
 	absent := p.send(ctx, t.method, appendParam(t.write, param, "0"), jsonHeader(), p.cfg.doc)
 	p.add(precondition(param+"=0", fmt.Sprintf("%s ?%s=0 on an existing item", t.method, param), absent,
-		"honoured", "CreateAt is create-only (QueryVersion.Absent)", "IGNORED: an upsert", "CreateAt cannot be create-only here"))
+		"honored", "CreateAt is create-only (QueryVersion.Absent)", "IGNORED: an upsert", "CreateAt cannot be create-only here"))
 	del := p.send(ctx, http.MethodDelete, appendParam(t.del, param, "1"), nil, nil)
 	f := finding{Property: "stale conditional DELETE", Evidence: fmt.Sprintf("DELETE ?%s=1 (stale) -> %s", param, status(del))}
 	if p.send(ctx, http.MethodGet, t.read, nil, nil).status == http.StatusNotFound {

@@ -8,7 +8,7 @@
 //	     -d '{"name":"cog"}' http://127.0.0.1:8080/widgets/1      # 412: stale
 //
 // Collections are created on first use at /{collection} and
-// /{collection}/{id}. Flags select the API's behaviour and faults.
+// /{collection}/{id}. Flags select the API's behavior and faults.
 package main
 
 import (
@@ -46,7 +46,7 @@ func main() {
 		weak          = flag.Duration("weak-etags", -1, "serve weak ETags for this long after each write (0: always)")
 		opaque        = flag.Bool("opaque-etags", false, "compare If-Match as opaque strings, weak tags included")
 		upsert        = flag.Bool("ignore-if-none-match", false, "treat PUT with If-None-Match: * as an upsert")
-		postKeys      = flag.Bool("keys-post-only", false, "honour idempotency keys on POST only")
+		postKeys      = flag.Bool("keys-post-only", false, "honor idempotency keys on POST only")
 		generation    = flag.String("generation-query", "", `take the version from this query parameter on writes ("ifGenerationMatch") and send it in X-Generation`)
 		errorFormat   = flag.String("errors", "problem+json", "error format: problem+json, plain, azure, google or s3")
 	)
