@@ -51,7 +51,9 @@ type Result[T any] struct {
 	Value T
 	// Version is the version of Value in the versioner's terms: the ETag
 	// text for ETag-versioned APIs, the body member's raw JSON otherwise.
-	// Empty when the server gave none.
+	// Empty when the server gave none. It is the one to pass back, with
+	// WithBaseVersion; Response.ETag is only the header as the server sent
+	// it, whatever the versioner.
 	Version string
 	// Conflicts is how many conflict responses the call resolved.
 	Conflicts int
