@@ -29,7 +29,10 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // WithTransport sends requests through rt inside a client of concord's own.
-// Nil means the default transport (see WithHTTPClient).
+// Nil means the default transport (see WithHTTPClient), which each New
+// makes afresh: clients share a connection pool only when given the same
+// transport, so that one client's CloseIdleConnections, or a test's
+// server going away, never reaches another's connections.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(c *Client) error {
 		if rt != nil {
