@@ -32,6 +32,16 @@
 //	429, 503 (+ Retry-After)           wait as told (capped), retry if safe
 //	connection error, 500, 502, 504    retry if safe
 //
+// # Options
+//
+// New takes Options, which configure the client. NewResource takes
+// ResourceOptions, which say how the API works (versions, item paths,
+// routes, paging, patches, keys); each call takes only the options that
+// mean something to it (CallOption for any call, CreateOption for creates,
+// WriteOption for Replace, Update and Delete), so that an option given
+// where it does not apply does not compile. A merge is typed by its
+// resource: see Resource.WithMerge.
+//
 // Errors are matched with errors.Is against the Err* sentinels and read
 // with errors.As into *APIError, *ConflictError, *RetryError,
 // *MergeClashError and *DecodeError.
