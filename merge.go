@@ -18,7 +18,10 @@ import (
 type MergeFunc[T any] func(base, mine, theirs T) (T, error)
 
 // MineWins writes mine over whatever the server holds, now conditional on
-// the fresh version: a deliberate, visible "force".
+// the fresh version: a deliberate, visible "force". It drops theirs'
+// changes to members mine did not change, which ThreeWay with
+// OnClash(ClashMineWins) keeps; and unlike WithUnconditional (for APIs
+// without versions) it still never overwrites a state it has not seen.
 func MineWins[T any]() MergeFunc[T] {
 	return func(_, mine, _ T) (T, error) { return mine, nil }
 }
