@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/google/uuid"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -210,22 +211,47 @@ func TestReadAllGrowth(t *testing.T) {
 	const size = 16 << 20
 	body := strings.Repeat("x", size)
 	tests := []struct {
-		name      string
-		announced int64
-		sent      int
-		wantCap   int
+		name       string
+		announced  int64
+		sent       int
+		wantCap    int
+		wantAllocs float64 // 0: not checked
 	}{
-		{"announced and sent", size, size, size + 1},
-		{"small, announced", 100, 100, 101},
-		{"unknown length", -1, size, 2 * size},
-		{"announced, a little sent", size, 1000, 1024},
+		{"announced and sent", size, size, size + 1, 0},
+		{"small, announced", 100, 100, 101, 1},
+		{"empty, announced", 0, 0, 1, 1},
+		{"the largest allocated at once", initialBodyBuffer - 1, initialBodyBuffer - 1, initialBodyBuffer, 1},
+		{"unknown length", -1, size, 2 * size, 0},
+		{"announced, a little sent", size, 1000, 1024, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := readAll(strings.NewReader(body[:tt.sent]), tt.announced, 64<<20)
+			r := strings.NewReader(body[:tt.sent])
+			b, err := readAll(r, tt.announced, 64<<20)
 			if err != nil || len(b) != tt.sent || cap(b) != tt.wantCap {
 				t.Errorf("readAll(%d bytes, announced %d) = %d bytes in a buffer of %d, %v; want %d in %d", tt.sent, tt.announced, len(b), cap(b), err, tt.sent, tt.wantCap)
 			}
+			if tt.wantAllocs == 0 {
+				return
+			}
+			allocs := testing.AllocsPerRun(10, func() {
+				r.Reset(body[:tt.sent])
+				readAll(r, tt.announced, 64<<20)
+			})
+			if allocs != tt.wantAllocs {
+				t.Errorf("readAll(%d bytes, announced %d) allocated %v times; want %v", tt.sent, tt.announced, allocs, tt.wantAllocs)
+			}
 		})
+	}
+	// The jump comes as soon as a quarter has arrived: the doublings before
+	// it add up to half the body, so reading it costs 1.5 times its size.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := readAll(strings.NewReader(body), size, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > size*3/2+size/16 {
+		t.Errorf("reading an announced %d MiB allocated %.2f times its size; want 1.5", size>>20, float64(got)/size)
 	}
 }
