@@ -7,7 +7,7 @@
 #   bench/results/scenarios.md  contention, outage and lost-response tables
 #   bench/results/backoff.md    the conflict backoff against the exponential
 #                               one it replaced, RUNS runs each, Mann-Whitney
-# Run it on an otherwise idle machine; it takes about 10 minutes. BLOCKS and
+# Run it on an otherwise idle machine; it takes about 3 minutes. BLOCKS and
 # RUNS make it longer or shorter.
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
