@@ -64,30 +64,31 @@ type backOff struct {
 
 // contentionBackOff is the backoff between writes that conflicted.
 func (c *Client) contentionBackOff() backOff {
-	b := backOff{c: c, make: c.conflict.NewBackOff}
-	if b.make == nil {
-		b.make = func() backoff.BackOff {
-			return &decorrelatedJitter{base: DefaultConflictInitialInterval, limit: DefaultConflictMaxInterval, rand: rand.Float64}
-		}
-	}
-	return b
+	return c.newBackOff(func() backoff.BackOff {
+		return &decorrelatedJitter{base: DefaultConflictInitialInterval, limit: DefaultConflictMaxInterval, rand: rand.Float64}
+	})
 }
 
 // waitingBackOff is the backoff of a call waiting for a state to pass.
 func (c *Client) waitingBackOff() backOff {
-	b := backOff{c: c, make: c.conflict.NewBackOff}
-	if b.make == nil {
-		b.make = func() backoff.BackOff {
-			return backoff.NewExponentialBackOff(
-				backoff.WithInitialInterval(DefaultConflictInitialInterval),
-				backoff.WithMultiplier(2),
-				backoff.WithRandomizationFactor(0.5),
-				backoff.WithMaxInterval(DefaultWaitMaxInterval),
-				backoff.WithMaxElapsedTime(0),
-			)
-		}
+	return c.newBackOff(func() backoff.BackOff {
+		return backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(DefaultConflictInitialInterval),
+			backoff.WithMultiplier(2),
+			backoff.WithRandomizationFactor(0.5),
+			backoff.WithMaxInterval(DefaultWaitMaxInterval),
+			backoff.WithMaxElapsedTime(0),
+		)
+	})
+}
+
+// newBackOff is a backoff made by ConflictPolicy.NewBackOff when the
+// caller set one, else by def.
+func (c *Client) newBackOff(def func() backoff.BackOff) backOff {
+	if c.conflict.NewBackOff != nil {
+		def = c.conflict.NewBackOff
 	}
-	return b
+	return backOff{c: c, make: def}
 }
 
 // next returns the next wait, or false when the backoff stopped.
