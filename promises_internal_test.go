@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/google/uuid"
+	"net/http"
 	"runtime"
 	"strings"
 	"testing"
@@ -253,5 +254,38 @@ func TestReadAllGrowth(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > size*3/2+size/16 {
 		t.Errorf("reading an announced %d MiB allocated %.2f times its size; want 1.5", size>>20, float64(got)/size)
+	}
+}
+
+// TestCallRetryPolicyFieldByField: a call's own retry policy replaces the
+// fields it sets and keeps the client's for those it leaves zero.
+func TestCallRetryPolicyFieldByField(t *testing.T) {
+	backoffFn := func(int) time.Duration { return time.Minute }
+	retryable := func(*http.Response, error) bool { return true }
+	client := RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 2 * time.Second, MaxRetryAfter: 3 * time.Second, AttemptTimeout: 4 * time.Second}
+	tests := []struct {
+		name string
+		call RetryPolicy
+		want func(p RetryPolicy) bool
+	}{
+		{"nothing set", RetryPolicy{}, func(p RetryPolicy) bool {
+			return p.MaxAttempts == 4 && p.BaseDelay == time.Second && p.MaxDelay == 2*time.Second && p.MaxRetryAfter == 3*time.Second && p.AttemptTimeout == 4*time.Second && p.Backoff == nil && p.Retryable == nil
+		}},
+		{"attempts", RetryPolicy{MaxAttempts: 7}, func(p RetryPolicy) bool { return p.MaxAttempts == 7 && p.BaseDelay == time.Second }},
+		{"base delay", RetryPolicy{BaseDelay: 5 * time.Second}, func(p RetryPolicy) bool { return p.BaseDelay == 5*time.Second && p.MaxDelay == 2*time.Second }},
+		{"max delay", RetryPolicy{MaxDelay: 6 * time.Second}, func(p RetryPolicy) bool { return p.MaxDelay == 6*time.Second && p.BaseDelay == time.Second }},
+		{"Retry-After cap", RetryPolicy{MaxRetryAfter: 7 * time.Second}, func(p RetryPolicy) bool { return p.MaxRetryAfter == 7*time.Second && p.MaxDelay == 2*time.Second }},
+		{"attempt timeout", RetryPolicy{AttemptTimeout: 8 * time.Second}, func(p RetryPolicy) bool { return p.AttemptTimeout == 8*time.Second && p.MaxRetryAfter == 3*time.Second }},
+		{"backoff", RetryPolicy{Backoff: backoffFn}, func(p RetryPolicy) bool { return p.Backoff != nil && p.Backoff(1) == time.Minute && p.Retryable == nil }},
+		{"predicate", RetryPolicy{Retryable: retryable}, func(p RetryPolicy) bool { return p.Retryable != nil && p.Backoff == nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := &call{retry: client, retriesLeft: client.MaxAttempts - 1}
+			cl.override(&tt.call)
+			if !tt.want(cl.retry) || cl.retriesLeft != cl.retry.MaxAttempts-1 {
+				t.Errorf("override(%+v) = %+v with %d retries left", tt.call, cl.retry, cl.retriesLeft)
+			}
+		})
 	}
 }
