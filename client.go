@@ -510,11 +510,9 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 		names[n], values[n] = HeaderInvocationID, cl.id
 		n++
 	}
-	if n > 0 {
-		shared := append([]string(nil), values[:n]...)
-		for i := range n {
-			h[names[i]] = shared[i : i+1 : i+1]
-		}
+	shared := append([]string(nil), values[:n]...) // nil, unallocated, when n is 0
+	for i := range n {
+		h[names[i]] = shared[i : i+1 : i+1]
 	}
 	if err := c.authorize(ctx, req.Request, cl); err != nil {
 		return Response{}, err
