@@ -553,3 +553,34 @@ func TestReentrantWriteIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteOfAnItemSomeoneElseDeleted: a conditional DELETE that went out
+// once and is answered 404, with a read confirming the item is gone, is
+// another writer's delete, not a lost one of ours: ErrNotFound, as for any
+// missing item. (The read is not counted as a send of the delete.)
+func TestDeleteOfAnItemSomeoneElseDeleted(t *testing.T) {
+	c, mux := setup(t)
+	var deleted atomic.Bool
+	var deletes atomic.Int32
+	mux.HandleFunc("/widgets/w1", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodDelete:
+			deletes.Add(1)
+			http.NotFound(w, r)
+		case deleted.Load():
+			http.NotFound(w, r)
+		default:
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+		}
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	deleted.Store(true) // another writer deletes it
+	err := widgets.Delete(bounded(t), "w1")
+	if !errors.Is(err, concord.ErrNotFound) || deletes.Load() != 1 {
+		t.Errorf("Delete of an item another writer deleted = %v after %d DELETEs; want ErrNotFound after 1", err, deletes.Load())
+	}
+}
