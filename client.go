@@ -336,6 +336,7 @@ type call struct {
 	retriesLeft  int
 	retries      int
 	requests     int          // attempts concord made
+	writes       int          // of those, attempts of a write
 	token        string       // the bearer token the last attempt carried
 	refusedToken string       // a token the server answered 401 to
 	wire         atomic.Int32 // requests written on the wire, net/http's own resends included
@@ -379,9 +380,10 @@ func (cl *call) override(p *RetryPolicy) {
 	cl.retry, cl.retriesLeft = r, r.MaxAttempts-1
 }
 
-// sent returns how many requests the call has sent: those written on the
-// wire, or concord's own count where a transport reports no writes.
-func (cl *call) sent() int { return max(int(cl.wire.Load()), cl.requests) }
+// sent returns how many requests the call has sent: concord's attempts,
+// and the writes net/http resent on its own beyond them (only writes are
+// traced; a transport that reports none adds nothing).
+func (cl *call) sent() int { return cl.requests + max(0, int(cl.wire.Load())-cl.writes) }
 
 func (c *Client) newCall() *call {
 	cl := &call{retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1}

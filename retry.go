@@ -286,6 +286,9 @@ type attempts struct {
 func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	a.n++
 	a.call.requests++
+	if !readOnly(a.out.method) {
+		a.call.writes++
+	}
 	a.body, a.truncated, a.bodyErr = nil, false, nil
 	if err == nil {
 		if resp.StatusCode < 300 && !readOnly(a.out.method) {
