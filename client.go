@@ -520,9 +520,6 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 		return Response{}, err
 	}
 	hresp, err := c.transport.Do(req)
-	if err == nil && a.bodyErr != nil {
-		err = a.bodyErr
-	}
 	if err != nil {
 		return Response{}, a.wrap(a.applied(c.redact.err(err)))
 	}
@@ -539,6 +536,12 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 		} else if c.logger != nil {
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: ignoring malformed ETag", slog.String("url", c.redact.url(o.url)), slog.String("error", err.Error()))
 		}
+	}
+	if a.bodyErr != nil {
+		// The status and headers came; the body did not. A write answered
+		// 2xx took effect all the same: the caller gets what is known
+		// (status, headers, Location, version) with ErrWriteApplied.
+		return resp, a.wrap(a.applied(a.bodyErr))
 	}
 	if hresp.StatusCode < 300 || hresp.StatusCode == http.StatusNotModified && readOnly(o.method) {
 		// 304 answers a conditional read only: to a write it means nothing

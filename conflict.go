@@ -195,6 +195,9 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		if err == nil {
 			return r.written(&resp, w.url, w.mine, sent, o, conflicts), nil
 		}
+		if errors.Is(err, ErrWriteApplied) {
+			return r.applied(&resp, w.mine, o, conflicts, err)
+		}
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
 			return nil, err

@@ -584,3 +584,67 @@ func TestDeleteOfAnItemSomeoneElseDeleted(t *testing.T) {
 		t.Errorf("Delete of an item another writer deleted = %v after %d DELETEs; want ErrNotFound after 1", err, deletes.Load())
 	}
 }
+
+// TestWriteAnsweredButCutShortIsSentOnce: a write answered 2xx took effect
+// even when its body is cut short, so it is never sent again (a server that
+// ignores keys would make a second record), and each write method returns
+// what it knows (status, headers, version) with ErrWriteApplied.
+func TestWriteAnsweredButCutShortIsSentOnce(t *testing.T) {
+	var writes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			if r.URL.Path == "/widgets/new" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		writes.Add(1)
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		status := "200 OK"
+		if r.Method == http.MethodPost || r.Header.Get("If-None-Match") == "*" {
+			status = "201 Created"
+		}
+		fmt.Fprintf(buf, "HTTP/1.1 %s\r\nETag: \"v2\"\r\nLocation: /widgets/7\r\nContent-Length: 100\r\n\r\n{\"name\":", status)
+		buf.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: time.Microsecond}))
+	widgets := concord.NewResource[Widget](c, "widgets")
+	tests := []struct {
+		name       string
+		write      func() (*concord.Result[Widget], error)
+		wantStatus int
+	}{
+		{"Create", func() (*concord.Result[Widget], error) { return widgets.Create(bounded(t), Widget{Name: "gear"}) }, 201},
+		{"CreateAt", func() (*concord.Result[Widget], error) {
+			return widgets.CreateAt(bounded(t), "new", Widget{Name: "gear"})
+		}, 201},
+		{"Replace", func() (*concord.Result[Widget], error) {
+			return widgets.Replace(bounded(t), "1", Widget{Name: "cog"}, concord.WithBaseVersion(`"v1"`))
+		}, 200},
+		{"Update", func() (*concord.Result[Widget], error) {
+			return widgets.Update(bounded(t), "1", func(w *Widget) error { w.Price++; return nil })
+		}, 200},
+	}
+	for _, tt := range tests {
+		writes.Store(0)
+		res, err := tt.write()
+		if n := writes.Load(); n != 1 {
+			t.Errorf("%s answered %d with a cut body: sent %d times; want once", tt.name, tt.wantStatus, n)
+		}
+		if !errors.Is(err, concord.ErrWriteApplied) {
+			t.Errorf("%s = %v; want ErrWriteApplied", tt.name, err)
+		}
+		if res == nil || res.StatusCode != tt.wantStatus || res.Header.Get("Location") != "/widgets/7" || res.Version != `"v2"` {
+			t.Errorf("%s = %+v; want the result with status %d, headers and version", tt.name, res, tt.wantStatus)
+		}
+	}
+}

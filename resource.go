@@ -269,7 +269,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 	}
 	resp, err := r.c.exchange(ctx, cl, out)
 	if err != nil {
-		return nil, err
+		return r.applied(&resp, v, o, 0, err)
 	}
 	res = &Result[T]{Value: v, Response: resp}
 	if len(resp.Body) > 0 {
@@ -342,7 +342,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 		return r.written(&resp, u, v, body, o, 0), nil
 	}
 	if !errors.Is(err, ErrAlreadyExists) {
-		return nil, err
+		return r.applied(&resp, v, o, 0, err)
 	}
 	theirs, ferr := r.fetch(ctx, cl, u, o, true)
 	if ferr != nil {
@@ -406,6 +406,18 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	}
 	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body})
 	return res
+}
+
+// applied returns what is known of a write that took effect although its
+// answer could not be read (err matches ErrWriteApplied and resp holds the
+// 2xx status and headers): the value that was sent, the status, headers,
+// Location and version, with err, so that the caller does not write again
+// blindly. Any other failure returns nil and err.
+func (r *Resource[T]) applied(resp *Response, v T, o *callOptions, conflicts int, err error) (*Result[T], error) {
+	if resp.StatusCode == 0 || !errors.Is(err, ErrWriteApplied) {
+		return nil, err
+	}
+	return &Result[T]{Value: v, Version: o.versioner.Version(resp.Header, nil), Conflicts: conflicts, Response: *resp}, err
 }
 
 // representation reports whether a write's response body may be the

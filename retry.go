@@ -308,6 +308,15 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if ctx.Err() != nil {
 		return false, nil
 	}
+	if a.wrote {
+		// A write answered 2xx took effect, whatever became of its body:
+		// sending it again could apply it twice (a server that ignores
+		// keys would make a second record).
+		if b := a.c.budget; b != nil {
+			b.success()
+		}
+		return false, nil
+	}
 	if err == nil && resp.StatusCode == http.StatusUnauthorized && a.c.tokens != nil && a.call.refusedToken == "" && a.call.retriesLeft > 0 {
 		// The token was refused: a 401 was not processed, so the request
 		// goes again, once, with a new token.
