@@ -17,7 +17,7 @@ import (
 )
 
 // TestTokenSource: the token is asked for once while it is fresh, again
-// a minute before it expires, and again (with the request resent once)
+// once it has expired, and again (with the request resent once)
 // when the server answers 401.
 func TestTokenSource(t *testing.T) {
 	clock := newFakeClock()
@@ -44,9 +44,9 @@ func TestTokenSource(t *testing.T) {
 	if err := errors.Join(get(), get()); err != nil || issued.Load() != 1 {
 		t.Fatalf("two Gets = %v with %d tokens issued; want 1 token", err, issued.Load())
 	}
-	clock.Sleep(context.Background(), 9*time.Minute+time.Second) // within a minute of expiry
+	clock.Sleep(context.Background(), 11*time.Minute) // expired
 	if err := get(); err != nil || issued.Load() != 2 {
-		t.Errorf("Get near expiry = %v, %d tokens; want a fresh one", err, issued.Load())
+		t.Errorf("Get after expiry = %v, %d tokens; want a fresh one", err, issued.Load())
 	}
 	revoked.Store("tok-2")
 	if err := get(); err != nil || issued.Load() != 3 {
@@ -126,4 +126,119 @@ func TestTokenResendCountsAsARetry(t *testing.T) {
 			t.Errorf("MaxAttempts %d, a 401 then 503s: %d requests; want %d", tt.attempts, got, tt.want)
 		}
 	}
+}
+
+// TestTokenRefreshNearExpiry: a token due for refresh (within a minute of
+// its expiry) but still valid is used while one refresh runs for every
+// caller, and the fresh token is used once it has come.
+func TestTokenRefreshNearExpiry(t *testing.T) {
+	clock := newFakeClock()
+	var issued atomic.Int32
+	asked, release := make(chan struct{}, 1), make(chan struct{})
+	source := func(context.Context) (string, time.Time, error) {
+		n := issued.Add(1)
+		if n > 1 {
+			asked <- struct{}{}
+			<-release
+		}
+		return fmt.Sprintf("tok-%d", n), clock.Now().Add(10 * time.Minute), nil
+	}
+	var last atomic.Value
+	c, mux := setup(t, concord.WithTokenSource(source), concord.WithClock(clock))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		last.Store(r.Header.Get("Authorization"))
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	get := func() error { _, err := widgets.Get(bounded(t), "1"); return err }
+	if err := get(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Sleep(context.Background(), 9*time.Minute+time.Second) // within a minute of expiry
+	for i := range 3 {
+		if err := get(); err != nil || last.Load() != "Bearer tok-1" {
+			t.Errorf("Get %d near expiry, refresh running = %v with %v; want the still valid tok-1 at once", i, err, last.Load())
+		}
+		if i == 0 {
+			<-asked
+		}
+	}
+	close(release)
+	for i := 0; last.Load() != "Bearer tok-2"; i++ {
+		if i == 1000 {
+			t.Fatalf("the refreshed token was never used; last %v", last.Load())
+		}
+		time.Sleep(time.Millisecond)
+		if err := get(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := issued.Load(); n != 2 {
+		t.Errorf("%d tokens issued; want one refresh shared by every call", n)
+	}
+}
+
+// TestHungTokenSourceHoldsNoCallPastItsContext: a token source that
+// ignores its context does not hold a call past the call's deadline, nor
+// the calls waiting for the same token; and concurrent callers ask once.
+func TestHungTokenSourceHoldsNoCallPastItsContext(t *testing.T) {
+	var asked atomic.Int32
+	release := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(release); <-done })
+	source := func(context.Context) (string, time.Time, error) {
+		if asked.Add(1) == 1 {
+			defer close(done)
+			<-release // ignores its context, as an oauth2 adapter does
+		}
+		return "tok", time.Time{}, nil
+	}
+	c, mux := setup(t, concord.WithTokenSource(source))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"name":"gear"}`) })
+	widgets := concord.NewResource[Widget](c, "widgets")
+	errs := make(chan error, 4)
+	returnsWithin(t, 10*time.Second, func() {
+		for range cap(errs) {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				_, err := widgets.Get(ctx, "1")
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Get while the token source hangs = %v; want its own deadline's error", err)
+			}
+		}
+	})
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the token source was asked %d times by concurrent calls; want once", n)
+	}
+}
+
+// TestHungTokenRefreshIsGivenUp: a refresh that passes the attempt timeout
+// fails the calls waiting for it, and the next call asks afresh.
+func TestHungTokenRefreshIsGivenUp(t *testing.T) {
+	var asked atomic.Int32
+	release, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(release); <-done })
+	source := func(context.Context) (string, time.Time, error) {
+		if asked.Add(1) == 1 {
+			defer close(done)
+			<-release
+		}
+		return "tok", time.Time{}, nil
+	}
+	c, mux := setup(t, concord.WithTokenSource(source), concord.WithRetryPolicy(concord.RetryPolicy{AttemptTimeout: 50 * time.Millisecond}))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"name":"gear"}`) })
+	widgets := concord.NewResource[Widget](c, "widgets")
+	returnsWithin(t, 10*time.Second, func() {
+		if _, err := widgets.Get(context.Background(), "1"); err == nil || !strings.Contains(err.Error(), "did not answer") {
+			t.Errorf("Get while the token source hangs = %v; want the refresh given up", err)
+		}
+		if _, err := widgets.Get(context.Background(), "1"); err != nil || asked.Load() != 2 {
+			t.Errorf("the next Get = %v after %d refreshes; want a fresh refresh and success", err, asked.Load())
+		}
+	})
 }
