@@ -82,23 +82,26 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		}
 		return nil, fmt.Errorf("concord: base URL does not parse: %w", err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("concord: base URL %q must be an absolute http or https URL", redactor{}.url(baseURL))
-	}
-	if u.Fragment != "" {
-		return nil, fmt.Errorf("concord: base URL %q must not have a fragment", redactor{}.url(baseURL))
-	}
-	if _, err := url.ParseQuery(u.RawQuery); err != nil {
-		return nil, fmt.Errorf("concord: base URL %q has a malformed query", redactor{}.url(baseURL))
-	}
 	baseQuery := u.RawQuery
 	u.RawQuery, u.ForceQuery = "", false
+	// Errors show the base URL without its query, which is all secret.
+	shown := redactor{}.url(u.String())
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("concord: base URL %q must be an absolute http or https URL", shown)
+	}
+	if u.Fragment != "" {
+		return nil, fmt.Errorf("concord: base URL %q must not have a fragment", shown)
+	}
+	if _, err := url.ParseQuery(baseQuery); err != nil {
+		return nil, fmt.Errorf("concord: base URL %q has a malformed query", shown)
+	}
 	budget, _ := NewRetryBudget(DefaultBudgetMax, DefaultBudgetRatio)
 	c := &Client{
 		base:         strings.TrimRight(u.String(), "/"),
 		baseQuery:    baseQuery,
 		header:       http.Header{"User-Agent": {"concord-go"}, "Accept": {"application/json"}},
 		budget:       budget,
+		redact:       newRedactor(baseQuery),
 		clock:        realClock{},
 		rand:         rand.Float64,
 		keyHeader:    DefaultIdempotencyKeyHeader,

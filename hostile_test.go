@@ -135,6 +135,46 @@ func TestTransportErrorsDoNotLeakQueryCredentials(t *testing.T) {
 	}
 }
 
+// TestBaseQueryIsNeverShown: every value of the base URL's query is a
+// secret (Azure API Management's subscription-key, a SAS's fields beyond
+// sig), kept out of errors, logs and every hook event of a call whose
+// attempts fail on the transport.
+func TestBaseQueryIsNeverShown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	var logs, events bytes.Buffer
+	record := func(e any) { fmt.Fprintf(&events, "%+v\n", e) }
+	c := newClient(t, "http://"+addr+"/v1?subscription-key=KEYVALUE&sv=SVVALUE&sp=SPVALUE&sig=SIGVALUE",
+		concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: time.Microsecond}),
+		concord.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		concord.WithHooks(concord.Hooks{
+			OnAttempt:     func(_ context.Context, e concord.AttemptEvent) { record(e) },
+			OnRetry:       func(_ context.Context, e concord.RetryEvent) { record(e); record(e.Err.Error()) },
+			OnAttemptDone: func(_ context.Context, e concord.AttemptDoneEvent) { record(e); record(e.Err.Error()) },
+			OnCallDone:    func(_ context.Context, e concord.CallEvent) { record(e); record(e.Err.Error()) },
+		}))
+	_, err = concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1")
+	if err == nil {
+		t.Fatal("Get against a closed port succeeded")
+	}
+	shown := err.Error() + logs.String() + events.String()
+	for _, secret := range []string{"KEYVALUE", "SVVALUE", "SPVALUE", "SIGVALUE"} {
+		if strings.Contains(shown, secret) {
+			t.Errorf("base query value %s shown in %s", secret, shown)
+		}
+	}
+	if !strings.Contains(events.String(), "subscription-key=REDACTED") {
+		t.Errorf("events = %s; want the parameter named, its value redacted", events.String())
+	}
+	if _, err := concord.New("ftp://host/?subscription-key=KEYVALUE"); err == nil || strings.Contains(err.Error(), "KEYVALUE") {
+		t.Errorf("New(ftp URL with a key) = %v; want an error without the key", err)
+	}
+}
+
 func TestUserInfoIsNeverShown(t *testing.T) {
 	_, err := concord.New("https://user:hunter2@api.example.com/%zz?auth=xyz")
 	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "xyz") {

@@ -43,7 +43,23 @@ var safeHeaders = map[string]bool{
 // WithSensitive (lower case).
 type redactor struct {
 	sensitive map[string]bool
-	keyHeader string // the idempotency key header, which is no credential
+	// baseParams are the names of the base URL's query parameters (lower
+	// case): all of them are secret, since a base URL is where an API's
+	// key goes (Azure API Management's subscription-key, a SAS's every
+	// field), and no name list knows them all.
+	baseParams map[string]bool
+	keyHeader  string // the idempotency key header, which is no credential
+}
+
+// newRedactor returns the redactor for a client whose base URL has the
+// query rawQuery.
+func newRedactor(rawQuery string) redactor {
+	q, _ := url.ParseQuery(rawQuery) // New refuses a malformed one
+	r := redactor{baseParams: make(map[string]bool, len(q))}
+	for k := range q {
+		r.baseParams[strings.ToLower(k)] = true
+	}
+	return r
 }
 
 // redacted is what stands in for a value that is not shown.
@@ -75,10 +91,11 @@ func (r redactor) header(h http.Header) http.Header {
 
 // sensitiveParam reports whether a query parameter looks like it carries a
 // credential: api_key, access_token, client_secret, sig (Azure SAS), key
-// (Google), password, or a name given to WithSensitive.
+// (Google), password, a name given to WithSensitive, or any parameter of
+// the base URL's query.
 func (r redactor) sensitiveParam(name string) bool {
 	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
-	if r.sensitive[strings.ToLower(name)] {
+	if r.sensitive[strings.ToLower(name)] || r.baseParams[strings.ToLower(name)] {
 		return true
 	}
 	switch n {
