@@ -221,10 +221,12 @@ type Response struct {
 // 2xx or 304 returns an error holding an *APIError; a body that does not
 // decode returns a *DecodeError. Do does not track versions or resolve
 // conflicts: Resource does.
-func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, error) {
+func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response, err error) {
 	if req == nil {
 		return nil, errors.New("concord: Do needs a request")
 	}
+	cl, start := c.newCall(), c.clock.Now()
+	defer func() { c.callDone(ctx, "Do", "", "", cl, start, 0, err) }()
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -265,7 +267,6 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 	}
 	o.conditional = o.conditional || o.header.Get("If-Match") != ""
 	o.createOnly = req.CreateOnly || o.header.Get("If-None-Match") == "*"
-	cl := c.newCall()
 	cl.override(req.RetryPolicy)
 	if req.IdempotencyKey != "" || method == http.MethodPost && !req.NoIdempotencyKey {
 		var k idempotencyKey
@@ -276,8 +277,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (*Response, erro
 		o.key = key
 	}
 	got, err := c.exchange(ctx, cl, o)
-	var resp *Response // nil when no response came
-	if got.StatusCode != 0 {
+	if got.StatusCode != 0 { // else resp stays nil: no response came
 		resp = &got
 	}
 	if err != nil {

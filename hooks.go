@@ -25,8 +25,9 @@ type Hooks struct {
 	// OnAttemptDone is called when an HTTP request has its answer (or its
 	// error), body read, with how long it took.
 	OnAttemptDone func(ctx context.Context, e AttemptDoneEvent)
-	// OnCallDone is called when a Resource call ends, with what it cost
-	// and how it ended: one event per operation, for metrics and spans.
+	// OnCallDone is called when a call ends (a Resource call, Client.Do or
+	// a request through RoundTripper), with what it cost and how it ended:
+	// one event per call, for metrics and spans.
 	OnCallDone func(ctx context.Context, e CallEvent)
 }
 
@@ -69,17 +70,19 @@ type AttemptDoneEvent struct {
 	Duration     time.Duration
 }
 
-// CallEvent describes one Resource call that ended. Its fields are low in
+// CallEvent describes one call that ended. Its fields are low in
 // cardinality except ID: label metrics with Operation and Resource.
 type CallEvent struct {
 	InvocationID string
-	Operation    string // "Get", "Page", "Create", "CreateAt", "Replace", "Update" or "Delete"
-	Resource     string // the resource's path, as given to NewResource
-	ID           string // the item, empty for collection calls
-	Requests     int    // HTTP requests sent, retries and conflict rounds included
-	Conflicts    int    // conflict responses resolved or met
-	Duration     time.Duration
-	Err          error
+	// Operation is the Resource method ("Get", "Page", "Create",
+	// "CreateAt", "Replace", "Update" or "Delete"), "Do" or "RoundTrip".
+	Operation string
+	Resource  string // the resource's path, as given to NewResource; empty for Do and RoundTrip
+	ID        string // the item, empty for collection calls
+	Requests  int    // HTTP requests sent, retries and conflict rounds included
+	Conflicts int    // conflict responses resolved or met
+	Duration  time.Duration
+	Err       error
 }
 
 // MergeOutcome is how a merge ended.

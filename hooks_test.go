@@ -2,6 +2,8 @@ package concord_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,5 +58,27 @@ func TestHooksCombineAndReportCalls(t *testing.T) {
 	}
 	if statuses[412] != 1 || statuses[200] < 1 {
 		t.Errorf("attempt statuses = %v; want one 412 and the rest 200", statuses)
+	}
+}
+
+// TestEveryCallEnds: Client.Do and requests through RoundTripper report
+// their end like Resource calls do, so that a hook that keeps per-call
+// state until OnCallDone (a tracer) releases it.
+func TestEveryCallEnds(t *testing.T) {
+	var ops []string
+	c, srv := setupFake(t, nil, concord.WithHooks(concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) {
+		ops = append(ops, e.Operation+":"+e.Resource+":"+e.InvocationID)
+	}}))
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	if _, err := c.Do(bounded(t), &concord.Request{Path: "widgets/w1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: c.RoundTripper()}).Get(c.BaseURL() + "/widgets/w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(ops) != 2 || !strings.HasPrefix(ops[0], "Do::") || !strings.HasPrefix(ops[1], "RoundTrip::") || len(ops[0]) <= len("Do::") {
+		t.Errorf("calls ended = %q; want Do and RoundTrip, each with its invocation ID", ops)
 	}
 }

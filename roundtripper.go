@@ -24,8 +24,10 @@ func (c *Client) RoundTripper() http.RoundTripper { return roundTripper{c} }
 
 type roundTripper struct{ c *Client }
 
-func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+func (rt roundTripper) RoundTrip(req *http.Request) (_ *http.Response, err error) {
 	c := rt.c
+	cl, start := c.newCall(), c.clock.Now()
+	defer func() { c.callDone(req.Context(), "RoundTrip", "", "", cl, start, 0, err) }()
 	u := req.URL.String()
 	if !strings.HasPrefix(u, c.base+"/") && u != c.base {
 		closeBody(req)
@@ -47,7 +49,6 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A precondition makes a repeat safe: a second attempt of a write that
 	// took effect fails it instead of applying again.
 	o.conditional = o.header.Get("If-Match") != "" || o.header.Get("If-None-Match") != ""
-	cl := c.newCall()
 	key := o.header.Get(c.keyHeader)
 	o.header.Del(c.keyHeader)
 	if key != "" || o.method == http.MethodPost {

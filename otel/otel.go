@@ -1,6 +1,6 @@
-// Package otel reports concord's calls to OpenTelemetry: a span per
-// Resource call, with an event for each attempt, retry, conflict and
-// merge, and metrics with low-cardinality attributes (operation,
+// Package otel reports concord's calls to OpenTelemetry: a span per call
+// (a Resource call, Client.Do or a RoundTripper request), with an event
+// for each attempt, retry, conflict and merge, and metrics with low-cardinality attributes (operation,
 // resource, method, status class, conflict kind; never the item ID or
 // URL). It is a module of its own so that concord's users download
 // OpenTelemetry only if they use it.
@@ -33,6 +33,11 @@ const scope = "github.com/concord-go/concord/otel"
 // they happened, so that no span is left open by a call that panics or is
 // abandoned. Spans are children of the span in the call's context.
 func Hooks(tp trace.TracerProvider, mp metric.MeterProvider) concord.Hooks {
+	return newRecorder(tp, mp).hooks()
+}
+
+// newRecorder returns a recorder for tp and mp, either of which may be nil.
+func newRecorder(tp trace.TracerProvider, mp metric.MeterProvider) *recorder {
 	r := &recorder{pending: make(map[string][]event)}
 	if tp != nil {
 		r.tracer = tp.Tracer(scope)
@@ -45,6 +50,11 @@ func Hooks(tp trace.TracerProvider, mp metric.MeterProvider) concord.Hooks {
 		r.retries, _ = m.Int64Counter("concord.retries", metric.WithDescription("Transport retries"))
 		r.conflicts, _ = m.Int64Counter("concord.conflicts", metric.WithDescription("Conflict responses, by kind"))
 	}
+	return r
+}
+
+// hooks returns the concord hooks that feed r.
+func (r *recorder) hooks() concord.Hooks {
 	return concord.Hooks{
 		OnAttemptDone: r.attemptDone,
 		OnRetry:       r.retry,
@@ -66,7 +76,10 @@ type recorder struct {
 	retries, conflicts metric.Int64Counter
 	duration           metric.Float64Histogram
 	mu                 sync.Mutex
-	pending            map[string][]event // by invocation ID, until the call ends
+	// pending holds each call's events by invocation ID until the call
+	// ends: every call ends with OnCallDone, which takes them out, so
+	// nothing outlives its call.
+	pending map[string][]event
 }
 
 func (r *recorder) note(id, name string, attrs ...attribute.KeyValue) {
@@ -126,7 +139,11 @@ func (r *recorder) callDone(ctx context.Context, e concord.CallEvent) {
 	delete(r.pending, e.InvocationID)
 	r.mu.Unlock()
 	end := time.Now()
-	_, span := r.tracer.Start(ctx, "concord "+e.Operation+" "+e.Resource, trace.WithTimestamp(end.Add(-e.Duration)), trace.WithSpanKind(trace.SpanKindClient),
+	name := "concord " + e.Operation
+	if e.Resource != "" {
+		name += " " + e.Resource
+	}
+	_, span := r.tracer.Start(ctx, name, trace.WithTimestamp(end.Add(-e.Duration)), trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(append(low, attribute.String("id", e.ID), attribute.Int("requests", e.Requests), attribute.Int("conflicts", e.Conflicts))...))
 	for _, ev := range events {
 		span.AddEvent(ev.name, trace.WithTimestamp(ev.at), trace.WithAttributes(ev.attrs...))
