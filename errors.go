@@ -65,6 +65,10 @@ var (
 	// version it had just served, so the conflict is not about staleness and
 	// retrying would spin.
 	ErrConflictPersists = errors.New("concord: conflict persists against the current version")
+	// ErrPageLoop: a collection's next page is one already read (a page
+	// that names itself, or a cycle of links or cursors), so following
+	// it would read the same pages forever.
+	ErrPageLoop = errors.New("concord: the pages loop")
 )
 
 // Problem holds the members of an RFC 9457 problem details document

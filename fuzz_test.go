@@ -213,3 +213,44 @@ func FuzzRedirectPolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNextPage: for any Link header and page body, finding the items and
+// the next page never panics, and a next page found is an absolute URL
+// whose Link target, when it came from one, is in the header.
+func FuzzNextPage(f *testing.F) {
+	seeds := []struct{ link, body string }{
+		{`</widgets?p=2>; rel="next"`, `[{"id":1}]`},
+		{`<https://api.example.com/v1/widgets?page=3>; rel="prev next", <x>; rel=last`, `[]`},
+		{``, `{"data":[{"id":"a"}],"has_more":true}`},
+		{``, `{"items":[],"metadata":{"continue":"c1"}}`},
+		{``, `{"value":[],"@odata.nextLink":"https://api.example.com/v1/widgets?$skip=2"}`},
+		{``, `{"results":[1],"next_page_token":"%zz"}`},
+		{`<%zz>; rel=next`, `[1]`},
+		{`<>; rel=next`, `{"data":{"x":1}}`},
+		{`<a;b>;rel=next;x`, `{"data":[null],"has_more":true}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.link, s.body)
+	}
+	const page = "https://api.example.com/v1/widgets?p=1"
+	f.Fuzz(func(t *testing.T, link, body string) {
+		h := http.Header{}
+		if link != "" {
+			h.Set("Link", link)
+		}
+		if target := linkNext(h); target != "" && !strings.Contains(link, target) {
+			t.Fatalf("linkNext(%q) = %q, which is not in the header", link, target)
+		}
+		items, doc, err := pageItems([]byte(body), Paging{})
+		if err != nil {
+			return
+		}
+		next, err := nextPage(page, h, doc, items, Paging{})
+		if err != nil || next == "" {
+			return
+		}
+		if u, err := url.Parse(next); err != nil || !u.IsAbs() {
+			t.Fatalf("nextPage(%q, %q) = %q; want an absolute URL", link, body, next)
+		}
+	})
+}

@@ -91,8 +91,7 @@ func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption)
 		return nil, err
 	}
 	if p.Next == u {
-		// Following it would read the same page forever.
-		return nil, fmt.Errorf("concord: the page after %s is the same page", r.c.redact.url(u))
+		return nil, fmt.Errorf("%w: the page after %s is the same page", ErrPageLoop, r.c.redact.url(u))
 	}
 	return p, nil
 }
@@ -101,10 +100,11 @@ func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption)
 // Page), fetching each page when the loop reaches it. It stops when the
 // loop breaks, after the last page, or at the first error, which it
 // yields with a zero T; a context that ends stops it with the context's
-// error.
+// error, and a next page it has already read with ErrPageLoop.
 func (r *Resource[T]) All(ctx context.Context, opts ...CallOption) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		next := ""
+		read := make(map[string]bool) // the next pages followed so far
 		for {
 			p, err := r.Page(ctx, next, opts...)
 			if err != nil {
@@ -120,6 +120,12 @@ func (r *Resource[T]) All(ctx context.Context, opts ...CallOption) iter.Seq2[T, 
 			if p.Next == "" {
 				return
 			}
+			if read[p.Next] {
+				var zero T
+				yield(zero, fmt.Errorf("%w: the page at %s was read already", ErrPageLoop, r.c.redact.url(p.Next)))
+				return
+			}
+			read[p.Next] = true
 			next = p.Next
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/concord-go/concord"
@@ -134,8 +135,8 @@ func TestPagingStopsAndRefuses(t *testing.T) {
 	if _, err := collect(widgets.All(bounded(t), concord.WithQuery("p", "evil"))); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("All following a Link to another origin = %v; want it refused", err)
 	}
-	if _, err := collect(widgets.All(bounded(t), concord.WithQuery("p", "loop"))); err == nil {
-		t.Error("All following a Link to the same page: no error; want one")
+	if _, err := collect(widgets.All(bounded(t), concord.WithQuery("p", "loop"))); !errors.Is(err, concord.ErrPageLoop) {
+		t.Errorf("All following a Link to the same page = %v; want ErrPageLoop", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -148,5 +149,42 @@ func TestPagingStopsAndRefuses(t *testing.T) {
 	}
 	if next, err := widgets.Page(bounded(t), page.Next); err != nil || len(next.Items) != 2 {
 		t.Errorf("Page(next) = %+v, %v; want the following page", next, err)
+	}
+}
+
+// TestAllEndsOnACycleOfPages: a collection whose pages lead back to one
+// already read, by Link header or by an alternating cursor, ends with
+// ErrPageLoop after each page was read once, instead of looping forever.
+func TestAllEndsOnACycleOfPages(t *testing.T) {
+	tests := []struct {
+		name  string
+		serve func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"Link", func(w http.ResponseWriter, r *http.Request) {
+			next := map[string]string{"": "1", "1": "2", "2": "1"}[r.URL.Query().Get("p")]
+			w.Header().Set("Link", fmt.Sprintf(`</widgets?p=%s>; rel="next"`, next))
+			fmt.Fprint(w, `[{"name":"x"}]`)
+		}},
+		{"cursor", func(w http.ResponseWriter, r *http.Request) {
+			next := map[string]string{"": "a", "a": "b", "b": "a"}[r.URL.Query().Get("cursor")]
+			fmt.Fprintf(w, `{"data":[{"name":"x"}],"next_cursor":%q}`, next)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux := setup(t)
+			var gets atomic.Int32
+			mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
+				if gets.Add(1) > 10 {
+					w.WriteHeader(http.StatusTeapot) // the loop was not caught
+					return
+				}
+				tt.serve(w, r)
+			})
+			items, err := collect(concord.NewResource[Widget](c, "widgets").All(bounded(t)))
+			if !errors.Is(err, concord.ErrPageLoop) || len(items) != 3 || gets.Load() != 3 {
+				t.Errorf("All over a cycle of pages = %d items, %v after %d pages; want 3 items, then ErrPageLoop", len(items), err, gets.Load())
+			}
+		})
 	}
 }

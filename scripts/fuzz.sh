@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-30s}
 # CI calls it with a small FUZZTIME; before a release, run it for minutes.
-for target in FuzzParseETag FuzzParseRetryAfter FuzzClassify FuzzMergeJSON FuzzRedactURL FuzzRedirectPolicy; do
+for target in FuzzParseETag FuzzParseRetryAfter FuzzClassify FuzzMergeJSON FuzzRedactURL FuzzRedirectPolicy FuzzNextPage; do
   echo "=== $target ($FUZZTIME)"
   go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" .
 done
