@@ -14,6 +14,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -484,41 +485,7 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 	if err != nil {
 		return Response{}, fmt.Errorf("concord: building %s %s: %w", o.method, c.redact.url(o.url), err)
 	}
-	h := req.Header
-	for k, v := range c.header {
-		h[k] = v
-	}
-	for k, v := range o.header {
-		h[k] = v
-	}
-	// The values concord adds share one backing array: one allocation
-	// instead of one per header. Each is its own full slice, so an Add to
-	// one (by a signer, say) cannot write into the next.
-	var names, values [4]string
-	n := 0
-	if o.body != nil && h.Get("Content-Type") == "" {
-		names[n], values[n] = "Content-Type", o.contentType
-		if o.contentType == "" {
-			values[n] = "application/json"
-		}
-		n++
-	}
-	if o.ifNoneMatch != "" {
-		names[n], values[n] = "If-None-Match", o.ifNoneMatch
-		n++
-	}
-	if o.key != "" {
-		names[n], values[n] = c.keyHeader, c.keyValue(o.key)
-		n++
-	}
-	if c.invocationHeaders {
-		names[n], values[n] = HeaderInvocationID, cl.id
-		n++
-	}
-	shared := append([]string(nil), values[:n]...) // nil, unallocated, when n is 0
-	for i := range n {
-		h[names[i]] = shared[i : i+1 : i+1]
-	}
+	c.setHeader(req.Header, cl, o)
 	if err := c.authorize(ctx, req.Request, cl); err != nil {
 		return Response{}, err
 	}
@@ -552,6 +519,49 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 		return resp, nil
 	}
 	return resp, a.wrap(a.applied(c.apiError(o, hresp, a.body, a.truncated)))
+}
+
+// setHeader fills h with an attempt's headers, before any credential: the
+// client's defaults, the request's own, then concord's (content type,
+// If-None-Match, idempotency key, invocation ID and attempt number). Every
+// attempt starts from these, so that a signer signs exactly what is sent
+// and never sees an earlier attempt's signature.
+func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
+	for k, v := range c.header {
+		h[k] = v
+	}
+	for k, v := range o.header {
+		h[k] = v
+	}
+	// The values concord adds share one backing array: one allocation
+	// instead of one per header. Each is its own full slice, so an Add to
+	// one (by a signer, say) cannot write into the next.
+	var names, values [5]string
+	n := 0
+	if o.body != nil && h.Get("Content-Type") == "" {
+		names[n], values[n] = "Content-Type", o.contentType
+		if o.contentType == "" {
+			values[n] = "application/json"
+		}
+		n++
+	}
+	if o.ifNoneMatch != "" {
+		names[n], values[n] = "If-None-Match", o.ifNoneMatch
+		n++
+	}
+	if o.key != "" {
+		names[n], values[n] = c.keyHeader, c.keyValue(o.key)
+		n++
+	}
+	if c.invocationHeaders {
+		names[n], values[n] = HeaderInvocationID, cl.id
+		names[n+1], values[n+1] = HeaderAttempt, strconv.Itoa(cl.requests+1)
+		n += 2
+	}
+	shared := append([]string(nil), values[:n]...) // nil, unallocated, when n is 0
+	for i := range n {
+		h[names[i]] = shared[i : i+1 : i+1]
+	}
 }
 
 // apiError builds the error for a response that was not a success,

@@ -242,3 +242,38 @@ func TestHungTokenRefreshIsGivenUp(t *testing.T) {
 		}
 	})
 }
+
+// TestSignerSignsWhatIsSent: the signer runs last, over the attempt's
+// final headers (the attempt number included), and each attempt starts
+// from the caller's headers, so a signer that adds never sends two
+// signatures and every retry's signature verifies.
+func TestSignerSignsWhatIsSent(t *testing.T) {
+	signature := func(h http.Header) string {
+		return "sig(" + h.Get(concord.HeaderAttempt) + "," + h.Get("X-Trace") + "," + h.Get(concord.HeaderInvocationID) + ")"
+	}
+	sign := func(req *http.Request) error {
+		if got := req.Header.Values("X-Signature"); len(got) != 0 {
+			return fmt.Errorf("the signer sees an earlier signature %q", got)
+		}
+		req.Header.Add("X-Signature", signature(req.Header))
+		return nil
+	}
+	c, mux := setup(t, concord.WithSigner(sign), concord.WithInvocationHeaders(),
+		concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: time.Microsecond}))
+	var hits atomic.Int32
+	var bad []string
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Values("X-Signature"); len(got) != 1 || got[0] != signature(r.Header) {
+			bad = append(bad, fmt.Sprintf("attempt %s: signatures %q", r.Header.Get(concord.HeaderAttempt), got))
+		}
+		if hits.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1", concord.WithRequestHeader("X-Trace", "t1"))
+	if err != nil || hits.Load() != 3 || len(bad) != 0 {
+		t.Errorf("Get signed, after two 503s = %v in %d requests; bad signatures: %q", err, hits.Load(), bad)
+	}
+}

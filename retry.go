@@ -381,17 +381,18 @@ func (a *attempts) prepareRetry(req *http.Request) error {
 	if err := a.c.clock.Sleep(req.Context(), a.delay); err != nil {
 		return err
 	}
+	// A fresh header: the shallow copy go-retryablehttp made shares the
+	// last attempt's, signature and token included.
+	req.Header = make(http.Header, len(a.c.header)+len(a.out.header)+5)
+	a.c.setHeader(req.Header, a.call, &a.out)
 	return a.c.authorize(req.Context(), req, a.call)
 }
 
-// beforeAttempt is go-retryablehttp's RequestLogHook: it numbers the attempt
-// on the wire when asked to and tells the hooks.
+// beforeAttempt is go-retryablehttp's RequestLogHook: it tells the hooks.
+// It changes no header, since the attempt is signed already.
 func (a *attempts) beforeAttempt(req *http.Request, _ int) {
 	if a.c.hooks.OnAttemptDone != nil {
 		a.started = a.c.clock.Now()
-	}
-	if a.c.invocationHeaders {
-		req.Header.Set(HeaderAttempt, strconv.Itoa(a.call.requests+1))
 	}
 	a.c.observeAttempt(req.Context(), a.call, &a.out, req.Header)
 }
