@@ -18,8 +18,17 @@ const maxRedirects = 10
 // reach a server the caller did not name, or travel in clear text. next,
 // the caller's own CheckRedirect, is then asked as usual; nil means
 // net/http's limit of 10 redirects.
+//
+// A write is followed only within its origin and with its method kept (307,
+// 308): its body is never carried to a server the caller did not name, and
+// a GET that a 301, 302 or 303 turned it into never answers for it. The
+// redirect is then the answer, an error with its 3xx status and Location,
+// since the write did not happen where it was sent.
 func (c *Client) redirectPolicy(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
+		if m := via[0].Method; m != "" && !readOnly(m) && (req.Method != m || !sameOrigin(req.URL, via[0].URL)) {
+			return http.ErrUseLastResponse
+		}
 		if !sameOrigin(req.URL, via[0].URL) {
 			for name := range req.Header {
 				if !c.redact.showHeader(name) {

@@ -48,3 +48,30 @@ func TestDefaultAttemptTimeout(t *testing.T) {
 		t.Errorf("transport's attempt timeout = %v; want %v", got, DefaultAttemptTimeout)
 	}
 }
+
+// TestWritesAreNotRedirectedAway: a write's redirect is followed only
+// within its origin with its method kept; to another origin, or turned
+// into a GET, the redirect is the answer.
+func TestWritesAreNotRedirectedAway(t *testing.T) {
+	tests := []struct {
+		method, from, to, redirected string
+		follow                       bool
+	}{
+		{"PUT", "https://api.example.com/a", "https://api.example.com/b", "PUT", true},
+		{"PUT", "https://api.example.com/a", "https://other.example.com/a", "PUT", false},
+		{"POST", "https://api.example.com/a", "http://api.example.com/a", "POST", false},
+		{"POST", "https://api.example.com/a", "https://api.example.com/b", "GET", false},
+		{"DELETE", "https://api.example.com/a", "https://api.example.com/b", "GET", false},
+		{"GET", "https://api.example.com/a", "https://other.example.com/a", "GET", true},
+		{"HEAD", "https://api.example.com/a", "https://api.example.com/b", "HEAD", true},
+	}
+	for _, tt := range tests {
+		from, _ := url.Parse(tt.from)
+		to, _ := url.Parse(tt.to)
+		req := &http.Request{Method: tt.redirected, URL: to, Header: http.Header{}}
+		err := (&Client{}).redirectPolicy(nil)(req, []*http.Request{{Method: tt.method, URL: from}})
+		if follow := err == nil; follow != tt.follow || !follow && err != http.ErrUseLastResponse {
+			t.Errorf("%s %s redirected to %s %s: %v; want followed: %v", tt.method, tt.from, tt.redirected, tt.to, err, tt.follow)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -30,7 +31,7 @@ func runEdit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if !parse(fs, args, stderr, "concord edit [flags] URL-of-an-item   ($EDITOR opens the document)") {
 		return 2
 	}
-	header, err := parseHeaders(common.headers)
+	header, err := parseHeaders(common.headers, os.Getenv("CONCORD_HEADERS"))
 	if err != nil {
 		fmt.Fprintln(stderr, "concord edit:", err)
 		return 2
@@ -55,10 +56,13 @@ type editor struct {
 	stdout, stderr io.Writer
 }
 
-func newEditor(itemURL string, header map[string][]string, bodyVersion string, stdin io.Reader, stdout, stderr io.Writer) (*editor, error) {
+func newEditor(itemURL string, header http.Header, bodyVersion string, stdin io.Reader, stdout, stderr io.Writer) (*editor, error) {
 	u, err := url.Parse(itemURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("the item must be an absolute http or https URL")
+	}
+	if err := userCredentials(u, header); err != nil {
+		return nil, err
 	}
 	opts := []concord.Option{concord.WithUserAgent("concord-edit")}
 	for name, values := range header {

@@ -24,11 +24,13 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -63,25 +65,77 @@ type headerFlag []string
 func (h *headerFlag) String() string     { return strings.Join(*h, "; ") }
 func (h *headerFlag) Set(v string) error { *h = append(*h, v); return nil }
 
-// parseHeaders turns "Name: value" lines, from -H and CONCORD_HEADERS,
-// into a header.
-func parseHeaders(flags []string) (http.Header, error) {
-	lines := append([]string(nil), flags...)
-	if env := os.Getenv("CONCORD_HEADERS"); env != "" {
-		lines = append(lines, strings.Split(env, "\n")...)
-	}
+// parseHeaders turns "Name: value" lines, from -H and from the
+// CONCORD_HEADERS variable's value env, into a header. A malformed line is
+// named by its place, never by its text, which may hold a secret.
+func parseHeaders(flags []string, env string) (http.Header, error) {
 	h := make(http.Header)
-	for _, l := range lines {
+	add := func(where string, l string) error {
 		if strings.TrimSpace(l) == "" {
-			continue
+			return nil
 		}
 		name, value, ok := strings.Cut(l, ":")
-		if !ok || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("header %q: want Name: value", l)
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !validHeaderName(name) || !validHeaderValue(value) {
+			return fmt.Errorf("%s: want a header as 'Name: value'", where)
 		}
-		h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		h.Add(name, value)
+		return nil
+	}
+	for i, l := range flags {
+		if err := add(fmt.Sprintf("-H argument %d", i+1), l); err != nil {
+			return nil, err
+		}
+	}
+	if env != "" {
+		for i, l := range strings.Split(env, "\n") {
+			if err := add(fmt.Sprintf("CONCORD_HEADERS line %d", i+1), strings.TrimSuffix(l, "\r")); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return h, nil
+}
+
+// validHeaderName reports whether name is an RFC 9110 token.
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r >= 0x7f || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether value has no control character but tab.
+func validHeaderValue(value string) bool {
+	for _, r := range value {
+		if r < ' ' && r != '\t' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// userCredentials takes the user information out of u and sets it in
+// header as Basic credentials: a URL's user and password are used as such,
+// and so never printed with the URL. Given with an Authorization header as
+// well, they are a usage error.
+func userCredentials(u *url.URL, header http.Header) error {
+	if u.User == nil {
+		return nil
+	}
+	pass, _ := u.User.Password()
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass))
+	u.User = nil
+	if header.Get("Authorization") != "" {
+		return fmt.Errorf("%w: the URL has a user and password and an Authorization header is given too", errUsage)
+	}
+	header.Set("Authorization", auth)
+	return nil
 }
 
 // commonFlags are the flags both commands take.

@@ -76,7 +76,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg := probeConfig{collection: strings.TrimRight(fs.Arg(0), "/"), item: *item, write: *write,
 		routes: routes{read: *readT, write: *writeT, method: *method}, versionParam: *vParam, versionHeader: *vHeader}
 	var err error
-	if cfg.header, err = parseHeaders(common.headers); err != nil {
+	if cfg.header, err = parseHeaders(common.headers, os.Getenv("CONCORD_HEADERS")); err != nil {
 		fmt.Fprintln(stderr, "concord probe:", err)
 		return 2
 	}
@@ -180,6 +180,12 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 	u, err := url.Parse(cfg.collection)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: the collection must be an absolute http or https URL", errUsage)
+	}
+	if cfg.header == nil {
+		cfg.header = make(http.Header)
+	}
+	if err := userCredentials(u, cfg.header); err != nil {
+		return nil, err
 	}
 	opts := []concord.Option{
 		concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}),
