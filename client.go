@@ -52,7 +52,9 @@ type Client struct {
 	keyFormat         KeyFormat
 	invocationHeaders bool
 
-	versions     *versionCache
+	versions        *versionCache
+	trustETags      bool        // WithTrustedETags
+	etagsUnreliable atomic.Bool // one strong ETag was seen for two contents
 	writeLocks   *writeLocks // nil when WithConcurrentWrites
 	maxBody      int64
 	maxErrorBody int64

@@ -193,10 +193,14 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		wireBefore := w.call.wire.Load()
 		resp, err := c.exchange(ctx, w.call, &out)
 		if err == nil {
-			return r.written(&resp, w.url, w.mine, sent, o, conflicts), nil
+			res := r.written(&resp, w.url, w.mine, sent, o, conflicts)
+			if c.noteETag(ctx, o.versioner, w.url, w.base, resp.ETag, sent) {
+				return res, fmt.Errorf("%w: %w: %s kept ETag %s across the write", ErrWriteApplied, ErrETagUnreliable, c.redact.url(w.url), resp.ETag)
+			}
+			return res, nil
 		}
 		if errors.Is(err, ErrWriteApplied) {
-			return r.applied(&resp, w.mine, o, conflicts, err)
+			return r.applied(w.url, &resp, w.mine, o, conflicts, err)
 		}
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
@@ -374,7 +378,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 	}
 	switch {
 	case w.base.version != "":
-		if body, err = o.versioner.Apply(w.base.version, out.ensureHeader(), q, body); err != nil {
+		if body, err = r.c.applyVersion(o.versioner, w.base.version, out.ensureHeader(), q, body); err != nil {
 			return outgoing{}, nil, err
 		}
 		out.conditional = true

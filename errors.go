@@ -48,7 +48,8 @@ var (
 	ErrDecode = errors.New("concord: cannot decode response")
 	// ErrWriteApplied: a write took effect on the server (it was answered
 	// with a 2xx status) but the call still failed: the response body was
-	// cut short, too large or did not decode. Do not repeat the write
+	// cut short, too large or did not decode, or the answer showed that
+	// its precondition could not be trusted (ErrETagUnreliable). Do not repeat the write
 	// blindly; read the resource to see its state. Resource methods return
 	// the Result they could build alongside such an error.
 	ErrWriteApplied = errors.New("concord: the write took effect but its response could not be used")
@@ -65,6 +66,15 @@ var (
 	// version it had just served, so the conflict is not about staleness and
 	// retrying would spin.
 	ErrConflictPersists = errors.New("concord: conflict persists against the current version")
+	// ErrETagUnreliable: the server served one strong ETag for two
+	// different contents of a resource (an ETag made of a file time with
+	// one-second resolution, say), so its ETags do not identify content and
+	// a condition on one cannot stop a stale write. From then on the client
+	// refuses writes conditional on ETags and no longer revalidates with
+	// them; the write that showed it took effect and also matches
+	// ErrWriteApplied. Use a Versioner the server keeps (a body version), or
+	// WithTrustedETags.
+	ErrETagUnreliable = errors.New("concord: the server's ETags do not identify content")
 	// ErrPageLoop: a collection's next page is one already read (a page
 	// that names itself, or a cycle of links or cursors), so following
 	// it would read the same pages forever.

@@ -144,7 +144,6 @@ func TestCustomClassifier(t *testing.T) {
 	c, mux := setup(t, concord.WithClassifier(classifier))
 	var puts int
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, puts))
 		if r.Method == "PUT" {
 			puts++
 			if puts == 1 {
@@ -154,6 +153,7 @@ func TestCustomClassifier(t *testing.T) {
 				return
 			}
 		}
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, puts))
 		fmt.Fprint(w, `{"name":"gear"}`)
 	})
 	res, err := concord.NewResource[Widget](c, "widgets").Update(context.Background(), "1", func(w *Widget) error { w.Stock = 7; return nil })

@@ -248,6 +248,7 @@ func TestWhatAWriteAnswered(t *testing.T) {
 					fmt.Fprint(w, tt.get)
 					return
 				}
+				w.Header().Set("ETag", `"v2"`)
 				fmt.Fprint(w, tt.answer)
 			})
 			res, err := concord.NewResource[Widget](c, "widgets", tt.opts...).Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil })
@@ -406,8 +407,11 @@ func TestCreateWithoutABodyIsNotTracked(t *testing.T) {
 		w.Header().Set("ETag", `"v1"`)
 		if r.Method == http.MethodGet {
 			gets.Add(1)
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
 		}
-		fmt.Fprint(w, `{"name":"gear"}`)
+		w.Header().Set("ETag", `"v2"`)
+		fmt.Fprint(w, `{"name":"gear","stock":1}`)
 	})
 	widgets := concord.NewResource[Widget](c, "widgets")
 	if _, err := widgets.Create(bounded(t), Widget{Name: "gear"}); err != nil {

@@ -177,7 +177,7 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 	out := r.outgoing(http.MethodGet, o.at.read, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
-	if ok && cached.body != nil && cached.etag != "" && string(cached.etag) == cached.version {
+	if ok && cached.body != nil && cached.etag != "" && string(cached.etag) == cached.version && r.c.revalidates() {
 		// Revalidate only when the ETag is the version: where the version
 		// lives elsewhere (a generation, a body member) an unchanged body
 		// can have a new version.
@@ -210,6 +210,9 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 		return fetched{snap: snap, resp: resp, url: u}, nil
 	}
 	snap := snapshot{version: o.versioner.Version(resp.Header, resp.Body), etag: resp.ETag, body: resp.Body}
+	if ok {
+		r.c.noteETag(ctx, o.versioner, u, cached, resp.ETag, resp.Body)
+	}
 	if remember {
 		r.c.versions.put(u, snap)
 	}
@@ -269,7 +272,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 	}
 	resp, err := r.c.exchange(ctx, cl, out)
 	if err != nil {
-		return r.applied(&resp, v, o, 0, err)
+		return r.applied("", &resp, v, o, 0, err)
 	}
 	res = &Result[T]{Value: v, Response: resp}
 	if len(resp.Body) > 0 {
@@ -342,7 +345,7 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 		return r.written(&resp, u, v, body, o, 0), nil
 	}
 	if !errors.Is(err, ErrAlreadyExists) {
-		return r.applied(&resp, v, o, 0, err)
+		return r.applied(u, &resp, v, o, 0, err)
 	}
 	theirs, ferr := r.fetch(ctx, cl, u, o, true)
 	if ferr != nil {
@@ -408,14 +411,19 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	return res
 }
 
-// applied returns what is known of a write that took effect although its
-// answer could not be read (err matches ErrWriteApplied and resp holds the
-// 2xx status and headers): the value that was sent, the status, headers,
-// Location and version, with err, so that the caller does not write again
-// blindly. Any other failure returns nil and err.
-func (r *Resource[T]) applied(resp *Response, v T, o *callOptions, conflicts int, err error) (*Result[T], error) {
+// applied returns what is known of a write to u (empty for a create by
+// POST) that took effect although its answer could not be read (err
+// matches ErrWriteApplied and resp holds the 2xx status and headers): the
+// value that was sent, the status, headers, Location and version, with
+// err, so that the caller does not write again blindly. What the client
+// remembered of u is older than the write, so it is forgotten: a Get must
+// not revalidate it. Any other failure returns nil and err.
+func (r *Resource[T]) applied(u string, resp *Response, v T, o *callOptions, conflicts int, err error) (*Result[T], error) {
 	if resp.StatusCode == 0 || !errors.Is(err, ErrWriteApplied) {
 		return nil, err
+	}
+	if u != "" {
+		r.c.versions.forget(u)
 	}
 	return &Result[T]{Value: v, Version: o.versioner.Version(resp.Header, nil), Conflicts: conflicts, Response: *resp}, err
 }
@@ -569,7 +577,7 @@ func (d *deletion[T]) request() (outgoing, error) {
 	q := cloneValues(o.query)
 	switch {
 	case d.version != "":
-		if _, err := o.versioner.Apply(d.version, out.ensureHeader(), q, nil); err != nil {
+		if _, err := r.c.applyVersion(o.versioner, d.version, out.ensureHeader(), q, nil); err != nil {
 			return outgoing{}, err
 		}
 		out.conditional = true
