@@ -55,9 +55,9 @@ type Client struct {
 	versions        *versionCache
 	trustETags      bool        // WithTrustedETags
 	etagsUnreliable atomic.Bool // one strong ETag was seen for two contents
-	writeLocks   *writeLocks // nil when WithConcurrentWrites
-	maxBody      int64
-	maxErrorBody int64
+	writeLocks      *writeLocks // nil when WithConcurrentWrites
+	maxBody         int64
+	maxErrorBody    int64
 }
 
 // Default sizes, applied unless an option says otherwise.
