@@ -291,6 +291,11 @@ func errorCode(h http.Header, body []byte, p *Problem) (dialect, code string) {
 	case len(doc.Error) > 0 && doc.Error[0] == '"':
 		var couch string
 		if json.Unmarshal(doc.Error, &couch) == nil {
+			if doc.Reason == "" {
+				// {"error":"Not Found"} is many servers' shape, not
+				// CouchDB's, which always gives a reason.
+				return dialectNone, couch
+			}
 			return dialectCouchDB, couch
 		}
 	case len(doc.Error) > 0 && doc.Error[0] == '{':

@@ -32,7 +32,8 @@ func TestClassify(t *testing.T) {
 		{"kubernetes other", ConflictInfo{StatusCode: 409, Body: []byte(`{"kind":"Status","reason":"Invalid"}`)}, KindBusinessRule, "Invalid"},
 		{"couchdb with rev", ConflictInfo{StatusCode: 409, Conditional: true, Body: []byte(`{"error":"conflict","reason":"Document update conflict."}`)}, KindStaleVersion, "conflict"},
 		{"couchdb create", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":"conflict","reason":"Document update conflict."}`)}, KindAlreadyExists, "conflict"},
-		{"couchdb file_exists", ConflictInfo{StatusCode: 412, Body: []byte(`{"error":"file_exists"}`)}, KindAlreadyExists, "file_exists"},
+		{"couchdb file_exists", ConflictInfo{StatusCode: 412, Body: []byte(`{"error":"file_exists","reason":"The database could not be created, the file already exists."}`)}, KindAlreadyExists, "file_exists"},
+		{"bare error string", ConflictInfo{StatusCode: 412, Body: []byte(`{"error":"file_exists"}`)}, KindAlreadyExists, "file_exists"},
 		{"stripe in use", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":{"type":"invalid_request_error","code":"idempotency_key_in_use"}}`)}, KindInProgress, "idempotency_key_in_use"},
 		{"stripe reuse", ConflictInfo{StatusCode: 400 + 22, Body: []byte(`{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}`)}, KindKeyReused, "idempotency_error"},
 		{"stripe exists", ConflictInfo{StatusCode: 409, Body: []byte(`{"error":{"type":"invalid_request_error","code":"resource_already_exists"}}`)}, KindAlreadyExists, "resource_already_exists"},
@@ -90,6 +91,20 @@ func TestParseProblem(t *testing.T) {
 		got := parseProblem(http.Header{"Content-Type": {tt.ct}}, []byte(tt.body))
 		if (got == nil) != (tt.want == nil) || got != nil && (got.Type != tt.want.Type || got.Title != tt.want.Title || got.Status != tt.want.Status || got.Detail != tt.want.Detail || got.Instance != tt.want.Instance) {
 			t.Errorf("parseProblem(%q, %s) = %+v; want %+v", tt.ct, tt.body, got, tt.want)
+		}
+	}
+}
+
+// TestCouchDBNeedsItsReason: {"error":"..."} alone is many servers' shape
+// (json-server, Express apps), not CouchDB's, which always gives a reason.
+func TestCouchDBNeedsItsReason(t *testing.T) {
+	tests := []struct{ body, dialect, code string }{
+		{`{"error":"Not Found"}`, "", "Not Found"},
+		{`{"error":"not_found","reason":"missing"}`, "couchdb", "not_found"},
+	}
+	for _, tt := range tests {
+		if d, c := errorCode(nil, []byte(tt.body), nil); d != tt.dialect || c != tt.code {
+			t.Errorf("errorCode(%s) = %q, %q; want %q, %q", tt.body, d, c, tt.dialect, tt.code)
 		}
 	}
 }

@@ -76,6 +76,15 @@ type config struct {
 	errors       ErrorDialect
 	pageSize     int
 	postUpdates  bool
+
+	// Servers that break promises (dialects.go), for testing what a client
+	// or concord probe makes of them.
+	etagStyle      etagStyle
+	ignoreIfMatch  map[string]bool // methods whose If-Match is ignored
+	noPOSTCreate   bool
+	ignoreKeys     bool
+	ignorePatch    bool
+	redirectStatus int // answers a collection without its trailing slash
 }
 
 // Option configures an API.

@@ -47,6 +47,60 @@ func GenerationQuery(param, header string) Option {
 	return func(c *config) { c.genParam, c.genHeader = param, header }
 }
 
+// etagStyle is how the fake makes a resource's ETag.
+type etagStyle int
+
+const (
+	etagRevision    etagStyle = iota // "r<revision>": moves with every write
+	etagContentHash                  // a hash of the content, as S3's MD5
+	etagFileTime                     // "<unix seconds>-<size>", as nginx's
+)
+
+// ContentHashETags makes each ETag a hash of the document's content, as
+// S3's MD5 and Express's tags are: a write of the same content keeps the
+// tag, so a tag is stale only once the content has changed.
+func ContentHashETags() Option { return func(c *config) { c.etagStyle = etagContentHash } }
+
+// FileTimeETags makes each strong ETag the write's time in whole seconds
+// and the document's size, as nginx's "mtime-size" tags are: two writes of
+// one size within a second share a tag, so the tag does not identify the
+// content, If-Match cannot tell a stale write, and a revalidating GET is
+// answered 304 for changed content.
+func FileTimeETags() Option { return func(c *config) { c.etagStyle = etagFileTime } }
+
+// IgnoreIfMatch ignores If-Match on the given methods (every write when
+// none is given), as nginx and json-server do on every write and some
+// servers on DELETE only: a stale write or delete goes through.
+func IgnoreIfMatch(methods ...string) Option {
+	return func(c *config) {
+		if len(methods) == 0 {
+			methods = []string{http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodPost}
+		}
+		c.ignoreIfMatch = make(map[string]bool)
+		for _, m := range methods {
+			c.ignoreIfMatch[m] = true
+		}
+	}
+}
+
+// NoPOSTCreate refuses a POST to a collection with 405, as a WebDAV server
+// does: items are created only by a write to their own URL.
+func NoPOSTCreate() Option { return func(c *config) { c.noPOSTCreate = true } }
+
+// IgnoreIdempotencyKeys processes every request afresh whatever key it
+// carries, as most servers do: a resent POST creates a second item, a
+// resent PUT writes again.
+func IgnoreIdempotencyKeys() Option { return func(c *config) { c.ignoreKeys = true } }
+
+// IgnoreMergePatch answers a PATCH with 200 and the document as it was,
+// changing nothing, as json-server does with application/merge-patch+json.
+func IgnoreMergePatch() Option { return func(c *config) { c.ignorePatch = true } }
+
+// RedirectCollections answers a request to a collection's URL without its
+// trailing slash with status (301, 302, 307, 308) and a Location with the
+// slash, as many servers do for a folder.
+func RedirectCollections(status int) Option { return func(c *config) { c.redirectStatus = status } }
+
 // ErrorDialect is the error format the fake answers in.
 type ErrorDialect int
 

@@ -81,11 +81,16 @@ func (a *API) handle(r *http.Request, body []byte) *reply {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(parts) == 1 {
-		switch r.Method {
-		case http.MethodGet:
+		if a.cfg.redirectStatus != 0 && !strings.HasSuffix(r.URL.Path, "/") {
+			return &reply{status: a.cfg.redirectStatus, header: http.Header{"Location": {r.URL.Path + "/"}}}
+		}
+		switch {
+		case r.Method == http.MethodGet:
 			return a.list(r, parts[0])
-		case http.MethodPost:
+		case r.Method == http.MethodPost && !a.cfg.noPOSTCreate:
 			return a.create(r, parts[0], body)
+		case r.Method == http.MethodPost:
+			return methodNotAllowed("GET")
 		}
 		return methodNotAllowed("GET, POST")
 	}
@@ -183,6 +188,9 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 	case http.MethodPatch:
 		if res == nil {
 			return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
+		}
+		if a.cfg.ignorePatch {
+			return a.representation(http.StatusOK, res)
 		}
 		doc = applyMergePatch(cloneDoc(res.doc), doc).(map[string]any)
 	}

@@ -23,7 +23,7 @@ type keyEntry struct {
 // answer was lost replay that answer instead of failing as stale.
 func (a *API) withIdempotency(r *http.Request, body []byte, latency time.Duration) *reply {
 	key := strings.Trim(strings.TrimSpace(r.Header.Get(a.cfg.keyHeader)), `"`)
-	if a.cfg.keysPOSTOnly && r.Method != http.MethodPost {
+	if a.cfg.ignoreKeys || a.cfg.keysPOSTOnly && r.Method != http.MethodPost {
 		key = ""
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || key == "" {

@@ -26,7 +26,7 @@ func (a *API) preconditions(r *http.Request, res *resource, doc map[string]any) 
 			return a.stale(r, res, http.StatusPreconditionFailed)
 		}
 	}
-	if ifMatch != "" && (res == nil || !a.ifMatch(ifMatch, res)) {
+	if ifMatch != "" && !a.cfg.ignoreIfMatch[r.Method] && (res == nil || !a.ifMatch(ifMatch, res)) {
 		a.stats.Conflicts++
 		return a.stale(r, res, a.cfg.conflictStatusFor(false))
 	}

@@ -1,6 +1,8 @@
 package concordtest
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -74,6 +76,16 @@ func (a *API) store(coll, id string, doc map[string]any) *resource {
 	if a.cfg.bodyVersion != nil {
 		r.rev = rev
 		setPath(doc, a.cfg.bodyVersion, rev)
+	}
+	switch a.cfg.etagStyle {
+	case etagContentHash, etagFileTime:
+		b, _ := json.Marshal(doc) // map keys sorted: one content, one encoding
+		if a.cfg.etagStyle == etagContentHash {
+			sum := md5.Sum(b)
+			r.etag = `"` + hex.EncodeToString(sum[:]) + `"`
+		} else {
+			r.etag = fmt.Sprintf(`"%x-%x"`, r.written.Unix(), len(b))
+		}
 	}
 	c.docs[id] = r
 	return r

@@ -4,12 +4,18 @@
 //	concord probe [flags] URL-of-a-collection
 //	concord edit  [flags] URL-of-an-item
 //
-// probe runs small checks against the API (with -write, against one
-// scratch item it creates and deletes) and prints, for each property, the
+// probe runs small checks against the API (with -write, against scratch
+// items it creates and deletes) and prints, for each property, the
 // verdict, the evidence and what concord does about it, then the concord
-// configuration to use. Its exit status is 0 when concord's guarantees hold
-// on the API with that configuration, 1 when the API cannot give one of
-// them to any client, 2 for a usage error or a failure to run.
+// configuration to use. Every verdict about a write rests on what a read
+// back showed, never on a status alone. Rows marked !! are promises no
+// client can keep on this API. Its exit status is
+//
+//	0  -write found nothing broken: concord's guarantees hold with the
+//	   recommended configuration
+//	1  a guarantee cannot hold on this API for any client (a !! row)
+//	2  a usage error, or the probe could not run
+//	3  read-only (no -write): nothing about writes was verified
 //
 // edit does what kubectl edit does, for any JSON REST API: it reads the
 // item, opens $EDITOR on it, and writes the result back conditionally; on

@@ -126,13 +126,34 @@ func TestProbeVerdicts(t *testing.T) {
 			"If-None-Match: *": "IGNORED: an upsert",
 		}, true, "Create with r.Create"},
 		{"keys on POST only", []concordtest.Option{concordtest.KeysOnPOSTOnly()}, map[string]string{
-			"idempotency key on PUT": "ignored (412 on the repeat)", "idempotency key on POST": "replayed",
+			"idempotency key on PUT": "not replayed (412 on the repeat)", "idempotency key on POST": "replayed",
 		}, true, ""},
 		{"428", []concordtest.Option{concordtest.RequirePreconditions()}, map[string]string{
 			"unconditional write": "refused with 428",
 		}, true, ""},
 		{"Azure errors", []concordtest.Option{concordtest.Errors(concordtest.DialectAzure)}, map[string]string{
 			"error format": "azure",
+		}, true, ""},
+		{"content-hash tags (S3)", []concordtest.Option{concordtest.ContentHashETags()}, map[string]string{
+			"ETag moves with content": "yes", "stale If-Match": "rejected (412)", "conditional GET": "honored (304)",
+		}, true, "concord.NewResource[T](c, path)"},
+		{"If-Match ignored on DELETE only", []concordtest.Option{concordtest.IgnoreIfMatch(http.MethodDelete)}, map[string]string{
+			"stale If-Match": "rejected (412)", "stale conditional DELETE": "IGNORED: the item was deleted",
+		}, false, "!! A Delete can remove a newer version"},
+		{"If-Match ignored on every write", []concordtest.Option{concordtest.IgnoreIfMatch()}, map[string]string{
+			"stale If-Match": "IGNORED: the stale write overwrote", "preconditions": "NONE HONORED", "stale conditional DELETE": "IGNORED: the item was deleted",
+		}, false, "!! Updates can be lost"},
+		{"upserts and no POST create (WebDAV)", []concordtest.Option{concordtest.IgnoreIfNoneMatch(), concordtest.NoPOSTCreate()}, map[string]string{
+			"If-None-Match: *": "IGNORED: an upsert", "idempotency key on POST": "POST create not available (405)", "create-only operation": "NONE",
+		}, false, "!! Creates are not safe"},
+		{"keys and If-Match ignored", []concordtest.Option{concordtest.IgnoreIdempotencyKeys(), concordtest.IgnoreIfMatch()}, map[string]string{
+			"idempotency key on PUT": "IGNORED: executed again, undoing another write", "idempotency key on POST": "IGNORED: a second item was created",
+		}, false, ""},
+		{"merge patch ignored (json-server)", []concordtest.Option{concordtest.IgnoreMergePatch()}, map[string]string{
+			"PATCH merge patch": "IGNORED: answered 200, changed nothing",
+		}, true, ""},
+		{"collection redirected", []concordtest.Option{concordtest.RedirectCollections(http.StatusMovedPermanently)}, map[string]string{
+			"idempotency key on POST": "POST create not available (301)", "stale If-Match": "rejected (412)",
 		}, true, ""},
 	}
 	for _, tt := range tests {
@@ -144,8 +165,11 @@ func TestProbeVerdicts(t *testing.T) {
 					t.Errorf("%s = %q; want %q", prop, got, want)
 				}
 			}
-			if rep.Holds != tt.holds || !strings.Contains(rep.Config, tt.config) {
+			if rep.Holds != tt.holds || rep.broken() == tt.holds || !strings.Contains(rep.Config, tt.config) {
 				t.Errorf("holds = %v, config %q; want %v, containing %q", rep.Holds, rep.Config, tt.holds, tt.config)
+			}
+			if !tt.holds && strings.Contains(rep.Config, "r.Create") && verdict(rep, "create-only operation") == "NONE" {
+				t.Errorf("config %q recommends a create this run found unavailable", rep.Config)
 			}
 			if n := srv.Len("widgets"); n != 0 {
 				t.Errorf("the probe left %d items behind", n)
@@ -229,7 +253,7 @@ func TestProbeReadOnlyWritesNothing(t *testing.T) {
 	srv := concordtest.NewServer(t)
 	var out, errs bytes.Buffer
 	t.Setenv("CONCORD_HEADERS", "Authorization: Bearer secret-token")
-	if code := run([]string{"probe", "-json", srv.URL + "/widgets"}, nil, &out, &errs); code != 0 {
+	if code := run([]string{"probe", "-json", srv.URL + "/widgets"}, nil, &out, &errs); code != exitUnverified {
 		t.Fatalf("exit status = %d: %s", code, errs.String())
 	}
 	var rep report
@@ -297,5 +321,26 @@ func TestEditResolvesAConflictMadeWhileTheEditorWasOpen(t *testing.T) {
 				t.Errorf("the clash marker was written: %s", doc)
 			}
 		})
+	}
+}
+
+// TestProbeFileTimeETags: against tags made of a one-second file time and
+// the size (nginx's), the probe sees one tag for two contents, a 304 for
+// changed content, and says neither If-Match nor revalidation can be
+// trusted. The fake's clock starts on a whole second when the probe does,
+// so that the first writes share a second.
+func TestProbeFileTimeETags(t *testing.T) {
+	start, origin := time.Now(), time.Unix(1_800_000_000, 0)
+	srv := concordtest.NewServer(t, concordtest.FileTimeETags(), concordtest.Now(func() time.Time { return origin.Add(time.Since(start)) }))
+	rep := probeOf(t, srv.URL+"/widgets", true)
+	for prop, want := range map[string]string{
+		"ETag": "strong", "ETag moves with content": "NOT WITHIN A SECOND: one tag for two contents", "conditional GET": "UNSAFE: 304 for changed content",
+	} {
+		if got := verdict(rep, prop); got != want {
+			t.Errorf("%s = %q; want %q", prop, got, want)
+		}
+	}
+	if rep.Holds || !rep.broken() || !strings.Contains(rep.Config, "!! Updates can be lost") {
+		t.Errorf("holds = %v, config %q; want broken, updates can be lost", rep.Holds, rep.Config)
 	}
 }

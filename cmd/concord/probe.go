@@ -36,7 +36,19 @@ type report struct {
 	Wrote      bool      `json:"wrote"`
 	Findings   []finding `json:"findings"`
 	Config     string    `json:"config"` // the recommended concord configuration, as Go
-	Holds      bool      `json:"holds"`  // concord's guarantees hold with Config
+	// Holds says concord's guarantees hold with Config: only after a
+	// -write run found nothing broken, never in read-only mode.
+	Holds bool `json:"holds"`
+}
+
+// broken reports whether any finding is a promise no client can keep.
+func (r *report) broken() bool {
+	for _, f := range r.Findings {
+		if f.Breaks {
+			return true
+		}
+	}
+	return false
 }
 
 // probeConfig is what the probe was asked to do.
@@ -71,18 +83,18 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		verbose = fs.Bool("v", false, "print each request as it is made")
 	)
 	if !parse(fs, args, stderr, "concord probe [flags] URL-of-a-collection") {
-		return 2
+		return exitUsage
 	}
 	cfg := probeConfig{collection: strings.TrimRight(fs.Arg(0), "/"), item: *item, write: *write,
 		routes: routes{read: *readT, write: *writeT, method: *method}, versionParam: *vParam, versionHeader: *vHeader}
 	var err error
 	if cfg.header, err = parseHeaders(common.headers, os.Getenv("CONCORD_HEADERS")); err != nil {
 		fmt.Fprintln(stderr, "concord probe:", err)
-		return 2
+		return exitUsage
 	}
 	if cfg.doc, err = readDoc(*data); err != nil {
 		fmt.Fprintln(stderr, "concord probe:", err)
-		return 2
+		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, common.timeout)
 	defer cancel()
@@ -93,7 +105,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rep, err := probe(ctx, cfg, trace)
 	if err != nil {
 		fmt.Fprintln(stderr, "concord probe:", err)
-		return 2
+		return exitUsage
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -102,10 +114,26 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		printReport(stdout, rep)
 	}
-	if !rep.Holds {
-		return 1
+	return exitStatus(rep)
+}
+
+// Exit statuses of concord probe.
+const (
+	exitHolds      = 0 // every check ran and concord's guarantees hold
+	exitBroken     = 1 // a guarantee cannot hold here for any client (a !! row)
+	exitUsage      = 2 // a usage error, or the probe could not run
+	exitUnverified = 3 // read-only: nothing about writes was checked
+)
+
+// exitStatus is the status a report ends with.
+func exitStatus(r *report) int {
+	switch {
+	case r.broken():
+		return exitBroken
+	case !r.Wrote:
+		return exitUnverified
 	}
-	return 0
+	return exitHolds
 }
 
 // readDoc reads -d: inline JSON, or @file.
@@ -188,6 +216,9 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 		return nil, err
 	}
 	opts := []concord.Option{
+		// A redirect is reported as what it is: the probe follows none, so
+		// that no answer of another request passes for its own.
+		concord.WithHTTPClient(&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}),
 		concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}),
 		concord.WithRetryBudget(nil),
 		concord.WithUserAgent("concord-probe"),
@@ -285,150 +316,6 @@ func (p *prober) resolve(template, id string) string {
 	return ref
 }
 
-// versionMembers are body members that commonly hold a version.
-var versionMembers = []string{"_rev", "metadata.resourceVersion", "resourceVersion", "version", "etag", "generation", "odata.etag"}
-
-// writes runs the checks on a scratch item.
-func (p *prober) writes(ctx context.Context) {
-	t, how := p.create(ctx)
-	if t.read == "" {
-		return
-	}
-	if p.cfg.versionParam != "" {
-		p.add(finding{Property: "create", Verdict: how, Evidence: how, Concord: "the probe's scratch item; deleted at the end"})
-		p.queryVersions(ctx, t)
-		return
-	}
-	p.add(finding{Property: "create", Verdict: how, Evidence: how, Concord: "the probe's scratch item; deleted at the end"})
-
-	// Versions.
-	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
-	if !cur.ok() {
-		p.add(finding{Property: "read back", Verdict: "failed", Evidence: "GET " + t.read + " -> " + status(cur), Breaks: true})
-		return
-	}
-	tag, _ := concord.ParseETag(cur.header.Get("ETag"))
-	member, memberValue := bodyVersion(cur.body)
-	switch {
-	case tag == "":
-		p.add(finding{Property: "ETag", Verdict: "absent", Evidence: "GET -> no ETag", Concord: "needs a body version (BodyVersion) or another Versioner"})
-	case tag.IsWeak():
-		if !sleep(ctx, 1500*time.Millisecond) {
-			return
-		}
-		later := p.send(ctx, http.MethodGet, t.read, nil, nil)
-		t2, _ := concord.ParseETag(later.header.Get("ETag"))
-		if t2 != "" && !t2.IsWeak() {
-			p.add(finding{Property: "ETag", Verdict: "weak for a while after writes", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
-				Concord: "waits for the strong tag before a conditional write (each contended write costs up to the window)"})
-			tag, cur = t2, later
-		} else {
-			p.add(finding{Property: "ETag", Verdict: "always weak", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
-				Concord: "never sends a weak tag unless ETagVersion{Opaque: true}"})
-		}
-	default:
-		p.add(finding{Property: "ETag", Verdict: "strong", Evidence: "GET -> " + string(tag), Concord: "If-Match on every write"})
-	}
-	if member != "" {
-		p.add(finding{Property: "version in the body", Verdict: member, Evidence: fmt.Sprintf("GET -> %s: %s", member, memberValue), Concord: "BodyVersion{Path: " + fmt.Sprintf("%q", member) + "} if If-Match is not honored"})
-	}
-	if g := cur.header.Get("X-Goog-Generation"); g != "" {
-		p.add(finding{Property: "version in a header", Verdict: "X-Goog-Generation", Evidence: "GET -> X-Goog-Generation: " + g, Concord: "QueryVersion{Header: \"X-Goog-Generation\", Param: \"ifGenerationMatch\"}"})
-	}
-
-	// Conditional GET.
-	if tag != "" {
-		a := p.send(ctx, http.MethodGet, t.read, http.Header{"If-None-Match": {string(tag)}}, nil)
-		p.add(finding{Property: "conditional GET", Verdict: yesNo(a.status == http.StatusNotModified, "honored (304)", "ignored ("+status(a)+")"),
-			Evidence: "GET If-None-Match: " + string(tag) + " -> " + status(a), Concord: "Get revalidates and reuses the body it has"})
-	}
-
-	// A write with the current tag, as served (weak ones too), makes that
-	// tag stale; the same write again shows whether a stale tag is
-	// refused. The body is always the current one, so that only the
-	// precondition is stale. Where the current tag is refused, a made-up
-	// tag stands in for the stale one.
-	staleTag := `"concord-probe-stale"`
-	currentOK := false
-	if tag != "" {
-		a := p.send(ctx, t.method, t.write, jsonHeader("If-Match", string(tag)), cur.body)
-		if currentOK = a.ok(); currentOK {
-			staleTag = string(tag)
-		} else {
-			p.add(finding{Property: "current If-Match", Verdict: "refused (" + status(a) + ")", Evidence: "PUT If-Match: " + string(tag) + " -> " + status(a), Concord: "needs another Versioner"})
-		}
-		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	}
-	stale := p.send(ctx, t.method, t.write, jsonHeader("If-Match", staleTag), cur.body)
-	ifMatch := refused(stale)
-	p.add(precondition("stale If-Match", "PUT If-Match: "+staleTag+" (stale)", stale,
-		"rejected", "refetches, merges and writes again", "IGNORED: the stale write overwrote", "cannot use If-Match here"))
-	opaque := ifMatch && currentOK && tag.IsWeak()
-	if opaque {
-		p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "PUT If-Match: " + string(tag) + " -> 2xx", Concord: "ETagVersion{Opaque: true}"})
-	}
-	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	member, memberValue = bodyVersion(cur.body)
-
-	// A stale version in the body, with no If-Match.
-	bodyHonored := false
-	if member != "" && !strings.Contains(member, ".") {
-		staleBody := withMember(cur.body, member, staleValue(memberValue))
-		a := p.send(ctx, t.method, t.write, jsonHeader(), staleBody)
-		bodyHonored = refused(a)
-		p.add(precondition("stale body version", "PUT with "+member+" set to a stale value", a,
-			"rejected", "BodyVersion makes writes conditional on it", "IGNORED: the stale write overwrote", "cannot use it as a version"))
-		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	}
-	if !ifMatch && !bodyHonored {
-		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "neither a stale If-Match nor a stale body version was refused",
-			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
-	}
-
-	// A write without any precondition.
-	uncond := p.send(ctx, t.method, t.write, jsonHeader(), stripMember(cur.body, member))
-	p.add(finding{Property: "unconditional write", Verdict: yesNo(uncond.status == http.StatusPreconditionRequired, "refused with 428", yesNo(uncond.ok(), "accepted", "refused ("+status(uncond)+")")),
-		Evidence: "PUT without If-Match -> " + status(uncond), Concord: "never sends one unless WithUnconditional; answers 428 by fetching the version"})
-
-	// If-None-Match: * on the existing item.
-	inm := p.send(ctx, t.method, t.write, jsonHeader("If-None-Match", "*"), p.cfg.doc)
-	createOnly := refused(inm)
-	p.add(precondition("If-None-Match: *", "PUT If-None-Match: * on an existing item", inm,
-		"honored", "CreateAt is create-only", "IGNORED: an upsert", "CreateAt cannot be create-only here: create with Create (POST)"))
-
-	p.keys(ctx, t, createOnly)
-
-	// JSON merge patch.
-	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	tag, _ = concord.ParseETag(cur.header.Get("ETag"))
-	h := http.Header{"Content-Type": {"application/merge-patch+json"}}
-	if tag != "" && ifMatch {
-		h.Set("If-Match", string(tag))
-	}
-	patch := p.send(ctx, http.MethodPatch, t.write, h, []byte(`{}`))
-	p.add(finding{Property: "PATCH merge patch", Verdict: yesNo(patch.ok(), "accepted", "not accepted ("+status(patch)+")"),
-		Evidence: "PATCH application/merge-patch+json -> " + status(patch), Concord: "WithPatch sends merge patches"})
-
-	// A stale conditional delete, the way this API takes a precondition.
-	cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
-	member, _ = bodyVersion(cur.body)
-	target, dh, how := t.del, http.Header{"If-Match": {`"concord-probe-stale"`}}, `DELETE If-Match: "concord-probe-stale"`
-	if !ifMatch && member == "_rev" {
-		target, dh, how = appendParam(t.del, "rev", "0-concord-probe-stale"), nil, "DELETE ?rev=<stale>"
-	}
-	if ifMatch || member == "_rev" {
-		del := p.send(ctx, http.MethodDelete, target, dh, nil)
-		f := finding{Property: "stale conditional DELETE", Evidence: how + " -> " + status(del)}
-		if p.send(ctx, http.MethodGet, t.read, nil, nil).status == http.StatusNotFound {
-			f.Verdict, f.Concord, f.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: no client can", true
-		} else {
-			f.Verdict, f.Concord = "refused ("+status(del)+")", "never deletes a version its caller did not see"
-		}
-		p.add(f)
-	}
-	p.recommend(ifMatch, tag, bodyHonored, member, opaque, inm.ok())
-}
-
 // refused reports whether a precondition failed as it should: 412 or 409.
 func refused(a answer) bool {
 	return a.status == http.StatusPreconditionFailed || a.status == http.StatusConflict
@@ -520,64 +407,6 @@ func (p *prober) createdURL(a answer) string {
 	return ""
 }
 
-// keys checks idempotency keys: replayed on POST, rejected when reused
-// with another body, replayed on PUT.
-func (p *prober) keys(ctx context.Context, t target, createOnly bool) {
-	key := scratchID()
-	h := jsonHeader(concord.DefaultIdempotencyKeyHeader, key)
-	first := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
-	if !first.ok() {
-		p.add(finding{Property: "idempotency key on POST", Verdict: "POST create not available (" + status(first) + ")", Evidence: "POST with Idempotency-Key -> " + status(first), Concord: "creates with CreateAt"})
-		return
-	}
-	firstURL := p.createdURL(first)
-	if firstURL != "" {
-		p.created = append(p.created, p.target("", firstURL))
-	}
-	again := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
-	againURL := p.createdURL(again)
-	if againURL != "" && againURL != firstURL {
-		p.created = append(p.created, p.target("", againURL))
-	}
-	replayed := again.ok() && (strings.EqualFold(again.header.Get(concord.HeaderReplayed), "true") || (againURL != "" && againURL == firstURL))
-	f := finding{Property: "idempotency key on POST", Evidence: "the same POST and key twice -> " + status(first) + ", " + status(again)}
-	if replayed {
-		f.Verdict, f.Concord = "replayed", "retries a create after a lost response without duplicating it"
-	} else {
-		f.Verdict = "IGNORED: a second item was created"
-		f.Concord = "cannot retry a POST create safely (WithoutIdempotencyKey sends it once)"
-		if createOnly {
-			f.Concord += "; create with CreateAt and IDs you choose, which is create-only here"
-		} else {
-			f.Breaks = true // no create here can be retried without risking a duplicate
-		}
-	}
-	p.add(f)
-	if replayed {
-		other := p.send(ctx, http.MethodPost, p.cfg.collection, h, []byte(`{"name":"concord-probe-other"}`))
-		if u := p.createdURL(other); other.ok() && u != "" && u != firstURL {
-			p.created = append(p.created, p.target("", u))
-		}
-		p.add(finding{Property: "key reused with another body", Verdict: yesNo(!other.ok(), "rejected ("+status(other)+")", "not checked"),
-			Evidence: "the same key with another body -> " + status(other), Concord: "never sends one key with two bodies"})
-	}
-	// Keys on PUT: the same conditional PUT twice.
-	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
-	tag := cur.header.Get("ETag")
-	if tag == "" {
-		return
-	}
-	h = jsonHeader("If-Match", tag)
-	h.Set(concord.DefaultIdempotencyKeyHeader, scratchID())
-	put1 := p.send(ctx, t.method, t.write, h, cur.body)
-	put2 := p.send(ctx, t.method, t.write, h, cur.body)
-	if put1.ok() {
-		p.add(finding{Property: "idempotency key on PUT", Verdict: yesNo(put2.ok(), "replayed", "ignored ("+status(put2)+" on the repeat)"),
-			Evidence: "the same conditional PUT and key twice -> " + status(put1) + ", " + status(put2),
-			Concord:  "checks the server before reporting a 412 after a resend"})
-	}
-}
-
 // finish adds the findings gathered along the way and the verdict.
 func (p *prober) finish() {
 	if p.dialect != "" {
@@ -586,42 +415,10 @@ func (p *prober) finish() {
 		p.add(finding{Property: "error format", Verdict: "plain", Evidence: "error responses carried no code concord reads", Concord: "classifies by status and by what it sent"})
 	}
 	p.add(finding{Property: "Retry-After", Verdict: yesNo(p.hint, "seen", "not seen"), Evidence: "any response", Concord: "honored up to 30s"})
-	p.rep.Holds = true
-	for _, f := range p.rep.Findings {
-		if f.Breaks {
-			p.rep.Holds = false
-		}
-	}
+	p.rep.Holds = p.rep.Wrote && !p.rep.broken()
 	if p.rep.Config == "" {
 		p.rep.Config = "c, err := concord.New(base)\nr := concord.NewResource[T](c, path)"
 	}
-}
-
-// recommend writes the configuration the findings call for.
-func (p *prober) recommend(ifMatch bool, tag concord.ETag, bodyHonored bool, member string, opaque, upsert bool) {
-	var opts []string
-	switch {
-	case ifMatch && opaque:
-		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
-	case !ifMatch && bodyHonored:
-		v := fmt.Sprintf("concord.BodyVersion{Path: %q", member)
-		if member == "_rev" {
-			v += `, Query: "rev"`
-		}
-		opts = append(opts, "concord.WithVersioner("+v+"})")
-	}
-	opts = append(opts, p.routeOptions()...)
-	var b strings.Builder
-	b.WriteString("c, err := concord.New(base)\n")
-	b.WriteString("r := concord.NewResource[T](c, path")
-	for _, o := range opts {
-		b.WriteString(",\n\t" + o)
-	}
-	b.WriteString(")")
-	if upsert {
-		b.WriteString("\n// Create with r.Create (POST): this API upserts on If-None-Match: *, so CreateAt is not create-only.")
-	}
-	p.rep.Config = b.String()
 }
 
 // routeOptions are the options that address items as the flags did.
@@ -771,11 +568,17 @@ func printReport(w io.Writer, r *report) {
 		}
 		fmt.Fprintf(&b, "%s %-*s  %s\n%s %-*s  evidence: %s\n%s %-*s  concord:  %s\n", mark, width, f.Property, f.Verdict, "  ", width, "", f.Evidence, "  ", width, "", f.Concord)
 	}
-	fmt.Fprintf(&b, "\nRecommended configuration:\n\n%s\n\n", r.Config)
+	switch {
+	case r.broken():
+		b.WriteString("\nSome guarantee cannot hold on this API for any client (marked !!).\n")
+	case !r.Wrote:
+		b.WriteString("\nWrites were not verified: this run only read. Run with -write to check versions, preconditions, keys and deletes on a scratch item.\n")
+	}
+	if r.Wrote {
+		fmt.Fprintf(&b, "\nRecommended configuration:\n\n%s\n\n", r.Config)
+	}
 	if r.Holds {
 		b.WriteString("concord's guarantees hold on this API with that configuration.\n")
-	} else {
-		b.WriteString("Some guarantee cannot hold on this API for any client (marked !!).\n")
 	}
 	w.Write(b.Bytes())
 }

@@ -28,7 +28,7 @@ func TestURLCredentialsAreUsedNeverShown(t *testing.T) {
 		var out, errs bytes.Buffer
 		code := run(append(append([]string{"probe"}, flags...), withUser), nil, &out, &errs)
 		shown := out.String() + errs.String()
-		if code != 0 || !strings.Contains(shown, "200") {
+		if code != exitUnverified || !strings.Contains(shown, "200") {
 			t.Errorf("probe %v with credentials in the URL = %d; want the collection read with them: %s", flags, code, shown)
 		}
 		if strings.Contains(shown, "s3cr3t-pw") || strings.Contains(shown, "probe-user") {

@@ -1,0 +1,507 @@
+package main
+
+// The checks that write, on the probe's own scratch items. Every verdict
+// rests on what changed on the server, read back after the request, never
+// on a status alone: a write "went through" when a read shows its nonce, a
+// tag is "stale" only once the probe has seen it replaced, a key "replayed"
+// only when a resend did not undo another write.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/concord-go/concord"
+)
+
+// versionMembers are body members that commonly hold a version.
+var versionMembers = []string{"_rev", "metadata.resourceVersion", "resourceVersion", "version", "etag", "generation", "odata.etag"}
+
+// nonceMember is the member the probe's writes set to a fresh value, so
+// that each write changes the content and a read shows whether it took
+// effect.
+const nonceMember = "concord_probe_nonce"
+
+// bogusTag is an entity-tag no server has served.
+const bogusTag = `"concord-probe-bogus"`
+
+// withNonce returns body with a fresh nonce, and the nonce.
+func withNonce(body []byte) ([]byte, string) {
+	n := scratchID()
+	return withMember(body, nonceMember, json.RawMessage(strconv.Quote(n))), n
+}
+
+// shows reports whether a read found the item holding nonce.
+func shows(a answer, nonce string) bool { return a.ok() && bytes.Contains(a.body, []byte(nonce)) }
+
+// tagOf returns a response's entity-tag, "" when absent or malformed.
+func tagOf(a answer) concord.ETag {
+	tag, _ := concord.ParseETag(a.header.Get("ETag"))
+	return tag
+}
+
+// findings is what the write checks established, for the recommendation.
+type findings struct {
+	tagsMove      bool   // a change of content changed the ETag
+	staleTag      string // a tag the probe saw replaced, "" when none
+	ifMatch       bool   // stale and bogus If-Match refused on the write method
+	opaque        bool   // weak tags are compared as opaque strings
+	member        string // the version member of the body, if any
+	bodyVersion   bool   // a stale body version refused
+	createOnly    bool   // If-None-Match: * on an existing item refused
+	postCreate    bool   // a POST to the collection creates
+	postReplayed  bool   // a keyed POST resent was replayed
+	deleteIfMatch bool   // a stale or bogus If-Match on DELETE refused
+	deleteRev     bool   // a stale ?rev= on DELETE refused
+	deleteSafe    bool   // the precondition concord's Delete sends is honored
+	patch         bool   // a merge patch changes what it names
+}
+
+// writes runs the checks on scratch items.
+func (p *prober) writes(ctx context.Context) {
+	t, how := p.create(ctx)
+	if t.read == "" {
+		return
+	}
+	p.add(finding{Property: "create", Verdict: how, Evidence: how, Concord: "the probe's scratch item; deleted at the end"})
+	if p.cfg.versionParam != "" {
+		p.queryVersions(ctx, t)
+		return
+	}
+	var f findings
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	if !cur.ok() {
+		p.add(finding{Property: "read back", Verdict: "failed", Evidence: "GET " + t.read + " -> " + status(cur), Breaks: true})
+		return
+	}
+	tag, cur := p.etagKind(ctx, t, cur)
+	var memberValue string
+	f.member, memberValue = bodyVersion(cur.body)
+	if f.member != "" {
+		p.add(finding{Property: "version in the body", Verdict: f.member, Evidence: fmt.Sprintf("GET -> %s: %s", f.member, memberValue), Concord: "BodyVersion{Path: " + strconv.Quote(f.member) + "} if If-Match is not honored"})
+	}
+	if g := cur.header.Get("X-Goog-Generation"); g != "" {
+		p.add(finding{Property: "version in a header", Verdict: "X-Goog-Generation", Evidence: "GET -> X-Goog-Generation: " + g, Concord: "QueryVersion{Header: \"X-Goog-Generation\", Param: \"ifGenerationMatch\"}"})
+	}
+	if tag != "" {
+		cur = p.tagsMove(ctx, t, cur, tag, &f)
+	}
+	cur = p.staleIfMatch(ctx, t, cur, &f)
+	cur = p.staleBodyVersion(ctx, t, cur, &f)
+	if !(f.ifMatch && f.tagsMove) && !f.bodyVersion {
+		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "no stale version (If-Match or in the body) was refused: each stale write took effect",
+			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
+	}
+	// A write without any precondition.
+	body, _ := withNonce(stripMember(cur.body, f.member))
+	uncond := p.send(ctx, t.method, t.write, jsonHeader(), body)
+	p.add(finding{Property: "unconditional write", Verdict: yesNo(uncond.status == http.StatusPreconditionRequired, "refused with 428", yesNo(uncond.ok(), "accepted", "refused ("+status(uncond)+")")),
+		Evidence: t.method + " without If-Match -> " + status(uncond), Concord: "never sends one unless WithUnconditional; answers 428 by fetching the version"})
+	p.ifNoneMatch(ctx, t, &f)
+	p.keys(ctx, t, &f)
+	p.mergePatch(ctx, t, &f)
+	p.deletes(ctx, &f)
+	p.recommend(&f)
+}
+
+// etagKind reports the item's ETag: absent, strong, weak for a while after
+// writes (it waits for the strong one), or always weak. It returns the tag
+// and the read it came with.
+func (p *prober) etagKind(ctx context.Context, t target, cur answer) (concord.ETag, answer) {
+	tag := tagOf(cur)
+	switch {
+	case tag == "":
+		p.add(finding{Property: "ETag", Verdict: "absent", Evidence: "GET -> no ETag", Concord: "needs a body version (BodyVersion) or another Versioner"})
+	case tag.IsWeak():
+		if !sleep(ctx, 1500*time.Millisecond) {
+			return tag, cur
+		}
+		later := p.send(ctx, http.MethodGet, t.read, nil, nil)
+		t2 := tagOf(later)
+		if t2 != "" && !t2.IsWeak() {
+			p.add(finding{Property: "ETag", Verdict: "weak for a while after writes", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
+				Concord: "waits for the strong tag before a conditional write (each contended write costs up to the window)"})
+			return t2, later
+		}
+		p.add(finding{Property: "ETag", Verdict: "always weak", Evidence: fmt.Sprintf("GET -> %s, 1.5s later %s", tag, t2),
+			Concord: "never sends a weak tag unless ETagVersion{Opaque: true}"})
+	default:
+		p.add(finding{Property: "ETag", Verdict: "strong", Evidence: "GET -> " + string(tag), Concord: "If-Match on every write"})
+	}
+	return tag, cur
+}
+
+// write sends the item's content with a fresh nonce (keeping any body
+// version as read) under header, and reads the item back: it returns the
+// write's answer, the read, and whether the write took effect.
+func (p *prober) write(ctx context.Context, t target, method string, header http.Header, base []byte) (answer, answer, bool) {
+	body, nonce := withNonce(base)
+	w := p.send(ctx, method, t.write, header, body)
+	after := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	return w, after, shows(after, nonce)
+}
+
+// change writes new content as another writer would: with If-Match on the
+// tag cur was read with where there is one (a server may require it), else
+// or if that is refused, without. It returns the read after it and whether
+// the write took effect.
+func (p *prober) change(ctx context.Context, t target, cur answer) (answer, bool) {
+	if tag := tagOf(cur); tag != "" {
+		if _, after, took := p.write(ctx, t, t.method, jsonHeader("If-Match", string(tag)), cur.body); took {
+			return after, true
+		}
+	}
+	_, after, took := p.write(ctx, t, t.method, jsonHeader(), cur.body)
+	return after, took
+}
+
+// tagsMove writes new content with the current tag, then new content of
+// the same size (a nonce of a fixed length), and checks that the tag moved
+// each time, waiting past one second when it did not (file times have
+// one-second resolution). Right after a change that kept the tag, it asks
+// a conditional GET with that tag. The first tag it sees replaced is the
+// stale tag of the checks that follow.
+func (p *prober) tagsMove(ctx context.Context, t target, cur answer, tag concord.ETag, f *findings) answer {
+	w, after, took := p.write(ctx, t, t.method, jsonHeader("If-Match", string(tag)), cur.body)
+	f.opaque = took && tag.IsWeak() // a weak tag satisfied If-Match, or If-Match is ignored
+	if !took {                      // the tag as served is refused (always weak, say): write without it
+		w, after, took = p.write(ctx, t, t.method, jsonHeader(), cur.body)
+	}
+	if !took {
+		p.add(finding{Property: "write", Verdict: "refused (" + status(w) + ")", Evidence: t.method + " of the item as read -> " + status(w) + "; the read after it does not show it",
+			Concord: "give a -d the API accepts", Breaks: true})
+		return after
+	}
+	tag1 := tagOf(after)
+	after, _ = p.change(ctx, t, after)
+	tag2 := tagOf(after)
+	ev := fmt.Sprintf("GET -> %s; new content -> %s; new content of the same size -> %s", tag, tag1, tag2)
+	if tag2 != tag1 && tag2 != "" {
+		f.tagsMove, f.staleTag = true, string(tag1)
+		if tag1 != tag {
+			f.staleTag = string(tag) // the strong tag, where it was weak for a while
+		}
+		p.add(finding{Property: "ETag moves with content", Verdict: "yes", Evidence: ev, Concord: "a tag it holds is stale once the content changed"})
+		cond := p.send(ctx, http.MethodGet, t.read, http.Header{"If-None-Match": {string(tag2)}}, nil)
+		p.add(finding{Property: "conditional GET", Verdict: yesNo(cond.status == http.StatusNotModified, "honored (304)", "ignored ("+status(cond)+")"),
+			Evidence: "GET If-None-Match: " + string(tag2) + " (current) -> " + status(cond), Concord: "Get revalidates and reuses the body it has"})
+		return after
+	}
+	inm := p.send(ctx, http.MethodGet, t.read, http.Header{"If-None-Match": {string(tag1)}}, nil)
+	if inm.status == http.StatusNotModified {
+		p.add(finding{Property: "conditional GET", Verdict: "UNSAFE: 304 for changed content", Evidence: "GET If-None-Match: " + string(tag1) + " (its content replaced) -> 304",
+			Concord: "a revalidated Get would return old content: concord stops revalidating once it sees a tag that does not move", Breaks: true})
+	}
+	verdict := "NEVER: one tag for every content"
+	if sleep(ctx, 1100*time.Millisecond) {
+		after, _ = p.change(ctx, t, after)
+		later := tagOf(after)
+		ev += fmt.Sprintf("; over a second later, new content -> %s", later)
+		if later != tag1 && later != "" {
+			f.staleTag, verdict = string(tag1), "NOT WITHIN A SECOND: one tag for two contents"
+		}
+	}
+	p.add(finding{Property: "ETag moves with content", Verdict: verdict, Evidence: ev,
+		Concord: "the tag does not identify content, so neither If-Match nor revalidation can be trusted; concord refuses ETag writes once it sees this (ErrETagUnreliable)", Breaks: true})
+	return after
+}
+
+// staleIfMatch sends new content with a stale tag and with a tag never
+// served, and reads back whether either went through.
+func (p *prober) staleIfMatch(ctx context.Context, t target, cur answer, f *findings) answer {
+	var ev []string
+	through, first := false, ""
+	for _, tag := range staleTags(f.staleTag) {
+		w, after, took := p.write(ctx, t, t.method, jsonHeader("If-Match", tag), cur.body)
+		kind := yesNo(tag == bogusTag, "never served", "stale")
+		ev = append(ev, fmt.Sprintf("%s If-Match: %s (%s) -> %s, %s", t.method, tag, kind, status(w), yesNo(took, "took effect", "no change")))
+		through = through || took
+		if first == "" {
+			first = status(w)
+		}
+		cur = after
+	}
+	f.ifMatch = !through
+	fd := finding{Property: "stale If-Match", Evidence: strings.Join(ev, "; ")}
+	if through {
+		fd.Verdict, fd.Concord = "IGNORED: the stale write overwrote", "cannot use If-Match here"
+	} else {
+		fd.Verdict, fd.Concord = "rejected ("+first+")", "refetches, merges and writes again"
+	}
+	p.add(fd)
+	if f.ifMatch && f.opaque {
+		p.add(finding{Property: "weak tag in If-Match", Verdict: "accepted (compared as an opaque string)", Evidence: "a write with If-Match: the weak tag as served took effect",
+			Concord: "ETagVersion{Opaque: true}"})
+	}
+	return cur
+}
+
+// staleBodyVersion sends new content carrying a stale version member, with
+// no If-Match, and reads back whether it went through.
+func (p *prober) staleBodyVersion(ctx context.Context, t target, cur answer, f *findings) answer {
+	member, value := bodyVersion(cur.body)
+	if member == "" || strings.Contains(member, ".") {
+		return cur
+	}
+	w, after, took := p.write(ctx, t, t.method, jsonHeader(), withMember(cur.body, member, staleValue(value)))
+	f.bodyVersion = !took
+	fd := finding{Property: "stale body version", Evidence: fmt.Sprintf("%s with %s set to a stale value -> %s, %s", t.method, member, status(w), yesNo(took, "took effect", "no change"))}
+	if took {
+		fd.Verdict, fd.Concord = "IGNORED: the stale write overwrote", "cannot use it as a version"
+	} else {
+		fd.Verdict, fd.Concord = "rejected ("+status(w)+")", "BodyVersion makes writes conditional on it"
+	}
+	p.add(fd)
+	return after
+}
+
+// ifNoneMatch writes with If-None-Match: * to the existing item and reads
+// back whether it replaced it.
+func (p *prober) ifNoneMatch(ctx context.Context, t target, f *findings) {
+	w, _, took := p.write(ctx, t, t.method, jsonHeader("If-None-Match", "*"), p.cfg.doc)
+	f.createOnly = !took
+	fd := finding{Property: "If-None-Match: *", Evidence: fmt.Sprintf("%s If-None-Match: * on an existing item -> %s, %s", t.method, status(w), yesNo(took, "replaced it", "no change"))}
+	if took {
+		fd.Verdict, fd.Concord = "IGNORED: an upsert", "CreateAt is not create-only here"
+	} else {
+		fd.Verdict, fd.Concord = "honored ("+status(w)+")", "CreateAt is create-only"
+	}
+	p.add(fd)
+}
+
+// keys checks idempotency keys: a keyed POST create resent is replayed, not
+// made twice; a key reused with another body is refused; a keyed PUT
+// resent after another writer's write does not undo that write.
+func (p *prober) keys(ctx context.Context, t target, f *findings) {
+	key := scratchID()
+	h := jsonHeader(concord.DefaultIdempotencyKeyHeader, key)
+	first := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
+	firstURL := p.createdURL(first)
+	f.postCreate = first.ok() && firstURL != ""
+	if !f.postCreate {
+		if first.ok() { // created somewhere the probe cannot find: say so, as create does
+			p.add(finding{Property: "idempotency key on POST", Verdict: "POST created, but where is unknown", Evidence: "POST -> " + status(first) + " without Location or id", Breaks: true})
+		} else {
+			p.add(finding{Property: "idempotency key on POST", Verdict: "POST create not available (" + status(first) + ")", Evidence: "POST with Idempotency-Key -> " + status(first), Concord: "Create (POST) is not an option here"})
+		}
+	} else {
+		p.created = append(p.created, p.target("", firstURL))
+		again := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
+		againURL := p.createdURL(again)
+		if againURL != "" && againURL != firstURL {
+			p.created = append(p.created, p.target("", againURL))
+		}
+		f.postReplayed = again.ok() && againURL == firstURL
+		fd := finding{Property: "idempotency key on POST", Evidence: fmt.Sprintf("the same POST and key twice -> %s, %s (%s)", status(first), status(again), yesNo(f.postReplayed, "one item", "two items"))}
+		if f.postReplayed {
+			fd.Verdict, fd.Concord = "replayed", "retries a create after a lost response without duplicating it"
+		} else {
+			fd.Verdict, fd.Concord = "IGNORED: a second item was created", "cannot retry a POST create safely (WithoutIdempotencyKey sends it once)"
+			fd.Breaks = !f.createOnly // then no create here can be retried without risking a duplicate
+		}
+		p.add(fd)
+		if f.postReplayed {
+			other := p.send(ctx, http.MethodPost, p.cfg.collection, h, []byte(`{"name":"concord-probe-other"}`))
+			if u := p.createdURL(other); other.ok() && u != "" && u != firstURL {
+				p.created = append(p.created, p.target("", u))
+			}
+			p.add(finding{Property: "key reused with another body", Verdict: yesNo(!other.ok(), "rejected ("+status(other)+")", "ACCEPTED"),
+				Evidence: "the same key with another body -> " + status(other), Concord: "never sends one key with two bodies"})
+		}
+	}
+	if !f.createOnly && !f.postReplayed {
+		p.add(finding{Property: "create-only operation", Verdict: "NONE", Evidence: "If-None-Match: * replaced an existing item, and no keyed POST create was replayed",
+			Concord: "a create can overwrite an existing item or, retried, make two: no client can create safely here", Breaks: true})
+	}
+	p.keyedPUT(ctx, t)
+}
+
+// keyedPUT sends a keyed PUT, lets another write change the item, and
+// resends the PUT with its key: replayed leaves the other write in place,
+// executed again overwrites it.
+func (p *prober) keyedPUT(ctx context.Context, t target) {
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	h := jsonHeader(concord.DefaultIdempotencyKeyHeader, scratchID())
+	if tag := tagOf(cur); tag != "" {
+		h.Set("If-Match", string(tag))
+	}
+	body, mine := withNonce(cur.body)
+	put1 := p.send(ctx, t.method, t.write, h, body)
+	if !put1.ok() {
+		return
+	}
+	after, other := p.change(ctx, t, p.send(ctx, http.MethodGet, t.read, nil, nil))
+	if !other {
+		return
+	}
+	put2 := p.send(ctx, t.method, t.write, h, body)
+	final := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	fd := finding{Property: "idempotency key on PUT", Evidence: fmt.Sprintf("a keyed %s -> %s; another write; the same %s and key again -> %s", t.method, status(put1), t.method, status(put2)),
+		Concord: "checks the server before reporting a 412 after a resend"}
+	switch {
+	case shows(final, mine):
+		fd.Verdict = "IGNORED: executed again, undoing another write"
+	case put2.ok() && bytes.Equal(final.body, after.body):
+		fd.Verdict = "replayed"
+	default:
+		fd.Verdict = "not replayed (" + status(put2) + " on the repeat)"
+	}
+	p.add(fd)
+}
+
+// mergePatch sends a JSON merge patch that sets a member and reads back
+// whether it changed the item; where it did, a stale If-Match on PATCH.
+func (p *prober) mergePatch(ctx context.Context, t target, f *findings) {
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	patchWith := func(tag string) (answer, bool) {
+		h := http.Header{"Content-Type": {"application/merge-patch+json"}}
+		if tag != "" {
+			h.Set("If-Match", tag)
+		}
+		nonce := scratchID()
+		a := p.send(ctx, http.MethodPatch, t.write, h, []byte(`{"`+nonceMember+`":"`+nonce+`"}`))
+		return a, shows(p.send(ctx, http.MethodGet, t.read, nil, nil), nonce)
+	}
+	tag := ""
+	if f.ifMatch && f.tagsMove {
+		tag = string(tagOf(cur))
+	}
+	a, took := patchWith(tag)
+	f.patch = took
+	fd := finding{Property: "PATCH merge patch", Evidence: "PATCH application/merge-patch+json setting a member -> " + status(a) + ", " + yesNo(took, "changed", "no change")}
+	switch {
+	case took:
+		fd.Verdict, fd.Concord = "accepted", "WithPatch sends merge patches"
+	case a.ok():
+		fd.Verdict, fd.Concord = "IGNORED: answered "+status(a)+", changed nothing", "never use WithPatch here"
+	default:
+		fd.Verdict, fd.Concord = "not accepted ("+status(a)+")", "writes whole documents"
+	}
+	p.add(fd)
+	if took && f.staleTag != "" {
+		stale, through := patchWith(f.staleTag)
+		p.add(finding{Property: "stale If-Match on PATCH", Verdict: yesNo(through, "IGNORED: the stale patch applied", "rejected ("+status(stale)+")"),
+			Evidence: "PATCH If-Match: " + f.staleTag + " (stale) -> " + status(stale), Concord: yesNo(through, "never use WithPatch here", "WithPatch stays conditional"),
+			Breaks: through && f.ifMatch})
+	}
+}
+
+// deletes checks conditional DELETE on a second scratch item, whatever the
+// writes showed: a DELETE with a stale (or never served) If-Match, and a
+// stale ?rev= where the body carries _rev, each read back.
+func (p *prober) deletes(ctx context.Context, f *findings) {
+	t, _ := p.create(ctx)
+	if t.read == "" {
+		return
+	}
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	staleTag := "" // B's first tag, once seen replaced
+	if old := tagOf(cur); old != "" {
+		if after, took := p.change(ctx, t, cur); took && tagOf(after) != old {
+			staleTag = string(old)
+		}
+	}
+	gone := func(a answer) bool { return a.status == http.StatusNotFound || a.status == http.StatusGone }
+	try := func(u string, h http.Header) (answer, bool) {
+		del := p.send(ctx, http.MethodDelete, u, h, nil)
+		return del, gone(p.send(ctx, http.MethodGet, t.read, nil, nil))
+	}
+	var ev []string
+	deleted, first := false, ""
+	note := func(how string, del answer, g bool) {
+		ev = append(ev, how+" -> "+status(del)+", "+yesNo(g, "deleted", "still there"))
+		if first == "" {
+			first = status(del)
+		}
+	}
+	if f.member == "_rev" { // CouchDB's delete carries the version as ?rev=
+		del, g := try(appendParam(t.del, "rev", "0-concord-probe-stale"), nil)
+		note("DELETE ?rev=<stale>", del, g)
+		deleted, f.deleteRev = g, !g
+	}
+	if !deleted {
+		for _, tag := range staleTags(staleTag) {
+			del, g := try(t.del, http.Header{"If-Match": {tag}})
+			note("DELETE If-Match: "+tag, del, g)
+			if deleted = g; deleted {
+				break
+			}
+		}
+		f.deleteIfMatch = !deleted
+	}
+	// The precondition concord's Delete would send: ?rev= with a _rev
+	// body version, If-Match otherwise.
+	usesRev := !(f.ifMatch && f.tagsMove) && f.bodyVersion && f.member == "_rev"
+	f.deleteSafe = f.deleteIfMatch && !usesRev || f.deleteRev && usesRev
+	fd := finding{Property: "stale conditional DELETE", Evidence: strings.Join(ev, "; ")}
+	switch {
+	case !f.deleteSafe:
+		fd.Verdict, fd.Concord, fd.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: a Delete can remove another writer's newer version", true
+	case deleted:
+		fd.Verdict, fd.Concord = "refused as concord sends it; another precondition was ignored", "never deletes a version its caller did not see"
+	default:
+		fd.Verdict, fd.Concord = "refused ("+first+")", "never deletes a version its caller did not see"
+	}
+	p.add(fd)
+}
+
+// staleTags are the tags a precondition check sends: the stale one seen
+// replaced, if any, then one never served.
+func staleTags(stale string) []string {
+	if stale == "" {
+		return []string{bogusTag}
+	}
+	return []string{stale, bogusTag}
+}
+
+// recommend writes the configuration the findings call for, using only
+// what this run proved, and says first, in plain words, every promise that
+// no configuration keeps here.
+func (p *prober) recommend(f *findings) {
+	var broken []string
+	var opts []string
+	switch {
+	case f.ifMatch && f.tagsMove && f.opaque:
+		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
+	case f.ifMatch && f.tagsMove:
+	case f.bodyVersion:
+		v := fmt.Sprintf("concord.BodyVersion{Path: %q", f.member)
+		if f.member == "_rev" && f.deleteRev {
+			v += `, Query: "rev"`
+		}
+		opts = append(opts, "concord.WithVersioner("+v+"})")
+	default:
+		broken = append(broken, "Updates can be lost: the server lets a stale write through, and no version it offers stops it.")
+	}
+	if !f.deleteSafe {
+		broken = append(broken, "A Delete can remove a newer version another writer made: the server ignores the delete's precondition.")
+	}
+	create := ""
+	switch {
+	case f.createOnly:
+	case f.postReplayed:
+		create = "// Create with r.Create (POST): If-None-Match: * is an upsert here, so CreateAt is not create-only."
+	default:
+		broken = append(broken, "Creates are not safe: CreateAt can overwrite an existing item, and no POST create with replayed keys exists.")
+	}
+	opts = append(opts, p.routeOptions()...)
+	var b strings.Builder
+	for _, s := range broken {
+		b.WriteString("// !! " + s + "\n")
+	}
+	b.WriteString("c, err := concord.New(base)\n")
+	b.WriteString("r := concord.NewResource[T](c, path")
+	for _, o := range opts {
+		b.WriteString(",\n\t" + o)
+	}
+	b.WriteString(")")
+	if create != "" {
+		b.WriteString("\n" + create)
+	}
+	p.rep.Config = b.String()
+}
