@@ -115,3 +115,76 @@ func TestPostUpdates(t *testing.T) {
 		t.Errorf("stale POST to the item = %d; want 412", resp.StatusCode)
 	}
 }
+
+// TestBrokenServers: the options that break a promise, each as the real
+// server it stands for does.
+func TestBrokenServers(t *testing.T) {
+	t.Run("ContentHashETags", func(t *testing.T) {
+		srv := concordtest.NewServer(t, concordtest.ContentHashETags())
+		r1, _ := call(t, srv, "PUT", "/widgets/1", `{"n":1}`)
+		r2, _ := call(t, srv, "PUT", "/widgets/1", `{"n":1}`)
+		r3, _ := call(t, srv, "PUT", "/widgets/1", `{"n":2}`)
+		if a, b, c := r1.Header.Get("ETag"), r2.Header.Get("ETag"), r3.Header.Get("ETag"); a != b || b == c || strings.HasPrefix(a, "W/") {
+			t.Errorf("tags for n=1, n=1, n=2 = %s %s %s; want one strong tag per content", a, b, c)
+		}
+	})
+	t.Run("FileTimeETags", func(t *testing.T) {
+		now := time.Unix(1000, 0)
+		srv := concordtest.NewServer(t, concordtest.FileTimeETags(), concordtest.Now(func() time.Time { return now }))
+		r1, _ := call(t, srv, "PUT", "/widgets/1", `{"n":1}`)
+		tag := r1.Header.Get("ETag")
+		r2, _ := call(t, srv, "PUT", "/widgets/1", `{"n":2}`, "If-Match", tag)
+		if r2.StatusCode != http.StatusOK || r2.Header.Get("ETag") != tag {
+			t.Errorf("a write of one size within the second = %d with %s; want 200 and the same tag %s", r2.StatusCode, r2.Header.Get("ETag"), tag)
+		}
+		if resp, _ := call(t, srv, "GET", "/widgets/1", "", "If-None-Match", tag); resp.StatusCode != http.StatusNotModified {
+			t.Errorf("GET If-None-Match with the tag of the first content = %d; want 304, as such a server answers", resp.StatusCode)
+		}
+		now = now.Add(time.Second)
+		if r3, _ := call(t, srv, "PUT", "/widgets/1", `{"n":3}`); r3.Header.Get("ETag") == tag {
+			t.Errorf("a write a second later kept the tag %s", tag)
+		}
+	})
+	t.Run("IgnoreIfMatch on DELETE", func(t *testing.T) {
+		srv := concordtest.NewServer(t, concordtest.IgnoreIfMatch(http.MethodDelete))
+		call(t, srv, "PUT", "/widgets/1", `{"n":1}`)
+		if resp, _ := call(t, srv, "PUT", "/widgets/1", `{"n":2}`, "If-Match", `"stale"`); resp.StatusCode != http.StatusPreconditionFailed {
+			t.Errorf("stale PUT = %d; want 412", resp.StatusCode)
+		}
+		if resp, _ := call(t, srv, "DELETE", "/widgets/1", "", "If-Match", `"stale"`); resp.StatusCode != http.StatusNoContent || srv.Len("widgets") != 0 {
+			t.Errorf("stale DELETE = %d, %d left; want it deleted", resp.StatusCode, srv.Len("widgets"))
+		}
+	})
+	t.Run("NoPOSTCreate and IgnoreIdempotencyKeys", func(t *testing.T) {
+		srv := concordtest.NewServer(t, concordtest.NoPOSTCreate())
+		if resp, _ := call(t, srv, "POST", "/widgets", `{"n":1}`); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("POST = %d; want 405", resp.StatusCode)
+		}
+		keyless := concordtest.NewServer(t, concordtest.IgnoreIdempotencyKeys())
+		call(t, keyless, "POST", "/widgets", `{"n":1}`, "Idempotency-Key", "k1")
+		call(t, keyless, "POST", "/widgets", `{"n":1}`, "Idempotency-Key", "k1")
+		if n := keyless.Len("widgets"); n != 2 {
+			t.Errorf("one keyed POST twice made %d items; want 2", n)
+		}
+	})
+	t.Run("IgnoreMergePatch", func(t *testing.T) {
+		srv := concordtest.NewServer(t, concordtest.IgnoreMergePatch())
+		call(t, srv, "PUT", "/widgets/1", `{"n":1}`)
+		resp, body := call(t, srv, "PATCH", "/widgets/1", `{"m":2}`, "Content-Type", "application/merge-patch+json")
+		if resp.StatusCode != http.StatusOK || strings.Contains(body, `"m"`) {
+			t.Errorf("PATCH = %d %s; want 200 and nothing changed", resp.StatusCode, body)
+		}
+	})
+	t.Run("RedirectCollections", func(t *testing.T) {
+		srv := concordtest.NewServer(t, concordtest.RedirectCollections(http.StatusMovedPermanently))
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Post(srv.URL+"/widgets", "application/json", strings.NewReader(`{"n":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "/widgets/" {
+			t.Errorf("POST /widgets = %d to %q; want 301 to /widgets/", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+}

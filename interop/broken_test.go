@@ -1,0 +1,99 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/concord-go/concord"
+)
+
+// brokenServers are the rows of the README's "Works with" table for
+// servers where concord cannot keep its promises; TestProbeAgainstRealServers
+// runs them.
+var brokenServers = []server{
+	{
+		name:       "nginx 1.22 WebDAV (Debian nginx-light)",
+		start:      startNginx,
+		collection: "files",
+		setup: func(ctx context.Context, c *concord.Client) error {
+			_, err := c.Do(ctx, &concord.Request{Method: "MKCOL", Path: "files/"}, nil)
+			return err
+		},
+		options: "none helps",
+	},
+	{
+		name:       "json-server 0.17 (Express)",
+		start:      startJSONServer,
+		collection: "widgets",
+		setup:      func(context.Context, *concord.Client) error { return nil },
+		options:    "none helps",
+	},
+}
+
+// Servers that cannot keep concord's promises for any client, run so that
+// concord probe is proven to say so: nginx's WebDAV module (Debian) and
+// json-server (npm). They are not in the scenario suite, whose checks
+// assume the guarantees hold.
+// startNginx serves a WebDAV folder with nginx's dav module (Debian's
+// nginx-light) and returns its base URL. Its ETags are the file's
+// modification time in seconds and its size; it ignores If-Match and
+// If-None-Match on PUT and DELETE, and refuses POST.
+func startNginx(t *testing.T) string {
+	dir := t.TempDir()
+	www, tmp := filepath.Join(dir, "www"), filepath.Join(dir, "tmp")
+	for _, d := range []string{www, tmp} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events {}
+http {
+  access_log off;
+  client_body_temp_path %[2]s;
+  server {
+    listen 127.0.0.1:%[3]d;
+    root %[4]s;
+    location / {
+      dav_methods PUT DELETE MKCOL;
+      create_full_put_path on;
+      autoindex on;
+      autoindex_format json;
+    }
+  }
+}
+`, dir, tmp, port, www)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	start(t, "nginx", exec.Command(tool(t, "nginx"), "-c", confPath, "-p", dir, "-e", filepath.Join(dir, "error.log")), answers(base+"/"))
+	return base
+}
+
+// startJSONServer serves json-server's REST API (npm) over an empty
+// "widgets" collection and returns its base URL. Its ETags are weak hashes
+// of the content; it ignores every precondition and key, and answers a
+// merge patch 200 without applying it.
+func startJSONServer(t *testing.T) string {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db.json")
+	if err := os.WriteFile(db, []byte(`{"widgets":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	cmd := exec.Command(tool(t, "json-server"), "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--quiet", db)
+	cmd.Dir = dir
+	start(t, "json-server", cmd, answers(base+"/widgets"))
+	return base
+}
