@@ -34,7 +34,9 @@ const tokenEarly = time.Minute
 // context it is given (the call's values without its cancellation, and
 // the attempt timeout as deadline, after which the refresh is given up).
 // When the server answers 401 the token is asked for again and the request
-// sent once more, since a 401 means it was not processed. The token
+// sent once more, since a 401 means it was not processed: that resend is
+// an allowance of its own, made even when the retry policy allows no
+// retry, and does not use up the call's retries. The token
 // follows the redirect and redaction rules of any credential. Nil is an
 // error from New.
 func WithTokenSource(f TokenFunc) Option {

@@ -53,10 +53,16 @@ type RetryPolicy struct {
 	Backoff func(retry int) time.Duration
 	// Retryable, when set, decides whether a failed attempt is worth
 	// another: it sees the response (body already read) or the transport
-	// error, and replaces the default (connection errors, attempt
-	// timeouts, 408, 429, 500, 502, 503, 504). It cannot make an unsafe
-	// request retryable: a POST without a key is still sent once. It is not
-	// asked about successes, conflicts or a context that ended.
+	// error, and replaces DefaultRetryable. Call DefaultRetryable from it
+	// to extend the default rather than restate it:
+	//
+	//	Retryable: func(resp *http.Response, err error) bool {
+	//		return concord.DefaultRetryable(resp, err) || concord.RateLimited(resp)
+	//	},
+	//
+	// It cannot make an unsafe request retryable: a POST without a key is
+	// still sent once. It is not asked about successes, conflicts or a
+	// context that ended.
 	Retryable func(resp *http.Response, err error) bool
 }
 
@@ -116,6 +122,73 @@ func safeToRepeat(method string, keyed, conditional bool) bool {
 		return true
 	}
 	return keyed || conditional
+}
+
+// DefaultRetryable is the default decision on a failed attempt: a
+// transport error that may pass on a new attempt (not a certificate
+// problem, a bad URL or a redirect loop; an attempt's own timeout is one
+// that may pass), or a status that says "try again later" (408, 429, 500,
+// 502, 503, 504, or Stripe-Should-Retry: true). It is what a nil
+// RetryPolicy.Retryable means, and what a Retryable of your own can call
+// and extend. Whatever it says, concord retries only requests that are
+// safe to repeat.
+func DefaultRetryable(resp *http.Response, err error) bool {
+	if err != nil {
+		return transientError(err)
+	}
+	return resp != nil && transientStatus(resp)
+}
+
+// RateLimited reports whether resp says the client is being rate limited:
+// 429, or a 403 with Retry-After, or X-RateLimit-Remaining or
+// RateLimit-Remaining at 0 (GitHub answers its rate limits with 403). Add
+// it to a Retryable to retry them; the wait is then the hint the response
+// gives (Retry-After, else the reset the rate-limit headers name), capped
+// by MaxRetryAfter like any Retry-After.
+func RateLimited(resp *http.Response) bool {
+	if resp == nil {
+		return false
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return true
+	case resp.StatusCode == http.StatusForbidden && resp.Header.Get("Retry-After") != "":
+		return true
+	}
+	return resp.StatusCode >= 400 && exhausted(resp.Header)
+}
+
+// exhausted reports whether rate-limit headers say no request is left.
+func exhausted(h http.Header) bool {
+	return strings.TrimSpace(h.Get("X-RateLimit-Remaining")) == "0" || strings.TrimSpace(h.Get("RateLimit-Remaining")) == "0"
+}
+
+// retryHint is how long a response asks the client to wait: Retry-After,
+// else, when the rate-limit headers say none is left, the reset they
+// name: RateLimit-Reset in seconds from now (the IETF draft), or
+// X-RateLimit-Reset as a Unix time (GitHub) or, when small, in seconds.
+func retryHint(h http.Header, now time.Time) (time.Duration, bool) {
+	if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+		return d, true
+	}
+	if !exhausted(h) {
+		return 0, false
+	}
+	if d, ok := parseRetryAfter(h.Get("RateLimit-Reset"), now); ok {
+		return d, true
+	}
+	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+	if v == "" || strings.Trim(v, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case err != nil || n > 1<<40: // beyond any date: fails the cap
+		return time.Duration(maxHintSeconds) * time.Second, true
+	case n > 1_000_000_000: // a Unix time, not a delta
+		return max(time.Unix(n, 0).Sub(now), 0), true
+	}
+	return time.Duration(n) * time.Second, true
 }
 
 // transientStatus reports whether a status says "try again later" rather
@@ -317,13 +390,13 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		}
 		return false, nil
 	}
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && a.c.tokens != nil && a.call.refusedToken == "" && a.call.retriesLeft > 0 {
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && a.c.tokens != nil && a.call.refusedToken == "" {
 		// The token was refused: a 401 was not processed, so the request
-		// goes again, once, with a new token.
+		// goes again, once, with a new token. That resend is an allowance
+		// of its own, not one of the call's retries, so that a call with
+		// no retries (MaxAttempts 1) still survives a token that expired.
 		a.call.refusedToken = a.call.token
 		a.prior = append(a.prior, a.c.apiError(&a.out, resp, a.body, a.truncated))
-		a.call.retriesLeft--
-		a.call.retries++
 		a.delay = 0
 		return true, nil
 	}
@@ -332,7 +405,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	case a.call.retry.Retryable != nil && (err != nil || resp.StatusCode >= 400 && !isConflictStatus(resp.StatusCode)):
 		failed = a.call.retry.Retryable(resp, err)
 	default:
-		failed = err != nil && transientError(err) || err == nil && transientStatus(resp)
+		failed = DefaultRetryable(resp, err)
 	}
 	allowed := true
 	if b := a.c.budget; b != nil {
@@ -350,7 +423,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	}
 	delay, hinted := a.call.retry.backoff(a.call.retries, a.c.rand), false
 	if resp != nil {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), a.c.clock.Now()); ok {
+		if d, ok := retryHint(resp.Header, a.c.clock.Now()); ok {
 			delay, hinted = d, true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
 )
 
 // TestRetryMatrix sends every method with each guard to a server answering
@@ -336,5 +337,60 @@ func TestCallRetryPolicyOverridesTheClients(t *testing.T) {
 	var timeout *concord.AttemptTimeoutError
 	if !errors.As(err, &timeout) || timeout.Limit != 50*time.Millisecond {
 		t.Errorf("Do with a 50ms attempt timeout = %v; want an AttemptTimeoutError of 50ms", err)
+	}
+}
+
+// TestRateLimitRule: GitHub answers a spent rate limit with 403 and
+// X-RateLimit-Remaining: 0. The default does not retry a 403; a Retryable
+// that adds RateLimited to DefaultRetryable does, waiting for the reset
+// the headers name (a Unix time, or RateLimit-Reset's seconds), and a
+// response whose limit is not spent waits by the backoff, not the reset.
+func TestRateLimitRule(t *testing.T) {
+	rule := concord.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, Retryable: func(resp *http.Response, err error) bool {
+		return concord.DefaultRetryable(resp, err) || concord.RateLimited(resp)
+	}}
+	tests := []struct {
+		name     string
+		policy   concord.RetryPolicy
+		status   int
+		header   func(now time.Time) http.Header
+		requests int32
+		wait     time.Duration // the first wait, when there is one
+	}{
+		{"GitHub's 403, default policy", concord.RetryPolicy{}, 403, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {fmt.Sprint(now.Unix() + 7)}}
+		}, 1, 0},
+		{"GitHub's 403 with the rule", rule, 403, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {fmt.Sprint(now.Unix() + 7)}}
+		}, 2, 7 * time.Second},
+		{"RateLimit-Reset in seconds", rule, 429, func(time.Time) http.Header {
+			return http.Header{"Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"3"}}
+		}, 2, 3 * time.Second},
+		{"a 503 whose limit is not spent", rule, 503, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"41"}, "X-Ratelimit-Reset": {fmt.Sprint(now.Unix() + 3000)}}
+		}, 2, time.Millisecond},
+		{"a 403 that is no rate limit", rule, 403, func(time.Time) http.Header { return http.Header{} }, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := concordtest.NewClock(time.Now().Truncate(time.Second)) // a whole second, as reset times are
+			c, mux := setup(t, concord.WithClock(clock), concord.WithRetryPolicy(tt.policy), concord.WithJitterSource(func() float64 { return 0.999 }))
+			var hits atomic.Int32
+			mux.HandleFunc("/issues/1", func(w http.ResponseWriter, r *http.Request) {
+				if hits.Add(1) == 1 {
+					for k, v := range tt.header(clock.Now()) {
+						w.Header()[k] = v
+					}
+					w.WriteHeader(tt.status)
+					return
+				}
+				fmt.Fprint(w, `{}`)
+			})
+			c.Do(bounded(t), &concord.Request{Path: "/issues/1"}, nil)
+			sleeps := clock.Sleeps()
+			if hits.Load() != tt.requests || tt.wait != 0 && (len(sleeps) == 0 || sleeps[0] < tt.wait*99/100 || sleeps[0] > tt.wait) {
+				t.Errorf("%d requests, waits %v; want %d requests, the first wait %v", hits.Load(), sleeps, tt.requests, tt.wait)
+			}
+		})
 	}
 }
