@@ -58,13 +58,16 @@ func TestProbeAgainstRealServers(t *testing.T) {
 		}, config: "!! Updates can be lost", breaks: true, list: concord.Request{Path: "widgets"}, create: postCreate},
 		{server: "pouchdb-server 4.2 (CouchDB API)", path: "widgets", want: map[string]string{
 			"stale If-Match": "IGNORED: the stale write overwrote", "stale body version": "rejected (409)", "If-None-Match: *": "honored (409)",
-			"idempotency key on POST": "IGNORED: a second item was created", "stale conditional DELETE": "refused (404)", "error format": "couchdb",
+			"idempotency key on POST": "IGNORED: a second item was created", "stale conditional DELETE": "refused (404) with ?rev=; If-Match IGNORED", "error format": "couchdb",
 		}, config: `concord.BodyVersion{Path: "_rev", Query: "rev"}`, list: concord.Request{Path: "widgets/_all_docs"}},
 		{server: "Azurite 3.35 Blob", path: "widgets", args: []string{"-H", "X-Ms-Blob-Type: BlockBlob"}, want: map[string]string{
 			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (409)", "stale conditional DELETE": "refused (412)", "error format": "azure",
 		}, config: "concord.NewResource[T](c, path)", list: concord.Request{Path: "widgets", Query: url.Values{"restype": {"container"}, "comp": {"list"}}}},
-		{server: "Azurite 3.35 Table", path: "widgets", args: []string{"-item", "widgets(PartitionKey='p',RowKey='{id}')"}, want: map[string]string{
+		// The sample document carries its own keys, as Table's POST create
+		// needs: a POST of it twice is refused the second time (409).
+		{server: "Azurite 3.35 Table", path: "widgets", args: []string{"-item", "widgets(PartitionKey='p',RowKey='{id}')", "-d", `{"PartitionKey":"p","RowKey":"concord-probe-post","name":"concord-probe"}`}, want: map[string]string{
 			"ETag": "always weak", "stale If-Match": "rejected (412)", "weak tag in If-Match": "accepted (compared as an opaque string)", "If-None-Match: *": "IGNORED: an upsert",
+			"idempotency key on POST": "not replayed: the repeat was refused (409)",
 		}, config: "ETagVersion{Opaque: true}", list: concord.Request{Path: "widgets()"}},
 		{server: gcs.name, path: "storage/v1/b/widgets/o", args: []string{
 			"-read-item", "o/{id}?alt=media", "-write-item", "/upload/storage/v1/b/widgets/o?uploadType=media&name={id}",
@@ -230,7 +233,11 @@ func measure(ctx context.Context, t *testing.T, collection string, create func(c
 		"stale conditional DELETE": func(v string) bool { return ignored(v) == gone },
 		// Tags that stayed for two contents must not be called moving;
 		// tags that moved at once must not be called stuck.
-		"ETag moves with content": func(v string) bool { return (v == "yes") == (tag1 != tag2) },
+		// Weak tags may repeat for two contents (RFC 9110): only strong
+		// ones are held to it.
+		"ETag moves with content": func(v string) bool {
+			return strings.HasPrefix(tag1, "W/") || strings.HasPrefix(tag2, "W/") || (v == "yes") == (tag1 != tag2)
+		},
 		"PATCH merge patch": func(v string) bool {
 			switch {
 			case patched:

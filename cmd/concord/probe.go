@@ -398,7 +398,7 @@ func (p *prober) createdURL(a answer) string {
 	}
 	var doc map[string]any
 	if json.Unmarshal(a.body, &doc) == nil {
-		for _, m := range []string{"id", "_id", "name", "RowKey"} {
+		for _, m := range []string{"id", "_id", "RowKey", "name"} {
 			if s, ok := doc[m].(string); ok && s != "" {
 				return p.itemURL(path.Base(s))
 			}

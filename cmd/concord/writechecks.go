@@ -56,6 +56,7 @@ type findings struct {
 	createOnly    bool   // If-None-Match: * on an existing item refused
 	postCreate    bool   // a POST to the collection creates
 	postReplayed  bool   // a keyed POST resent was replayed
+	postRefused   bool   // a POST resent was refused as a duplicate (409)
 	deleteIfMatch bool   // a stale or bogus If-Match on DELETE refused
 	deleteRev     bool   // a stale ?rev= on DELETE refused
 	deleteSafe    bool   // the precondition concord's Delete sends is honored
@@ -181,7 +182,11 @@ func (p *prober) tagsMove(ctx context.Context, t target, cur answer, tag concord
 	after, _ = p.change(ctx, t, after)
 	tag2 := tagOf(after)
 	ev := fmt.Sprintf("GET -> %s; new content -> %s; new content of the same size -> %s", tag, tag1, tag2)
-	if tag2 != tag1 && tag2 != "" {
+	weakAfter := tag1.IsWeak() && tag2.IsWeak() && !tag.IsWeak() && tag1 != tag
+	if tag2 != tag1 && tag2 != "" || weakAfter {
+		// Weak tags right after writes (Apache's) may repeat for two
+		// contents, as RFC 9110 lets a weak tag do: concord never sends
+		// them in If-Match, so only the strong tag is held to moving.
 		f.tagsMove, f.staleTag = true, string(tag1)
 		if tag1 != tag {
 			f.staleTag = string(tag) // the strong tag, where it was weak for a while
@@ -297,10 +302,14 @@ func (p *prober) keys(ctx context.Context, t target, f *findings) {
 			p.created = append(p.created, p.target("", againURL))
 		}
 		f.postReplayed = again.ok() && againURL == firstURL
-		fd := finding{Property: "idempotency key on POST", Evidence: fmt.Sprintf("the same POST and key twice -> %s, %s (%s)", status(first), status(again), yesNo(f.postReplayed, "one item", "two items"))}
-		if f.postReplayed {
+		f.postRefused = again.status == http.StatusConflict && againURL == ""
+		fd := finding{Property: "idempotency key on POST", Evidence: fmt.Sprintf("the same POST and key twice -> %s, %s (%s)", status(first), status(again), yesNo(f.postReplayed || f.postRefused, "one item", "two items"))}
+		switch {
+		case f.postReplayed:
 			fd.Verdict, fd.Concord = "replayed", "retries a create after a lost response without duplicating it"
-		} else {
+		case f.postRefused:
+			fd.Verdict, fd.Concord = "not replayed: the repeat was refused ("+status(again)+")", "Create is create-only, but a create whose response was lost ends in ErrAlreadyExists"
+		default:
 			fd.Verdict, fd.Concord = "IGNORED: a second item was created", "cannot retry a POST create safely (WithoutIdempotencyKey sends it once)"
 			fd.Breaks = !f.createOnly // then no create here can be retried without risking a duplicate
 		}
@@ -314,7 +323,7 @@ func (p *prober) keys(ctx context.Context, t target, f *findings) {
 				Evidence: "the same key with another body -> " + status(other), Concord: "never sends one key with two bodies"})
 		}
 	}
-	if !f.createOnly && !f.postReplayed {
+	if !f.createOnly && !f.postReplayed && !f.postRefused {
 		p.add(finding{Property: "create-only operation", Verdict: "NONE", Evidence: "If-None-Match: * replaced an existing item, and no keyed POST create was replayed",
 			Concord: "a create can overwrite an existing item or, retried, make two: no client can create safely here", Breaks: true})
 	}
@@ -443,7 +452,7 @@ func (p *prober) deletes(ctx context.Context, f *findings) {
 	case !f.deleteSafe:
 		fd.Verdict, fd.Concord, fd.Breaks = "IGNORED: the item was deleted", "cannot make a delete conditional here: a Delete can remove another writer's newer version", true
 	case deleted:
-		fd.Verdict, fd.Concord = "refused as concord sends it; another precondition was ignored", "never deletes a version its caller did not see"
+		fd.Verdict, fd.Concord = "refused ("+first+") with ?rev=; If-Match IGNORED", "deletes with ?rev=, which is honored"
 	default:
 		fd.Verdict, fd.Concord = "refused ("+first+")", "never deletes a version its caller did not see"
 	}
@@ -484,7 +493,7 @@ func (p *prober) recommend(f *findings) {
 	create := ""
 	switch {
 	case f.createOnly:
-	case f.postReplayed:
+	case f.postReplayed || f.postRefused:
 		create = "// Create with r.Create (POST): If-None-Match: * is an upsert here, so CreateAt is not create-only."
 	default:
 		broken = append(broken, "Creates are not safe: CreateAt can overwrite an existing item, and no POST create with replayed keys exists.")
