@@ -335,18 +335,7 @@ func objectCode(raw json.RawMessage) (dialect, code string) {
 
 // xmlCode returns the text of the first <Code> element (S3 and Azure's
 // XML errors), bounded and without markup.
-func xmlCode(body []byte) string {
-	i := bytes.Index(body, []byte("<Code>"))
-	if i < 0 {
-		return ""
-	}
-	rest := body[i+len("<Code>"):]
-	j := bytes.Index(rest, []byte("</Code>"))
-	if j < 0 || j > 128 || bytes.ContainsAny(rest[:j], "<>") {
-		return ""
-	}
-	return string(bytes.TrimSpace(rest[:j]))
-}
+func xmlCode(body []byte) string { return xmlElement(body, "Code", 128) }
 
 // parseProblem decodes an RFC 9457 document when the media type says it is
 // one. A document that does not parse gives nil: it stays in the raw body.

@@ -588,6 +588,10 @@ func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncat
 		Conditional: o.conditional, CreateOnly: o.createOnly, Keyed: o.key != "", Create: o.create,
 	}
 	e.Dialect, e.Code = errorCode(resp.Header, prefix, e.Problem)
+	e.Message = serverMessage(prefix)
+	if p := e.Problem; p != nil && (p.Title != "" || p.Detail != "") {
+		e.Message = printable(strings.TrimSpace(p.Title+" "+p.Detail), maxMessage)
+	}
 	if isConflictStatus(resp.StatusCode) {
 		e.Kind, e.Code = classify(c.classifier, info)
 	}

@@ -110,6 +110,13 @@ type APIError struct {
 	// any: a problem type, a Kubernetes Status reason, a CouchDB error, a
 	// Stripe, Azure, Google, S3 or GitHub error code.
 	Code string
+	// Message is the server's own message, in its words: a problem's
+	// title and detail, or the message member of the API's error format
+	// (GitHub's "Validation Failed", Stripe's, Google's, Azure's,
+	// Kubernetes', CouchDB's reason, FastAPI's detail, S3's <Message>).
+	// Control characters are replaced and it is cut at 512 bytes; empty
+	// when the body carried none concord can find.
+	Message string
 	// Dialect names the error format Code was read from: "problem+json",
 	// "azure", "kubernetes", "couchdb", "stripe", "google", "github" or
 	// "s3"; empty when the response was in none concord reads.
@@ -132,11 +139,13 @@ func (e *APIError) Error() string {
 	if e.Kind != KindNone {
 		fmt.Fprintf(&b, " (%s)", e.Kind)
 	}
-	switch {
-	case e.Problem != nil && (e.Problem.Title != "" || e.Problem.Detail != ""):
-		fmt.Fprintf(&b, ": %s", printable(strings.TrimSpace(e.Problem.Title+" "+e.Problem.Detail), 512))
-	case e.Code != "":
-		fmt.Fprintf(&b, ": %s", printable(e.Code, 128))
+	switch code := printable(e.Code, 128); {
+	case e.Message != "" && code != "" && code != e.Message && e.Problem == nil:
+		fmt.Fprintf(&b, ": %s (%s)", e.Message, code)
+	case e.Message != "":
+		fmt.Fprintf(&b, ": %s", e.Message)
+	case code != "":
+		fmt.Fprintf(&b, ": %s", code)
 	}
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " [request %s]", printable(e.RequestID, 128))
