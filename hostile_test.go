@@ -688,3 +688,37 @@ func TestWriteAnsweredButCutShortIsSentOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactionByWhatAValueIs: a paging cursor is no credential and stays
+// visible in a failed page's error, while credentials stay redacted by
+// name, and a cursor whose value is a credential (a JWT, a GitHub token)
+// by its value.
+func TestRedactionByWhatAValueIs(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
+	mux.HandleFunc("/issues", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadRequest) })
+	tests := []struct {
+		query  string
+		shown  []string
+		hidden []string
+	}{
+		{"page_token=CgdwYWdlLTI&pageToken=p2&cursor=c3&continue=k4&starting_after=cus_5", []string{"CgdwYWdlLTI", "p2", "c3", "k4", "cus_5"}, nil},
+		{"access_token=s1&api_key=s2&client_secret=s3&sig=s4", nil, []string{"s1", "s2", "s3", "s4"}},
+		{"page_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl&cursor=ghp_abcdef123456", nil, []string{"eyJhbGciOiJIUzI1NiJ9", "ghp_abcdef123456"}},
+	}
+	for _, tt := range tests {
+		_, err := c.Do(bounded(t), &concord.Request{Path: "/issues?" + tt.query}, nil)
+		if err == nil {
+			t.Fatal("Do = nil; want the 400")
+		}
+		for _, v := range tt.shown {
+			if !strings.Contains(err.Error(), "="+v) {
+				t.Errorf("error %q hides %s; want paging cursors shown", err, v)
+			}
+		}
+		for _, v := range tt.hidden {
+			if strings.Contains(err.Error(), v) {
+				t.Errorf("error %q shows the credential %s", err, v)
+			}
+		}
+	}
+}

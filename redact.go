@@ -89,14 +89,20 @@ func (r redactor) header(h http.Header) http.Header {
 	return out
 }
 
-// sensitiveParam reports whether a query parameter looks like it carries a
-// credential: api_key, access_token, client_secret, sig (Azure SAS), key
-// (Google), password, a name given to WithSensitive, or any parameter of
-// the base URL's query.
-func (r redactor) sensitiveParam(name string) bool {
+// sensitiveParam reports whether a query parameter carries a credential,
+// by its name and its value: api_key, access_token, client_secret, sig
+// (Azure SAS), key (Google), password, a name given to WithSensitive, or
+// any parameter of the base URL's query. A paging cursor (page_token,
+// pageToken, cursor, continue, starting_after, ...) is no credential, and
+// stays visible so that a failed page can be told apart, unless its value
+// looks like one.
+func (r redactor) sensitiveParam(name, value string) bool {
 	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
 	if r.sensitive[strings.ToLower(name)] || r.baseParams[strings.ToLower(name)] {
 		return true
+	}
+	if pagingParam(n) {
+		return credentialValue(value)
 	}
 	switch n {
 	case "key", "sig", "signature", "code", "auth", "authorization", "credential", "x-amz-credential", "x-amz-signature", "x-goog-signature", "x-goog-credential":
@@ -121,9 +127,11 @@ func (r redactor) url(raw string) string {
 	if u.RawQuery != "" {
 		q := u.Query()
 		changed := false
-		for k := range q {
-			if r.sensitiveParam(k) {
-				q[k], changed = []string{redacted}, true
+		for k, vs := range q {
+			for i, v := range vs {
+				if r.sensitiveParam(k, v) {
+					vs[i], changed = redacted, true
+				}
 			}
 		}
 		if changed {
@@ -171,4 +179,32 @@ func WithSensitive(names ...string) Option {
 		}
 		return nil
 	}
+}
+
+// pagingParam reports whether a query parameter name (lower case, "-" for
+// "_") is a paging cursor or position: page-token, pagetoken,
+// next-page-token, continuation-token, cursor, continue, starting-after,
+// ending-before, page, offset, skip.
+func pagingParam(n string) bool {
+	return strings.Contains(n, "page") || strings.Contains(n, "cursor") || strings.Contains(n, "continu") ||
+		n == "starting-after" || n == "ending-before" || n == "offset" || n == "skip" || n == "$skiptoken"
+}
+
+// credentialPrefixes begin the tokens of common services: GitHub, Slack,
+// Stripe, AWS access keys, Google API keys and OAuth tokens.
+var credentialPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxb-", "xoxp-", "xoxa-", "sk_live_", "sk_test_", "rk_live_", "AKIA", "ASIA", "AIza", "ya29."}
+
+// credentialValue reports whether a value looks like a credential whatever
+// its name: a JWT (three base64url parts, the first a JSON object), or a
+// token of a known service.
+func credentialValue(v string) bool {
+	if strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") == 2 {
+		return true
+	}
+	for _, p := range credentialPrefixes {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
 }
