@@ -187,3 +187,10 @@ func ExampleClient_RoundTripper() {
 	fmt.Println(resp.StatusCode, api.Requests()[0].Header.Get("Idempotency-Key") != "")
 	// Output: 201 true
 }
+
+// An API whose items are numbered takes integer IDs through ID.
+func ExampleID() {
+	type issueNumber int32
+	fmt.Println(concord.ID(42), concord.ID(uint64(18446744073709551615)), concord.ID(issueNumber(-7)))
+	// Output: 42 18446744073709551615 -7
+}

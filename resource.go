@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -601,4 +602,15 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+// ID returns an integer ID as the string the Resource methods take, for
+// APIs whose items are numbered (issue numbers, database keys):
+// r.Get(ctx, concord.ID(42)). It accepts any integer type, named ones
+// included.
+func ID[I ~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr](id I) string {
+	if id < 0 {
+		return strconv.FormatInt(int64(id), 10)
+	}
+	return strconv.FormatUint(uint64(id), 10)
 }
