@@ -30,6 +30,8 @@ const (
 	ProblemNotFound             = "urn:concordtest:problem:not-found"
 	ProblemBadRequest           = "urn:concordtest:problem:bad-request"
 	ProblemInjected             = "urn:concordtest:problem:injected-fault"
+	ProblemUnauthorized         = "urn:concordtest:problem:unauthorized"
+	ProblemRateLimited          = "urn:concordtest:problem:rate-limited"
 )
 
 // API is the fake REST API, an http.Handler. Create it with NewAPI.
@@ -85,6 +87,12 @@ type config struct {
 	ignoreKeys     bool
 	ignorePatch    bool
 	redirectStatus int // answers a collection without its trailing slash
+
+	routes [][]string // Collections' patterns, split in segments
+
+	// Access (access.go).
+	tokens    *Tokens
+	rateLimit *rateLimit
 }
 
 // Option configures an API.

@@ -12,7 +12,7 @@ import (
 )
 
 // ServeHTTP serves the collections at /{collection} and
-// /{collection}/{id}.
+// /{collection}/{id}, and at the paths Collections declares.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, a.cfg.maxBody+1))
 	if err != nil {
@@ -28,6 +28,18 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if int64(len(body)) > a.cfg.maxBody {
 		writeReply(w, problem(http.StatusRequestEntityTooLarge, ProblemBadRequest, "body too large", ""))
 		return
+	}
+	if rep := a.cfg.authorize(r); rep != nil {
+		writeReply(w, a.cfg.inDialect(rep))
+		return
+	}
+	var limits http.Header // the rate limit's headers, on every response
+	if l := a.cfg.rateLimit; l != nil {
+		var over *reply
+		if limits, over = l.take(a.cfg.now()); over != nil {
+			writeReply(w, over)
+			return
+		}
 	}
 	if fault != nil && fault.Status != 0 {
 		rep := problem(fault.Status, ProblemInjected, "injected fault", "")
@@ -48,7 +60,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
-	writeReply(w, a.cfg.inDialect(rep))
+	rep = a.cfg.inDialect(rep)
+	if limits != nil {
+		with := *rep // a stored replay keeps its own headers
+		with.header = rep.header.Clone()
+		for k, v := range limits {
+			with.header[k] = v
+		}
+		rep = &with
+	}
+	writeReply(w, rep)
 }
 
 // sleep waits d or until the request is canceled, reporting whether the
@@ -69,26 +90,21 @@ func sleep(r *http.Request, d time.Duration) bool {
 
 // handle decides the response to one request.
 func (a *API) handle(r *http.Request, body []byte) *reply {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if parts[0] == "" || len(parts) > 2 {
+	coll, id, ok := a.cfg.route(r.URL.Path)
+	if !ok {
 		return problem(http.StatusNotFound, ProblemNotFound, "no such route", r.URL.Path)
-	}
-	for i, p := range parts {
-		if u, err := url.PathUnescape(p); err == nil {
-			parts[i] = u
-		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(parts) == 1 {
+	if id == "" {
 		if a.cfg.redirectStatus != 0 && !strings.HasSuffix(r.URL.Path, "/") {
-			return &reply{status: a.cfg.redirectStatus, header: http.Header{"Location": {r.URL.Path + "/"}}}
+			return &reply{status: a.cfg.redirectStatus, header: http.Header{"Location": {requestPath(r) + "/"}}}
 		}
 		switch {
 		case r.Method == http.MethodGet:
-			return a.list(r, parts[0])
+			return a.list(r, coll)
 		case r.Method == http.MethodPost && !a.cfg.noPOSTCreate:
-			return a.create(r, parts[0], body)
+			return a.create(r, coll, body)
 		case r.Method == http.MethodPost:
 			return methodNotAllowed("GET")
 		}
@@ -96,12 +112,12 @@ func (a *API) handle(r *http.Request, body []byte) *reply {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		return a.get(r, parts[0], parts[1])
+		return a.get(r, coll, id)
 	case http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return a.write(r, parts[0], parts[1], body)
+		return a.write(r, coll, id, body)
 	case http.MethodPost:
 		if a.cfg.postUpdates {
-			return a.write(r, parts[0], parts[1], body)
+			return a.write(r, coll, id, body)
 		}
 	}
 	return methodNotAllowed("GET, HEAD, PUT, PATCH, DELETE")
@@ -144,7 +160,7 @@ func (a *API) create(r *http.Request, coll string, body []byte) *reply {
 	res := a.store(coll, id, doc)
 	a.stats.Writes++
 	rep = a.representation(http.StatusCreated, res)
-	rep.header.Set("Location", "/"+url.PathEscape(coll)+"/"+url.PathEscape(id))
+	rep.header.Set("Location", strings.TrimRight(requestPath(r), "/")+"/"+url.PathEscape(id))
 	return rep
 }
 

@@ -35,7 +35,7 @@ func (a *API) page(r *http.Request, c *collection, ids []string) *reply {
 		rep = jsonReply(http.StatusOK, doc)
 		q := r.URL.Query()
 		q.Set("page_token", tok)
-		next := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+		next := url.URL{Path: requestPath(r), RawQuery: q.Encode()}
 		rep.header.Set("Link", "<"+next.String()+`>; rel="next"`)
 	}
 	return rep
