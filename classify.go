@@ -33,9 +33,15 @@ const (
 	// KindBusinessRule: any other conflict (a state machine, a uniqueness
 	// rule the classifier cannot name). Permanent; the body is in the error.
 	KindBusinessRule
+	// KindLocked: another holder has the server's lock on the resource
+	// (423 Locked, Azure's LeaseAlreadyPresent), or a write under a lock
+	// was refused because the lock was lost (Azure's LeaseLost). Taking a
+	// lock waits for it (see WithLocks); a write under a lost lock is
+	// reported, never retried blindly.
+	KindLocked
 )
 
-var kindNames = [...]string{"none", "stale version", "already exists", "in progress", "idempotency key reused", "precondition required", "business rule"}
+var kindNames = [...]string{"none", "stale version", "already exists", "in progress", "idempotency key reused", "precondition required", "business rule", "locked"}
 
 // String returns a short lower-case name such as "stale version".
 func (k ConflictKind) String() string {
@@ -76,7 +82,7 @@ type Classifier func(info ConflictInfo) (kind ConflictKind, ok bool)
 // handles.
 func isConflictStatus(status int) bool {
 	switch status {
-	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnprocessableEntity, http.StatusPreconditionRequired:
+	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnprocessableEntity, http.StatusPreconditionRequired, http.StatusLocked:
 		return true
 	}
 	return false
@@ -112,6 +118,8 @@ func classify(user Classifier, info ConflictInfo) (ConflictKind, string) {
 // meaning follows from the status and the precondition the request carried.
 func kindByStatus(info ConflictInfo) ConflictKind {
 	switch info.StatusCode {
+	case http.StatusLocked:
+		return KindLocked
 	case http.StatusPreconditionFailed, http.StatusConflict:
 		switch {
 		case info.CreateOnly:
@@ -147,6 +155,10 @@ var codeKinds = map[string]ConflictKind{
 	"fileexists": KindAlreadyExists, "resourceexists": KindAlreadyExists, "resourcealreadyexists": KindAlreadyExists,
 	"entityalreadyexists": KindAlreadyExists, "blobalreadyexists": KindAlreadyExists, // Azure
 	"containeralreadyexists": KindAlreadyExists, "tablealreadyexists": KindAlreadyExists,
+	// Another holder has the lock, or ours was lost (Azure Blob leases).
+	"leasealreadypresent": KindLocked, "leaseidmissing": KindLocked, "leaselost": KindLocked,
+	"leaseidmismatchwithbloboperation": KindLocked, "leasenotpresentwithbloboperation": KindLocked,
+	"leaseidmismatchwithleaseoperation": KindLocked, "locked": KindLocked,
 	// The same idempotency key is still being processed.
 	"inprogress": KindInProgress, "idempotencykeyinuse": KindInProgress, "requestinprogress": KindInProgress,
 	"concurrentrequest": KindInProgress,

@@ -135,7 +135,11 @@ type write[T any] struct {
 	mine     T
 	mineBody []byte   // mine encoded, when already known; nil otherwise
 	base     snapshot // body nil when the base is unknown
-	merge    MergeFunc[T]
+	// underLock: base was read while the call held the server's lock, so
+	// it is current, and the lock's proof alone makes the write
+	// conditional when its version cannot be sent (a weak ETag).
+	underLock bool
+	merge     MergeFunc[T]
 	opts     *callOptions
 	call     *call
 	turn     *writeLock // nil with WithConcurrentWrites
@@ -164,11 +168,22 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 	)
 	for round := 1; ; round++ {
 		out, sent, err := r.buildWrite(w, &key)
-		if errors.Is(err, ErrNoVersion) && !o.unconditional {
+		if errors.Is(err, ErrNoVersion) && !o.unconditional || o.lockHeld && !w.underLock {
+			// Under the server's lock, a base read before it (the tracked
+			// copy, WithBaseVersion) is checked against a read under it.
 			// No version the versioner can send (a weak ETag, as Apache
 			// serves for a second after each write): never write without
-			// one, but wait for the server to serve a usable one.
-			f, ferr := r.awaitVersion(ctx, w.call, w.url, o, limit, &waiting)
+			// one, but wait for the server to serve a usable one; under
+			// the server's lock, read once: what it serves is current.
+			var f *fetched
+			var ferr error
+			if o.lockHeld {
+				var lf fetched
+				lf, ferr = r.fetch(ctx, w.call, w.url, o, false)
+				f = &lf
+			} else {
+				f, ferr = r.awaitVersion(ctx, w.call, w.url, o, limit, &waiting)
+			}
 			if ferr != nil {
 				return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr)
 			}
@@ -184,7 +199,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 				}
 				continue
 			}
-			w.base = f.snap
+			w.base, w.underLock = f.snap, o.lockHeld
 			out, sent, err = r.buildWrite(w, &key)
 		}
 		if err != nil {
@@ -205,6 +220,13 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
 			return nil, err
+		}
+		if w.underLock && apiErr.Kind == KindStaleVersion {
+			// Nobody could change what was read under the lock while it
+			// was held: the lock was lost (it expired, or the server
+			// refused its token). Report it; writing again would not be
+			// under the lock.
+			return nil, fmt.Errorf("concord: write to %s: the lock was lost: %w: %w", r.c.redact.url(w.url), ErrLocked, err)
 		}
 		conflicts++
 		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
@@ -281,6 +303,7 @@ func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, 
 		return res, nil
 	}
 	w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
+	w.underLock = w.opts.lockHeld // theirs was read during the call
 	return nil, nil
 }
 
@@ -378,9 +401,15 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 	}
 	switch {
 	case w.base.version != "":
-		if body, err = r.c.applyVersion(o.versioner, w.base.version, out.ensureHeader(), q, body); err != nil {
+		conditioned, err := r.c.applyVersion(o.versioner, w.base.version, out.ensureHeader(), q, body)
+		switch {
+		case err == nil:
+			body = conditioned
+		case !(w.underLock && (errors.Is(err, ErrNoVersion) || errors.Is(err, ErrETagUnreliable))):
 			return outgoing{}, nil, err
-		}
+		} // else the lock's proof, on every request of the call, is the precondition
+		out.conditional = true
+	case w.underLock:
 		out.conditional = true
 	case !o.unconditional:
 		return outgoing{}, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))

@@ -75,6 +75,10 @@ var (
 	// ErrWriteApplied. Use a Versioner the server keeps (a body version), or
 	// WithTrustedETags.
 	ErrETagUnreliable = errors.New("concord: the server's ETags do not identify content")
+	// ErrLocked: the resource is locked by another holder (423 Locked, an
+	// Azure lease), longer than a call waits for it, or a write under a
+	// lock was refused because the lock was lost. See WithLocks.
+	ErrLocked = errors.New("concord: the resource is locked")
 	// ErrPageLoop: a collection's next page is one already read (a page
 	// that names itself, or a cycle of links or cursors), so following
 	// it would read the same pages forever.
@@ -167,8 +171,8 @@ func printable(s string, n int) string {
 }
 
 // Is reports whether the response matches a sentinel: ErrNotFound for 404
-// and 410, ErrConflict for 409 and 412, ErrAlreadyExists and
-// ErrIdempotencyKeyReused by Kind.
+// and 410, ErrConflict for 409 and 412, ErrAlreadyExists,
+// ErrIdempotencyKeyReused and ErrLocked by Kind.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
@@ -179,6 +183,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Kind == KindAlreadyExists
 	case ErrIdempotencyKeyReused:
 		return e.Kind == KindKeyReused
+	case ErrLocked:
+		return e.Kind == KindLocked
 	}
 	return false
 }

@@ -8,6 +8,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Option configures a Client in New. An option that gets an invalid value
@@ -350,6 +351,10 @@ type callOptions struct {
 	at            route // the call's item, resolved by itemURL
 	header        http.Header
 	query         url.Values
+	locker        Locker        // WithLocks
+	lockTTL       time.Duration // WithLocks
+	lockHeld      bool          // the call holds the server's lock on its item
+	lockCreated   bool          // taking the lock created the item, empty
 }
 
 // withOptions returns the resource's options with a call's applied over

@@ -29,7 +29,7 @@ func TestRetryBudgetBounds(t *testing.T) {
 }
 
 func TestConflictKindNames(t *testing.T) {
-	for k, want := range map[ConflictKind]string{-1: "unknown", KindNone: "none", KindBusinessRule: "business rule", KindBusinessRule + 1: "unknown"} {
+	for k, want := range map[ConflictKind]string{-1: "unknown", KindNone: "none", KindBusinessRule: "business rule", KindLocked: "locked", KindLocked + 1: "unknown"} {
 		if got := k.String(); got != want {
 			t.Errorf("ConflictKind(%d).String() = %q; want %q", int(k), got, want)
 		}

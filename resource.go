@@ -312,6 +312,15 @@ func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...Crea
 	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, start, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
+	u, err := r.itemURL(id, o)
+	if err != nil {
+		return nil, err
+	}
+	o, h, _, err := r.hold(ctx, u, o)
+	if err != nil {
+		return nil, err
+	}
+	defer r.c.release(ctx, h, u)
 	return r.createAt(ctx, cl, id, v, o)
 }
 
@@ -333,8 +342,13 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o 
 	}
 	out.setQuery(q)
 	out.body = body
-	out.ifNoneMatch = "*"
-	out.createOnly, out.create = true, true
+	out.create = true
+	if !o.lockCreated {
+		// Under a lock whose taking created the item (empty), the item is
+		// known to have been absent and no one else can write it: the
+		// write needs no If-None-Match, which the empty item would fail.
+		out.ifNoneMatch, out.createOnly = "*", true
+	}
 	if !o.noKey {
 		var k idempotencyKey
 		if out.key, err = r.c.keyFor(&k, o.key, "", body); err != nil {
@@ -467,6 +481,15 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)
+	o, h, _, err := r.hold(ctx, u, o)
+	if err != nil {
+		return err
+	}
+	defer r.c.release(ctx, h, u)
+	if o.lockCreated { // the item was not there: taking the lock made it
+		r.dropCreated(ctx, cl, u, o)
+		return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(u), ErrNotFound)
+	}
 	d := &deletion[T]{r: r, u: u, o: o, cl: cl, version: o.version}
 	if snap, ok := r.c.versions.get(u); ok && d.version == "" {
 		d.version = snap.version

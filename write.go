@@ -43,7 +43,16 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
+	o, h, _, err := r.hold(ctx, u, o)
+	if err != nil {
+		return nil, err
+	}
+	defer r.c.release(ctx, h, u)
+	if o.lockCreated {
+		return r.createAt(ctx, cl, id, mine, o)
+	}
 	base, known := r.c.versions.get(u)
+	underLock := false // base was read under the server's lock
 	switch {
 	case o.version != "":
 		if base.version != o.version {
@@ -57,9 +66,9 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 		if err != nil {
 			return nil, err
 		}
-		base = f.snap
+		base, underLock = f.snap, o.lockHeld
 	}
-	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, merge: r.mergeFunc, opts: o, call: cl, turn: turn})
+	return r.writeLoop(ctx, &write[T]{url: u, mine: mine, base: base, underLock: underLock, merge: r.mergeFunc, opts: o, call: cl, turn: turn})
 }
 
 // Update applies mutate to the current value of item id and writes the
@@ -86,6 +95,15 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
+	o, h, _, err := r.hold(ctx, u, o)
+	if err != nil {
+		return nil, err
+	}
+	defer r.c.release(ctx, h, u)
+	if o.lockCreated { // the item was not there: taking the lock made it
+		r.dropCreated(ctx, cl, u, o)
+		return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), ErrNotFound)
+	}
 	base, cached := r.c.versions.get(u)
 	cached = cached && base.body != nil // a version without its body: read it
 	for {
@@ -115,7 +133,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
 		}
 		if !bytes.Equal(mineBody, before) {
-			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, merge: MergeMutate(mutate), opts: o, call: cl, turn: turn})
+			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, underLock: !cached && o.lockHeld, merge: MergeMutate(mutate), opts: o, call: cl, turn: turn})
 		}
 		if cached {
 			// Nothing to write according to the tracked copy, which may be

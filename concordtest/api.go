@@ -48,6 +48,7 @@ type API struct {
 	dropRate    float64
 	rng         *rand.Rand
 	revision    int64
+	locks       map[string]*lock // by "collection/id" (locks.go)
 	inFlight    int
 	requests    []Request
 	stats       Stats
@@ -89,6 +90,9 @@ type config struct {
 	redirectStatus int // answers a collection without its trailing slash
 
 	routes [][]string // Collections' patterns, split in segments
+
+	locks  bool // Locks: WebDAV LOCK and UNLOCK (locks.go)
+	leases bool // Leases: Azure Blob leases (locks.go)
 
 	// Access (access.go).
 	tokens    *Tokens

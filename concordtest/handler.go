@@ -110,6 +110,12 @@ func (a *API) handle(r *http.Request, body []byte) *reply {
 		}
 		return methodNotAllowed("GET, POST")
 	}
+	switch {
+	case a.cfg.locks && (r.Method == "LOCK" || r.Method == "UNLOCK"):
+		return a.davLock(r, coll, id, body)
+	case a.cfg.leases && r.Method == http.MethodPut && r.URL.Query().Get("comp") == "lease":
+		return a.lease(r, coll, id)
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		return a.get(r, coll, id)
@@ -190,6 +196,9 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 			return rep
 		}
 	}
+	if rep := a.lockedOut(r, coll, id); rep != nil {
+		return rep
+	}
 	if rep := a.preconditions(r, res, doc); rep != nil {
 		return rep
 	}
@@ -199,6 +208,7 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 			return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
 		}
 		delete(c.docs, id)
+		delete(a.locks, coll+"/"+id) // a deleted item's lock goes with it
 		a.stats.Writes++
 		return &reply{status: http.StatusNoContent, header: http.Header{}}
 	case http.MethodPatch:

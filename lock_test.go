@@ -1,0 +1,199 @@
+package concord_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
+)
+
+// lockCounts counts the lock requests a fake API saw.
+func lockCounts(srv *concordtest.Server) map[string]int {
+	n := map[string]int{}
+	for _, r := range srv.Requests() {
+		switch {
+		case r.Method == "LOCK" && len(r.Body) == 0:
+			n["refresh"]++
+		case r.Method == "LOCK", r.Method == "UNLOCK":
+			n[r.Method]++
+		case strings.Contains(r.Path, "comp=lease"):
+			n[r.Header.Get("X-Ms-Lease-Action")]++
+		}
+	}
+	return n
+}
+
+// TestLocksKeepEveryUpdate: on a server that ignores preconditions, where
+// optimistic writes lose updates, writers of separate clients that take
+// the server's lock (a WebDAV lock, an Azure lease) lose none, and every
+// lock is released.
+func TestLocksKeepEveryUpdate(t *testing.T) {
+	tests := []struct {
+		name   string
+		server concordtest.Option
+		locker concord.Locker
+	}{
+		{"WebDAV locks", concordtest.Locks(), concord.WebDAVLocker{}},
+		{"Azure leases", concordtest.Leases(), concord.AzureLeaseLocker{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := concordtest.NewServer(t, tt.server, concordtest.IgnoreIfMatch())
+			seedWidget(t, srv, "w1", Widget{Name: "counter"})
+			const writers, times = 6, 5
+			rs := make([]*concord.Resource[Widget], writers)
+			for i := range rs {
+				rs[i] = concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(tt.locker, 0))
+			}
+			concordtest.Contend(t, 1, writers, times, func(w, _ int, _ *rand.Rand) error {
+				_, err := rs[w].Update(bounded(t), "w1", func(v *Widget) error { v.Stock++; return nil })
+				return err
+			})
+			got, err := rs[0].Get(bounded(t), "w1")
+			if err != nil || got.Value.Stock != writers*times || srv.Locked("widgets", "w1") {
+				t.Errorf("after %d locked increments: %+v, %v, locked %v; want %d and no lock left", writers*times, got, err, srv.Locked("widgets", "w1"), writers*times)
+			}
+			n := lockCounts(srv)
+			if taken, released := n["LOCK"]+n["acquire"], n["UNLOCK"]+n["release"]; released != writers*times || taken < released {
+				t.Errorf("lock requests %v; want one release per update, and as many locks taken or more (refused ones)", n)
+			}
+		})
+	}
+}
+
+// TestLockIsReleasedWhateverHappens: a mutate that fails, panics, or a
+// context that ends during the call: the lock is released every time.
+func TestLockIsReleasedWhateverHappens(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	tests := []struct {
+		name   string
+		ctx    func() (context.Context, context.CancelFunc)
+		mutate func(cancel context.CancelFunc) func(*Widget) error
+	}{
+		{"an error", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+			func(context.CancelFunc) func(*Widget) error { return func(*Widget) error { return concord.ErrMergeAborted } }},
+		{"a panic", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+			func(context.CancelFunc) func(*Widget) error { return func(*Widget) error { panic("oops") } }},
+		{"a canceled context", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+			func(cancel context.CancelFunc) func(*Widget) error {
+				return func(w *Widget) error { cancel(); w.Stock++; return nil }
+			}},
+	}
+	for _, tt := range tests {
+		ctx, cancel := tt.ctx()
+		_, err := widgets.Update(ctx, "w1", tt.mutate(cancel))
+		cancel()
+		if err == nil || srv.Locked("widgets", "w1") {
+			t.Errorf("Update ending with %s = %v, locked after: %v; want an error and the lock released", tt.name, err, srv.Locked("widgets", "w1"))
+		}
+	}
+}
+
+// TestLockHeldByADeadHolderDelaysByItsTTL: a lock that a holder keeps (a
+// process that died holding it) is waited for, with backoff, and taken
+// once it expires; waits go through the clock, so none is slept.
+func TestLockHeldByADeadHolderDelaysByItsTTL(t *testing.T) {
+	clock := newFakeClock()
+	srv := concordtest.NewServer(t, concordtest.Locks(), concordtest.Now(clock.Now))
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	req, _ := http.NewRequest("LOCK", srv.URL+"/widgets/w1", strings.NewReader("<lockinfo/>"))
+	req.Header.Set("Timeout", "Second-20")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the dead holder's LOCK = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	c := newClient(t, srv.URL, concord.WithClock(clock))
+	widgets := concord.NewResource[Widget](c, "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	start := clock.Now()
+	var err2 error
+	returnsWithin(t, 10*time.Second, func() { // the fake clock passes the lock's time, not the test's
+		_, err2 = widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock = 1; return nil })
+	})
+	if err2 != nil {
+		t.Fatalf("Update behind a dead holder's lock = %v", err2)
+	}
+	if waited := clock.Now().Sub(start); waited < 20*time.Second || waited > 21*time.Second {
+		t.Errorf("waited %v for a lock of 20s; want its expiry plus at most one backoff", waited)
+	}
+	widgets2 := concord.NewResource[Widget](newClient(t, srv.URL, concord.WithClock(clock)), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	req, _ = http.NewRequest("LOCK", srv.URL+"/widgets/w1", strings.NewReader("<lockinfo/>"))
+	req.Header.Set("Timeout", "Second-3600")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	returnsWithin(t, 10*time.Second, func() {
+		_, err2 = widgets2.Update(context.Background(), "w1", func(w *Widget) error { w.Stock = 2; return nil })
+	})
+	if !errors.Is(err2, concord.ErrLocked) {
+		t.Errorf("Update behind a lock held for an hour = %v; want ErrLocked after four TTLs", err2)
+	}
+}
+
+// TestLostLockIsReported: a lock that expires during the call and is
+// taken by another makes the write fail with ErrLocked, sent once.
+func TestLostLockIsReported(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	other := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error {
+		srv.ExpireLocks()
+		if _, err := other.Update(context.Background(), "w1", func(w *Widget) error { w.Price = 9; return nil }); err != nil {
+			t.Error(err)
+		}
+		w.Stock = 1
+		return nil
+	})
+	puts := countRequests(srv, http.MethodPut)
+	doc, _, _ := srv.Doc("widgets", "w1")
+	if !errors.Is(err, concord.ErrLocked) || puts != 2 || !strings.Contains(string(doc), `"price":9`) {
+		t.Errorf("Update whose lock was lost = %v after %d PUTs, server holds %s; want ErrLocked, the other writer's value kept", err, puts, doc)
+	}
+}
+
+// TestLockRefreshedDuringASlowMutate: a lock whose TTL passes while the
+// mutate runs is refreshed, and the write goes through.
+func TestLockRefreshedDuringASlowMutate(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 2*time.Second))
+	_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { time.Sleep(3 * time.Second); w.Stock = 1; return nil })
+	if n := lockCounts(srv); err != nil || n["refresh"] == 0 || srv.Locked("widgets", "w1") {
+		t.Errorf("Update with a 3s mutate under a 2s lock = %v with lock requests %v; want refreshes and success", err, n)
+	}
+}
+
+// TestLockOnAMissingItem: a WebDAV LOCK of a missing item creates it,
+// empty: CreateAt then writes it without If-None-Match, and an Update or
+// Delete, finding nothing, removes it again. An Azure lease needs the
+// item: CreateAt goes unleased, create-only by If-None-Match.
+func TestLockOnAMissingItem(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	if _, err := widgets.Update(bounded(t), "none", func(w *Widget) error { w.Stock++; return nil }); !errors.Is(err, concord.ErrNotFound) || srv.Len("widgets") != 0 {
+		t.Errorf("Update of a missing item = %v, %d items; want ErrNotFound and nothing left", err, srv.Len("widgets"))
+	}
+	if err := widgets.Delete(bounded(t), "none"); !errors.Is(err, concord.ErrNotFound) || srv.Len("widgets") != 0 {
+		t.Errorf("Delete of a missing item = %v, %d items; want ErrNotFound and nothing left", err, srv.Len("widgets"))
+	}
+	if res, err := widgets.CreateAt(bounded(t), "new", Widget{Name: "gear"}); err != nil || res.Value.Name != "gear" || srv.Locked("widgets", "new") {
+		t.Errorf("CreateAt under a lock = %+v, %v; want it created and the lock released", res, err)
+	}
+	if _, err := widgets.CreateAt(bounded(t), "new", Widget{Name: "other"}); !errors.Is(err, concord.ErrAlreadyExists) {
+		t.Errorf("CreateAt of an existing item under a lock = %v; want ErrAlreadyExists", err)
+	}
+	leased := concordtest.NewServer(t, concordtest.Leases())
+	blobs := concord.NewResource[Widget](newClient(t, leased.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 0))
+	if _, err := blobs.CreateAt(bounded(t), "new", Widget{Name: "gear"}); err != nil || leased.Len("widgets") != 1 {
+		t.Errorf("CreateAt of a missing blob = %v; want it created unleased", err)
+	}
+}
