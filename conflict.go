@@ -140,9 +140,9 @@ type write[T any] struct {
 	// conditional when its version cannot be sent (a weak ETag).
 	underLock bool
 	merge     MergeFunc[T]
-	opts     *callOptions
-	call     *call
-	turn     *writeLock // nil with WithConcurrentWrites
+	opts      *callOptions
+	call      *call
+	turn      *writeLock // nil with WithConcurrentWrites
 }
 
 // writeLoop sends a conditional write and resolves stale-version conflicts

@@ -79,7 +79,9 @@ func TestLockIsReleasedWhateverHappens(t *testing.T) {
 		mutate func(cancel context.CancelFunc) func(*Widget) error
 	}{
 		{"an error", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
-			func(context.CancelFunc) func(*Widget) error { return func(*Widget) error { return concord.ErrMergeAborted } }},
+			func(context.CancelFunc) func(*Widget) error {
+				return func(*Widget) error { return concord.ErrMergeAborted }
+			}},
 		{"a panic", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
 			func(context.CancelFunc) func(*Widget) error { return func(*Widget) error { panic("oops") } }},
 		{"a canceled context", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
