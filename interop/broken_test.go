@@ -42,7 +42,14 @@ var brokenServers = []server{
 // nginx-light) and returns its base URL. Its ETags are the file's
 // modification time in seconds and its size; it ignores If-Match and
 // If-None-Match on PUT and DELETE, and refuses POST.
-func startNginx(t *testing.T) string {
+func startNginx(t *testing.T) string { return startNginxDAV(t, false) }
+
+// startNginxLocks is startNginx with WebDAV locks (Debian's
+// libnginx-mod-http-dav-ext): while an item is locked, a PUT or DELETE
+// without its token is answered 423.
+func startNginxLocks(t *testing.T) string { return startNginxDAV(t, true) }
+
+func startNginxDAV(t *testing.T, locks bool) string {
 	dir := t.TempDir()
 	www, tmp := filepath.Join(dir, "www"), filepath.Join(dir, "tmp")
 	for _, d := range []string{www, tmp} {
@@ -51,7 +58,14 @@ func startNginx(t *testing.T) string {
 		}
 	}
 	port := freePort(t)
-	conf := fmt.Sprintf(`daemon off;
+	module, zone, lock := "", "", ""
+	if locks {
+		module = "load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;"
+		zone = "dav_ext_lock_zone zone=locks:1m;"
+		lock = "dav_ext_methods PROPFIND OPTIONS LOCK UNLOCK; dav_ext_lock zone=locks;"
+	}
+	conf := fmt.Sprintf(module+`
+daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log;
@@ -59,6 +73,7 @@ events {}
 http {
   access_log off;
   client_body_temp_path %[2]s;
+  `+zone+`
   server {
     listen 127.0.0.1:%[3]d;
     root %[4]s;
@@ -67,6 +82,7 @@ http {
       create_full_put_path on;
       autoindex on;
       autoindex_format json;
+      `+lock+`
     }
   }
 }

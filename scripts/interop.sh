@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real servers of the interop suite, pinned, and runs it:
-# Apache httpd with mod_dav and nginx-light from Debian's packages
-# (installed without starting their system services), pouchdb-server,
-# Azurite and json-server from the npm registry and fake-gcs-server from
-# the Go module proxy (into interop/.servers). The tests start each server on a free loopback
+# Apache httpd with mod_dav, nginx-light and its dav-ext module from
+# Debian's packages (installed without starting their system services),
+# pouchdb-server, Azurite and json-server from the npm registry and
+# fake-gcs-server from the Go module proxy (into interop/.servers). The tests start each server on a free loopback
 # port and stop it by pid. A server that cannot be installed or started
 # fails the run.
 set -euo pipefail
@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 root=$PWD
 servers=${INTEROP_SERVERS:-$root/interop/.servers}
 
-if ! command -v apache2 >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
-  echo "installing apache2 and nginx-light (Debian)"
+if ! command -v apache2 >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1 || [ ! -f /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ]; then
+  echo "installing apache2, nginx-light and its dav-ext module (Debian)"
   # Keep the packages' services from starting: the tests run their own.
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2 nginx-light >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends apache2 nginx-light libnginx-mod-http-dav-ext >/dev/null
 fi
 
 if [ ! -x "$servers/node_modules/.bin/pouchdb-server" ] || [ ! -x "$servers/node_modules/.bin/azurite" ] || [ ! -x "$servers/node_modules/.bin/json-server" ]; then
