@@ -1,11 +1,15 @@
 package concord_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,5 +201,43 @@ func TestLockOnAMissingItem(t *testing.T) {
 	blobs := concord.NewResource[Widget](newClient(t, leased.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 0))
 	if _, err := blobs.CreateAt(bounded(t), "new", Widget{Name: "gear"}); err != nil || leased.Len("widgets") != 1 {
 		t.Errorf("CreateAt of a missing blob = %v; want it created unleased", err)
+	}
+}
+
+// TestDeadLockHolderDelaysOthersByTheTTL: a client process killed (kill
+// -9) while it holds a lock delays another client by the lock's TTL plus
+// one backoff, no more. The server's and the waiting client's time is a
+// fake clock, so the TTL passes without being slept.
+func TestDeadLockHolderDelaysOthersByTheTTL(t *testing.T) {
+	clock := newFakeClock()
+	srv := concordtest.NewServer(t, concordtest.Locks(), concordtest.Now(clock.Now))
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	holder := exec.Command(os.Args[0], "-test.run=^$")
+	holder.Env = append(os.Environ(), "CONCORD_TEST_LOCK_HOLDER="+srv.URL)
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "locked\n" || !srv.Locked("widgets", "w1") {
+		holder.Process.Kill()
+		holder.Wait()
+		t.Fatalf("the holder said %q; want it holding the lock", line)
+	}
+	holder.Process.Signal(syscall.SIGKILL)
+	holder.Wait()
+
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL, concord.WithClock(clock)), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	start := clock.Now()
+	var uerr error
+	returnsWithin(t, 10*time.Second, func() {
+		_, uerr = widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil })
+	})
+	waited := clock.Now().Sub(start)
+	if uerr != nil || waited < deadHolderTTL || waited > deadHolderTTL+concord.DefaultConflictMaxInterval {
+		t.Errorf("Update after the holder died = %v, having waited %v; want success within the TTL (%v) plus one backoff", uerr, waited, deadHolderTTL)
 	}
 }
