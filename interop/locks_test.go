@@ -14,12 +14,12 @@ import (
 var lockedServers = []struct {
 	name   string
 	start  func(t *testing.T) string
-	server string // the row of servers or brokenServers it shares setup with
+	server string // the row of servers or probedServers it shares setup with
 	locker concord.Locker
 	opts   []concord.Option
 }{
 	{"Apache httpd 2.4 mod_dav (prefork), WebDAV locks", startApacheLocks, "Apache httpd 2.4 mod_dav", concord.WebDAVLocker{}, nil},
-	{"nginx 1.22 WebDAV with dav-ext locks", startNginxLocks, "nginx 1.22 WebDAV (Debian nginx-light)", concord.WebDAVLocker{}, nil},
+	{"nginx 1.22 WebDAV with dav-ext locks", startNginxLocks, "nginx 1.22 WebDAV with dav-ext locks (Debian)", concord.WebDAVLocker{}, nil},
 	{"Azurite 3.35 Blob, leases", startAzuriteBlob, "Azurite 3.35 Blob", concord.AzureLeaseLocker{}, []concord.Option{concord.WithHeader("X-Ms-Blob-Type", "BlockBlob")}},
 }
 
@@ -31,7 +31,7 @@ func TestLockedCounter(t *testing.T) {
 	for _, ls := range lockedServers {
 		t.Run(ls.name, func(t *testing.T) {
 			var s server
-			for _, x := range append(servers, brokenServers...) {
+			for _, x := range append(servers, probedServers...) {
 				if x.name == ls.server {
 					s = x
 				}

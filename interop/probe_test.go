@@ -51,6 +51,9 @@ func TestProbeAgainstRealServers(t *testing.T) {
 			"stale If-Match": "IGNORED: the stale write overwrote", "preconditions": "NONE HONORED", "If-None-Match: *": "IGNORED: an upsert",
 			"create-only operation": "NONE", "stale conditional DELETE": "IGNORED: the item was deleted",
 		}, config: "!! Updates can be lost", breaks: true, list: concord.Request{Path: "files/"}, create: putCreate},
+		{server: "nginx 1.22 WebDAV with dav-ext locks (Debian)", path: "files", want: map[string]string{
+			"locks": "WebDAV LOCK (DAV class 2), enforced (423)", "preconditions": "NONE HONORED", "conditional GET": "UNSAFE: 304 for changed content",
+		}, config: "concord.WithLocks(concord.WebDAVLocker{}, 0)", breaks: true, list: concord.Request{Path: "files/"}, create: putCreate},
 		{server: "json-server 0.17 (Express)", path: "widgets", want: map[string]string{
 			"ETag": "always weak", "ETag moves with content": "yes", "stale If-Match": "IGNORED: the stale write overwrote", "preconditions": "NONE HONORED",
 			"idempotency key on POST": "IGNORED: a second item was created", "PATCH merge patch": "IGNORED: answered 200, changed nothing",
@@ -81,7 +84,7 @@ func TestProbeAgainstRealServers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.server, func(t *testing.T) {
 			var s server
-			for _, x := range append(servers, brokenServers...) {
+			for _, x := range append(servers, probedServers...) {
 				if x.name == tt.server {
 					s = x
 				}

@@ -152,6 +152,13 @@ func TestProbeVerdicts(t *testing.T) {
 		{"merge patch ignored (json-server)", []concordtest.Option{concordtest.IgnoreMergePatch()}, map[string]string{
 			"PATCH merge patch": "IGNORED: answered 200, changed nothing",
 		}, true, ""},
+		{"locks, If-Match ignored (nginx with dav-ext)", []concordtest.Option{concordtest.Locks(), concordtest.IgnoreIfMatch()}, map[string]string{
+			"locks": "WebDAV LOCK, enforced (423)", "preconditions": "NONE HONORED",
+		}, true, "concord.WithLocks(concord.WebDAVLocker{}, 0)"},
+		{"leases, If-Match ignored", []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()}, map[string]string{
+			"locks": "Azure Blob lease, enforced (412)",
+		}, true, "concord.WithLocks(concord.AzureLeaseLocker{}, 0)"},
+		{"locks not asked for", nil, map[string]string{"locks": "none"}, true, "concord.NewResource[T](c, path)"},
 		{"collection redirected", []concordtest.Option{concordtest.RedirectCollections(http.StatusMovedPermanently)}, map[string]string{
 			"idempotency key on POST": "POST create not available (301)", "stale If-Match": "rejected (412)",
 		}, true, ""},

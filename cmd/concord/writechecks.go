@@ -61,6 +61,7 @@ type findings struct {
 	deleteRev     bool   // a stale ?rev= on DELETE refused
 	deleteSafe    bool   // the precondition concord's Delete sends is honored
 	patch         bool   // a merge patch changes what it names
+	locker        string // the Locker of a lock the server enforces, as Go; "" when none
 }
 
 // writes runs the checks on scratch items.
@@ -107,6 +108,7 @@ func (p *prober) writes(ctx context.Context) {
 	p.keys(ctx, t, &f)
 	p.mergePatch(ctx, t, &f)
 	p.deletes(ctx, &f)
+	p.locks(ctx, t, &f)
 	p.recommend(&f)
 }
 
@@ -459,6 +461,66 @@ func (p *prober) deletes(ctx context.Context, f *findings) {
 	p.add(fd)
 }
 
+// locks checks whether the server offers a lock it enforces: a WebDAV
+// LOCK (OPTIONS says DAV class 2, or a LOCK is granted) or an Azure Blob
+// lease, and whether a write without the lock's proof is refused while
+// the lock is held (read back). The lock is released at once.
+func (p *prober) locks(ctx context.Context, t target, f *findings) {
+	opts := p.send(ctx, http.MethodOptions, t.read, nil, nil)
+	class2 := strings.Contains(opts.header.Get("DAV"), "2")
+	lock := p.send(ctx, "LOCK", t.write, http.Header{"Timeout": {"Second-30"}, "Depth": {"0"}, "Content-Type": {"application/xml; charset=utf-8"}},
+		[]byte(`<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>concord-probe</D:owner></D:lockinfo>`))
+	token := strings.Trim(strings.TrimSpace(lock.header.Get("Lock-Token")), "<>")
+	kind, locker, release := "", "", func() {}
+	switch {
+	case lock.ok() && token != "":
+		kind, locker = "WebDAV LOCK"+yesNo(class2, " (DAV class 2)", ""), "concord.WebDAVLocker{}"
+		release = func() { p.send(ctx, "UNLOCK", t.write, http.Header{"Lock-Token": {"<" + token + ">"}}, nil) }
+	default:
+		lease := p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"acquire"}, "X-Ms-Lease-Duration": {"15"}}, nil)
+		if id := lease.header.Get("X-Ms-Lease-Id"); lease.ok() && id != "" {
+			kind, locker = "Azure Blob lease", "concord.AzureLeaseLocker{}"
+			release = func() {
+				p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"release"}, "X-Ms-Lease-Id": {id}}, nil)
+			}
+		}
+	}
+	if kind == "" {
+		p.add(finding{Property: "locks", Verdict: "none", Evidence: "OPTIONS -> DAV: " + opts.header.Get("DAV") + "; LOCK -> " + status(lock) + "; no lease",
+			Concord: "optimistic concurrency only"})
+		return
+	}
+	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
+	w, _, took := p.write(ctx, t, t.method, jsonHeader(), cur.body)
+	release()
+	fd := finding{Property: "locks", Evidence: fmt.Sprintf("%s granted; a %s without the lock's proof while it was held -> %s, %s", kind, t.method, status(w), yesNo(took, "took effect", "no change"))}
+	if took {
+		fd.Verdict, fd.Concord = kind+", NOT ENFORCED: a write without the lock went through", "cannot use the lock mode here"
+	} else {
+		f.locker = locker
+		fd.Verdict, fd.Concord = kind+", enforced ("+status(w)+")", "WithLocks("+locker+", 0) takes the lock around every write"
+		p.lockKeeps(locker)
+	}
+	p.add(fd)
+}
+
+// lockKeeps marks the promises that the server's preconditions break but
+// its lock keeps as no longer beyond every client: writers under the lock
+// take turns, a delete under it deletes what was read, and (WebDAV) a LOCK
+// of a missing item creates it for the holder alone.
+func (p *prober) lockKeeps(locker string) {
+	kept := map[string]bool{"preconditions": true, "stale conditional DELETE": true, "ETag moves with content": true}
+	if locker == "concord.WebDAVLocker{}" {
+		kept["create-only operation"] = true
+	}
+	for i, f := range p.rep.Findings {
+		if kept[f.Property] && f.Breaks {
+			p.rep.Findings[i].Breaks = false
+			p.rep.Findings[i].Concord += "; WithLocks keeps this promise here"
+		}
+	}
+}
+
 // staleTags are the tags a precondition check sends: the stale one seen
 // replaced, if any, then one never served.
 func staleTags(stale string) []string {
@@ -474,6 +536,15 @@ func staleTags(stale string) []string {
 func (p *prober) recommend(f *findings) {
 	var broken []string
 	var opts []string
+	optimistic := f.ifMatch && f.tagsMove || f.bodyVersion
+	if f.locker != "" && (!optimistic || !f.deleteSafe || !f.createOnly && !f.postReplayed && !f.postRefused) {
+		// The server's lock keeps what its preconditions do not: writers
+		// take turns, a delete under the lock deletes what was read, and
+		// a WebDAV LOCK of a missing item creates it for the holder alone.
+		opts = append(opts, "concord.WithLocks("+f.locker+", 0)")
+		optimistic, f.deleteSafe = true, true
+		f.createOnly = f.createOnly || f.locker == "concord.WebDAVLocker{}"
+	}
 	switch {
 	case f.ifMatch && f.tagsMove && f.opaque:
 		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
@@ -484,6 +555,7 @@ func (p *prober) recommend(f *findings) {
 			v += `, Query: "rev"`
 		}
 		opts = append(opts, "concord.WithVersioner("+v+"})")
+	case optimistic: // the lock keeps updates
 	default:
 		broken = append(broken, "Updates can be lost: the server lets a stale write through, and no version it offers stops it.")
 	}

@@ -46,10 +46,15 @@ type Counter struct {
 func main() {
 	quick := flag.Bool("quick", false, "smaller runs, for a smoke test")
 	study := flag.Int("backoff-study", 0, "only compare conflict backoffs, with this many runs of each")
+	locks := flag.Int("locks", 0, "only compare the lock mode with optimistic writes, with this many runs of each")
 	flag.Parse()
 	fmt.Printf("Go %s, %s/%s, %d CPUs, %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	if *study > 0 {
 		backoffStudy(*study)
+		return
+	}
+	if *locks > 0 {
+		lockCost([]int{1, 8, 32}, 5, *locks)
 		return
 	}
 	writers := []int{1, 8, 32, 128}
@@ -142,7 +147,11 @@ func runContention(opts []concordtest.Option, client string, writers, increments
 			if c == nil {
 				c = newConcord()
 			}
-			counters := concord.NewResource[Counter](c, "counters")
+			var opts []concord.ResourceOption
+			if client == lockingClient {
+				opts = append(opts, concord.WithLocks(concord.WebDAVLocker{}, 0))
+			}
+			counters := concord.NewResource[Counter](c, "counters", opts...)
 			return func(ctx context.Context) (bool, error) {
 				_, err := counters.Update(ctx, "c", func(v *Counter) error { v.N++; return nil })
 				return err == nil, err

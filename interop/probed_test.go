@@ -11,10 +11,11 @@ import (
 	"github.com/concord-go/concord"
 )
 
-// brokenServers are the rows of the README's "Works with" table for
-// servers where concord cannot keep its promises; TestProbeAgainstRealServers
-// runs them.
-var brokenServers = []server{
+// probedServers are the rows of the README's "Works with" table for
+// servers that the scenario suite does not run, since their optimistic
+// writes cannot keep concord's promises: TestProbeAgainstRealServers
+// runs them, and TestLockedCounter those with locks.
+var probedServers = []server{
 	{
 		name:       "nginx 1.22 WebDAV (Debian nginx-light)",
 		start:      startNginx,
@@ -26,6 +27,17 @@ var brokenServers = []server{
 		options: "none helps",
 	},
 	{
+		name:       "nginx 1.22 WebDAV with dav-ext locks (Debian)",
+		start:      startNginxLocks,
+		collection: "files",
+		setup: func(ctx context.Context, c *concord.Client) error {
+			_, err := c.Do(ctx, &concord.Request{Method: "MKCOL", Path: "files/"}, nil)
+			return err
+		},
+		resourceOptions: []concord.ResourceOption{concord.WithLocks(concord.WebDAVLocker{}, 0)},
+		options:         "`WithLocks(WebDAVLocker{}, 0)`",
+	},
+	{
 		name:       "json-server 0.17 (Express)",
 		start:      startJSONServer,
 		collection: "widgets",
@@ -34,10 +46,9 @@ var brokenServers = []server{
 	},
 }
 
-// Servers that cannot keep concord's promises for any client, run so that
-// concord probe is proven to say so: nginx's WebDAV module (Debian) and
-// json-server (npm). They are not in the scenario suite, whose checks
-// assume the guarantees hold.
+// Servers whose optimistic writes cannot keep concord's promises, run so
+// that concord probe is proven to say so: nginx's WebDAV module (Debian),
+// with and without its locks, and json-server (npm).
 // startNginx serves a WebDAV folder with nginx's dav module (Debian's
 // nginx-light) and returns its base URL. Its ETags are the file's
 // modification time in seconds and its size; it ignores If-Match and
