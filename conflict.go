@@ -218,15 +218,18 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 			return r.applied(w.url, &resp, w.mine, o, conflicts, err)
 		}
 		var apiErr *APIError
-		if !errors.As(err, &apiErr) || (apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired) {
+		if !errors.As(err, &apiErr) {
 			return nil, err
 		}
-		if w.underLock && apiErr.Kind == KindStaleVersion {
+		if o.lockHeld && (apiErr.Kind == KindLocked || w.underLock && apiErr.Kind == KindStaleVersion) {
 			// Nobody could change what was read under the lock while it
 			// was held: the lock was lost (it expired, or the server
-			// refused its token). Report it; writing again would not be
-			// under the lock.
-			return nil, fmt.Errorf("concord: write to %s: the lock was lost: %w: %w", r.c.redact.url(w.url), ErrLocked, err)
+			// refused its token). The write did not take effect; writing
+			// again would not be under the lock (see locked).
+			return nil, fmt.Errorf("concord: write to %s: %w: %w: %w", r.c.redact.url(w.url), errLockLost, ErrLocked, err)
+		}
+		if apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired {
+			return nil, err
 		}
 		conflicts++
 		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})

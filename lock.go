@@ -63,9 +63,11 @@ const lockReleaseTimeout = 5 * time.Second
 // resource's items take the server's lock on the item first, with locker,
 // for ttl (DefaultLockTTL when 0), refreshed while the call runs. The
 // call's requests carry the lock's proof, so a write whose lock was lost
-// is refused by the server and reported (ErrLocked), never retried
-// blindly; the lock is released at the end, on errors, panics and ended
-// contexts too. A lock another holder keeps is waited for, with backoff
+// is refused by the server; it did not take effect, so the call takes the
+// lock again and redoes its round on a fresh read, within the conflict
+// policy's attempts, and past them returns an error matching ErrLocked.
+// The lock is released at the end, on errors, panics and ended contexts
+// too. A lock another holder keeps is waited for, with backoff
 // and Retry-After, until the context ends or four TTLs pass. Writes keep
 // their preconditions as well. Create (a POST to the collection) has no
 // item to lock: its idempotency key keeps it single. Locks cost two
@@ -78,6 +80,30 @@ func WithLocks(locker Locker, ttl time.Duration) ResourceOption {
 		}
 		o.locker, o.lockTTL = locker, ttl
 	})
+}
+
+// errLockLost marks a write refused because the call's lock was lost: the
+// write did not take effect, so the call may take the lock again.
+var errLockLost = errors.New("concord: the lock was lost")
+
+// locked runs one call's work on the item at u: under the server's lock
+// with WithLocks, else as it is. A round whose lock was lost before its
+// write took effect (errLockLost: the server refused the write) is run
+// again, with a fresh lock and a fresh read, within the conflict policy's
+// attempts: a server whose lock database loses locks under contention
+// (Apache mod_dav, seen) then costs a round, not the call.
+func locked[T any](r *Resource[T], ctx context.Context, u string, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
+	for round := 1; ; round++ {
+		lo, h, _, err := r.hold(ctx, u, o)
+		if err != nil {
+			return nil, err
+		}
+		res, err := work(lo)
+		r.c.release(ctx, h, u)
+		if h == nil || !errors.Is(err, errLockLost) || round >= r.c.conflict.MaxAttempts {
+			return res, err
+		}
+	}
 }
 
 // held is a call's hold on the server's lock of one item.

@@ -316,12 +316,7 @@ func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...Crea
 	if err != nil {
 		return nil, err
 	}
-	o, h, _, err := r.hold(ctx, u, o)
-	if err != nil {
-		return nil, err
-	}
-	defer r.c.release(ctx, h, u)
-	return r.createAt(ctx, cl, id, v, o)
+	return locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) { return r.createAt(ctx, cl, id, v, o) })
 }
 
 func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o *callOptions) (*Result[T], error) {
@@ -481,20 +476,18 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)
-	o, h, _, err := r.hold(ctx, u, o)
-	if err != nil {
-		return err
-	}
-	defer r.c.release(ctx, h, u)
-	if o.lockCreated { // the item was not there: taking the lock made it
-		r.dropCreated(ctx, cl, u, o)
-		return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(u), ErrNotFound)
-	}
-	d := &deletion[T]{r: r, u: u, o: o, cl: cl, version: o.version}
-	if snap, ok := r.c.versions.get(u); ok && d.version == "" {
-		d.version = snap.version
-	}
-	return d.run(ctx)
+	_, err = locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) {
+		if o.lockCreated { // the item was not there: taking the lock made it
+			r.dropCreated(ctx, cl, u, o)
+			return nil, fmt.Errorf("concord: delete %s: %w", r.c.redact.url(u), ErrNotFound)
+		}
+		d := &deletion[T]{r: r, u: u, o: o, cl: cl, version: o.version}
+		if snap, ok := r.c.versions.get(u); ok && d.version == "" {
+			d.version = snap.version
+		}
+		return nil, d.run(ctx)
+	})
+	return err
 }
 
 // deletion is the state of one Delete call: one idempotency key state for

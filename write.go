@@ -43,11 +43,12 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	o, h, _, err := r.hold(ctx, u, o)
-	if err != nil {
-		return nil, err
-	}
-	defer r.c.release(ctx, h, u)
+	return locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) { return r.replace(ctx, cl, id, u, mine, o, turn) })
+}
+
+// replace is Replace past the turns, under the server's lock with
+// WithLocks.
+func (r *Resource[T]) replace(ctx context.Context, cl *call, id, u string, mine T, o *callOptions, turn *writeLock) (*Result[T], error) {
 	if o.lockCreated {
 		return r.createAt(ctx, cl, id, mine, o)
 	}
@@ -95,11 +96,11 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	o, h, _, err := r.hold(ctx, u, o)
-	if err != nil {
-		return nil, err
-	}
-	defer r.c.release(ctx, h, u)
+	return locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) { return r.update(ctx, cl, u, mutate, o, turn) })
+}
+
+// update is Update past the turns, under the server's lock with WithLocks.
+func (r *Resource[T]) update(ctx context.Context, cl *call, u string, mutate func(*T) error, o *callOptions, turn *writeLock) (*Result[T], error) {
 	if o.lockCreated { // the item was not there: taking the lock made it
 		r.dropCreated(ctx, cl, u, o)
 		return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), ErrNotFound)

@@ -101,9 +101,9 @@ func startApache(t *testing.T) string { return startApacheMPM(t, "event") }
 // startApacheLocks serves the same with the prefork MPM, one process per
 // request: mod_dav_fs guards its lock database with file locks, which
 // exclude other processes but not other threads of one process, so under
-// the event MPM two concurrent LOCKs can both be granted (seen: the locked
-// counter lost an update, or a call found its lock gone, in 5 of 10 runs
-// under the event MPM, and in none of 5 under prefork).
+// the event MPM its locks are lost under contention (seen: a call found
+// its lock gone in 5 of 10 runs of the locked counter under the event MPM,
+// before concord redid such rounds; under prefork in 2 of 11).
 func startApacheLocks(t *testing.T) string { return startApacheMPM(t, "prefork") }
 
 func startApacheMPM(t *testing.T, mpm string) string {
