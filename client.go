@@ -228,8 +228,8 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response,
 	if req == nil {
 		return nil, errors.New("concord: Do needs a request")
 	}
-	cl, start := c.newCall(), c.clock.Now()
-	defer func() { c.callDone(ctx, "Do", "", "", cl, start, 0, err) }()
+	cl := c.newCall()
+	defer func() { c.callDone(ctx, "Do", "", "", cl, 0, err) }()
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -339,6 +339,7 @@ func appendQuery(u, rawQuery string) string {
 type call struct {
 	retry        RetryPolicy // the client's, or the call's own (WithCallRetryPolicy)
 	id           string
+	started      time.Time // when the call began: its duration, and its conflict time budget
 	retriesLeft  int
 	retries      int
 	requests     int          // attempts concord made
@@ -392,7 +393,7 @@ func (cl *call) override(p *RetryPolicy) {
 func (cl *call) sent() int { return cl.requests + max(0, int(cl.wire.Load())-cl.writes) }
 
 func (c *Client) newCall() *call {
-	cl := &call{retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1}
+	cl := &call{retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1, started: c.clock.Now()}
 	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
 		// Only pay for an ID when something will read it.
 		cl.id, _ = newUUIDKey()
@@ -432,7 +433,7 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response,
 			return resp, err
 		}
 		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: c.redact.url(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
-		if round >= c.conflict.MaxAttempts {
+		if c.spent(cl, round, c.conflict.MaxAttempts) {
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
 		}
 		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())

@@ -18,9 +18,18 @@ import (
 // weak ETag to turn strong, a key that is in progress). The zero value
 // means the defaults below.
 type ConflictPolicy struct {
-	// MaxAttempts bounds the writes one call makes, the first included,
-	// and the reads it makes waiting for a usable version. Default
-	// DefaultConflictAttempts.
+	// MaxElapsed bounds how long, from its start, a call keeps going
+	// round: writing again after a stale-version conflict, reading again
+	// for a usable version, resending a key in progress, taking a lost
+	// lock again. A conflict proves the server is up: a writer losing a
+	// race keeps its place in line until this passes or its context ends,
+	// rather than give up after a count that depends on how many others
+	// write. Default DefaultConflictMaxElapsed.
+	MaxElapsed time.Duration
+	// MaxAttempts, when positive, also bounds the rounds by count: the
+	// writes one call makes, the first included, the reads it makes
+	// waiting for a usable version, the sends of a key in progress.
+	// Default 0: no count, only MaxElapsed and the context.
 	MaxAttempts int
 	// NewBackOff, when set, returns a fresh backoff for each call's waits;
 	// concord calls NextBackOff before each wait and stops on
@@ -33,24 +42,35 @@ type ConflictPolicy struct {
 	// DefaultConflictInitialInterval, ±50% jitter, up to
 	// DefaultWaitMaxInterval: they wait out a time (Apache's weak tags
 	// last a second), not other writers, and waits that can shrink would
-	// give up early. Neither has an elapsed-time limit: the context's
-	// deadline bounds them.
+	// give up early. MaxElapsed and the context's deadline bound them.
 	NewBackOff func() backoff.BackOff
 }
 
-// Default conflict settings.
+// Default conflict settings. DefaultConflictMaxElapsed is a minute: with
+// 128 writers each making 5 increments of one counter, the slowest of the
+// 640 updates took at most about a second, idle or with a CPU hog
+// (BENCHMARKS.md, section 4), and none failed, so a minute leaves a wide
+// margin for busier machines and servers while still ending a call that
+// cannot win.
 const (
-	DefaultConflictAttempts        = 10
+	DefaultConflictMaxElapsed      = time.Minute
 	DefaultConflictInitialInterval = 10 * time.Millisecond
 	DefaultConflictMaxInterval     = 500 * time.Millisecond
 	DefaultWaitMaxInterval         = time.Second
 )
 
 func (p ConflictPolicy) withDefaults() ConflictPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultConflictAttempts
+	if p.MaxElapsed <= 0 {
+		p.MaxElapsed = DefaultConflictMaxElapsed
 	}
 	return p
+}
+
+// spent reports whether a call that has gone round rounds times may not
+// go round again: limit rounds when limit is positive, or the policy's
+// MaxElapsed since the call began.
+func (c *Client) spent(cl *call, rounds, limit int) bool {
+	return limit > 0 && rounds >= limit || c.clock.Now().Sub(cl.started) >= c.conflict.MaxElapsed
 }
 
 // backOff waits between the tries of one call, with a backoff of its own
@@ -246,7 +266,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 				}
 			}
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
-		case round >= limit:
+		case c.spent(w.call, round, limit):
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
 		}
 		// The current state. After a first conflict, the state the
@@ -311,7 +331,8 @@ func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, 
 }
 
 // awaitVersion reads the item until the server serves a version the
-// versioner can send, backing off between reads, at most limit reads. It
+// versioner can send, backing off between reads, within the call's
+// conflict budget (limit reads when positive). It
 // fails with ErrNoVersion when none comes, or at once when the server
 // serves no version at all, which waiting will not change.
 func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *callOptions, limit int, waiting *backOff) (*fetched, error) {
@@ -330,7 +351,7 @@ func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *c
 			return &f, nil
 		case f.snap.version == "":
 			return nil, fmt.Errorf("%w: the server sends none", ErrNoVersion)
-		case tries >= limit:
+		case r.c.spent(cl, tries, limit):
 			return nil, fmt.Errorf("%w: still %s after %d reads", ErrNoVersion, f.snap.version, tries)
 		}
 	}

@@ -208,12 +208,11 @@ func (c *Client) observeAttemptDone(ctx context.Context, cl *call, out *outgoing
 	}
 }
 
-// callDone reports a Resource call's end to OnCallDone; start is when it
-// began.
-func (c *Client) callDone(ctx context.Context, op, resource, id string, cl *call, start time.Time, conflicts int, err error) {
+// callDone reports a call's end to OnCallDone.
+func (c *Client) callDone(ctx context.Context, op, resource, id string, cl *call, conflicts int, err error) {
 	if c.hooks.OnCallDone == nil {
 		return
 	}
 	c.hooks.OnCallDone(ctx, CallEvent{InvocationID: cl.id, Operation: op, Resource: resource, ID: id, Requests: cl.sent(),
-		Conflicts: conflicts, Duration: c.clock.Now().Sub(start), Err: err})
+		Conflicts: conflicts, Duration: c.clock.Now().Sub(cl.started), Err: err})
 }

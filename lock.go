@@ -92,7 +92,7 @@ var errLockLost = errors.New("concord: the lock was lost")
 // again, with a fresh lock and a fresh read, within the conflict policy's
 // attempts: a server whose lock database loses locks under contention
 // (Apache mod_dav, seen) then costs a round, not the call.
-func locked[T any](r *Resource[T], ctx context.Context, u string, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
+func locked[T any](r *Resource[T], ctx context.Context, cl *call, u string, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
 		lo, h, _, err := r.hold(ctx, u, o)
 		if err != nil {
@@ -100,7 +100,7 @@ func locked[T any](r *Resource[T], ctx context.Context, u string, o *callOptions
 		}
 		res, err := work(lo)
 		r.c.release(ctx, h, u)
-		if h == nil || !errors.Is(err, errLockLost) || round >= r.c.conflict.MaxAttempts {
+		if h == nil || !errors.Is(err, errLockLost) || r.c.spent(cl, round, r.c.conflict.MaxAttempts) {
 			return res, err
 		}
 	}

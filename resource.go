@@ -152,8 +152,8 @@ type route struct {
 // holds a version with a strong or weak ETag, it asks with If-None-Match
 // and reuses the remembered body on 304 Not Modified.
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (res *Result[T], err error) {
-	cl, start := r.c.newCall(), r.c.clock.Now()
-	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, start, 0, err) }()
+	cl := r.c.newCall()
+	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
@@ -253,8 +253,8 @@ func decode[T any](c *Client, resp *Response, method, u string, v *T) error {
 // reports the key still in progress, Create waits and resends it.
 // WithoutIdempotencyKey sends the create once, without retries.
 func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
-	cl, start := r.c.newCall(), r.c.clock.Now()
-	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, start, 0, err) }()
+	cl := r.c.newCall()
+	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	body, err := json.Marshal(v)
@@ -308,15 +308,15 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 // Create, a POST to the collection that the API answers with 409 when the
 // key is taken.
 func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CreateOption) (res *Result[T], err error) {
-	cl, start := r.c.newCall(), r.c.clock.Now()
-	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, start, 0, err) }()
+	cl := r.c.newCall()
+	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
-	return locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) { return r.createAt(ctx, cl, id, v, o) })
+	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.createAt(ctx, cl, id, v, o) })
 }
 
 func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o *callOptions) (*Result[T], error) {
@@ -464,8 +464,8 @@ func representation(v Versioner, body []byte) bool {
 // effect on an attempt whose response was lost, is the success it was. A
 // missing item returns an error matching ErrNotFound.
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption) (err error) {
-	cl, start := r.c.newCall(), r.c.clock.Now()
-	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, start, 0, err) }()
+	cl := r.c.newCall()
+	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
@@ -476,7 +476,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 		return err
 	}
 	defer r.c.writeLocks.unlock(u)
-	_, err = locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) {
+	_, err = locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) {
 		if o.lockCreated { // the item was not there: taking the lock made it
 			r.dropCreated(ctx, cl, u, o)
 			return nil, fmt.Errorf("concord: delete %s: %w", r.c.redact.url(u), ErrNotFound)

@@ -26,8 +26,8 @@ type roundTripper struct{ c *Client }
 
 func (rt roundTripper) RoundTrip(req *http.Request) (_ *http.Response, err error) {
 	c := rt.c
-	cl, start := c.newCall(), c.clock.Now()
-	defer func() { c.callDone(req.Context(), "RoundTrip", "", "", cl, start, 0, err) }()
+	cl := c.newCall()
+	defer func() { c.callDone(req.Context(), "RoundTrip", "", "", cl, 0, err) }()
 	u := req.URL.String()
 	if !strings.HasPrefix(u, c.base+"/") && u != c.base {
 		closeBody(req)

@@ -30,8 +30,8 @@ import (
 // client does move it: goroutines that share a client and read the same
 // item should pass WithBaseVersion.
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
-	cl, start := r.c.newCall(), r.c.clock.Now()
-	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, start, conflictsOf(res, err), err) }()
+	cl := r.c.newCall()
+	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, conflictsOf(res, err), err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
@@ -43,7 +43,7 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	return locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) { return r.replace(ctx, cl, id, u, mine, o, turn) })
+	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.replace(ctx, cl, id, u, mine, o, turn) })
 }
 
 // replace is Replace past the turns, under the server's lock with
@@ -83,8 +83,8 @@ func (r *Resource[T]) replace(ctx context.Context, cl *call, id, u string, mine 
 // that resource through the same client: such a write fails at once with
 // ErrReentrantWrite.
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...WriteOption) (res *Result[T], err error) {
-	cl, start := r.c.newCall(), r.c.clock.Now()
-	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, start, conflictsOf(res, err), err) }()
+	cl := r.c.newCall()
+	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, conflictsOf(res, err), err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
 	u, err := r.itemURL(id, o)
@@ -96,7 +96,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	return locked(r, ctx, u, o, func(o *callOptions) (*Result[T], error) { return r.update(ctx, cl, u, mutate, o, turn) })
+	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.update(ctx, cl, u, mutate, o, turn) })
 }
 
 // update is Update past the turns, under the server's lock with WithLocks.

@@ -9,6 +9,8 @@
 #                               one it replaced, RUNS runs each, Mann-Whitney
 #   bench/results/locks.md      the lock mode against optimistic writes at 1,
 #                               8 and 32 writers, LOCK_RUNS runs each
+#   bench/results/crowd.md      128 writers, default policy, CROWD_RUNS runs
+#                               idle and as many with a CPU hog
 # Run it on an otherwise idle machine; it takes about 3 minutes. BLOCKS and
 # RUNS make it longer or shorter.
 set -euo pipefail
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/../bench"
 BLOCKS=${BLOCKS:-40}
 RUNS=${RUNS:-25}
 LOCK_RUNS=${LOCK_RUNS:-5}
+CROWD_RUNS=${CROWD_RUNS:-5}
 mkdir -p results
 go build -o results/paired ./cmd/paired
 go build -o results/scenarios ./cmd/scenarios
@@ -23,4 +26,5 @@ go build -o results/scenarios ./cmd/scenarios
 ./results/scenarios | tee results/scenarios.md
 ./results/scenarios -backoff-study "$RUNS" | tee results/backoff.md
 ./results/scenarios -locks "$LOCK_RUNS" | tee results/locks.md
+./results/scenarios -crowd 128 -runs "$CROWD_RUNS" | tee results/crowd.md
 rm -f results/paired results/scenarios

@@ -47,6 +47,8 @@ func main() {
 	quick := flag.Bool("quick", false, "smaller runs, for a smoke test")
 	study := flag.Int("backoff-study", 0, "only compare conflict backoffs, with this many runs of each")
 	locks := flag.Int("locks", 0, "only compare the lock mode with optimistic writes, with this many runs of each")
+	crowd := flag.Int("crowd", 0, "only run this many writers x 5 increments, -runs times, idle and with a CPU hog")
+	runs := flag.Int("runs", 5, "runs of -crowd in each condition")
 	flag.Parse()
 	fmt.Printf("Go %s, %s/%s, %d CPUs, %s\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	if *study > 0 {
@@ -55,6 +57,10 @@ func main() {
 	}
 	if *locks > 0 {
 		lockCost([]int{1, 8, 32}, 5, *locks)
+		return
+	}
+	if *crowd > 0 {
+		crowdRuns(*crowd, 5, *runs)
 		return
 	}
 	writers := []int{1, 8, 32, 128}
