@@ -16,7 +16,9 @@
 // Transport failures (connection errors, 429, 5xx) are retried only when a
 // repeat cannot apply a side effect twice, honoring Retry-After within a
 // cap and a client-wide retry budget, and never waiting past the context's
-// deadline.
+// deadline. Where a server's preconditions cannot be trusted, WithLocks
+// takes its lock (a WebDAV lock, an Azure Blob lease) around every write,
+// and concord probe says which an API is.
 //
 // # What each response means
 //
@@ -28,6 +30,7 @@
 //	plain 409 to a create              ErrAlreadyExists, sent once
 //	422 key reused                     ErrIdempotencyKeyReused, permanent
 //	428                                fetch the version, retry once conditionally
+//	423, or an Azure lease code        locked by another: WithLocks waits for it
 //	other 409/412/422                  business rule: *APIError, permanent
 //	429, 503 (+ Retry-After)           wait as told (capped), retry if safe
 //	connection error, 500, 502, 504    retry if safe
