@@ -70,7 +70,8 @@ type Result[T any] struct {
 	Response
 }
 
-// outgoing starts a request with the call's headers and query.
+// outgoing starts a request with the call's headers; setQuery adds the
+// query.
 func (r *Resource[T]) outgoing(method, u string, o *callOptions) *outgoing {
 	return &outgoing{method: method, url: u, header: o.header}
 }

@@ -68,7 +68,7 @@ var errAttemptTimedOut = errors.New("concord: attempt timed out")
 // any other transport failure when the request is safe to repeat. Its
 // Timeout method reports true, as net.Error's does.
 type AttemptTimeoutError struct {
-	// Timeout is the limit that was passed.
+	// Limit is the attempt timeout that was passed.
 	Limit time.Duration
 }
 

@@ -20,7 +20,9 @@ type Versioner interface {
 	// Apply makes a write conditional on version: it may set header,
 	// add to query, or return a changed body. body is nil for a DELETE.
 	// An error wrapping ErrNoVersion means this version cannot be used
-	// (a weak ETag): concord refetches once, then reports it.
+	// (a weak ETag): concord reads the item again, with backoff, until
+	// the server serves a usable one or the conflict policy's time budget
+	// runs out, then reports it.
 	Apply(version string, header http.Header, query url.Values, body []byte) ([]byte, error)
 }
 
