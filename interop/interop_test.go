@@ -60,6 +60,26 @@ type server struct {
 	racyIfMatch bool
 }
 
+// mkcol is the setup of a WebDAV server: MKCOL of the collection.
+func mkcol(path string) func(ctx context.Context, c *concord.Client) error {
+	return func(ctx context.Context, c *concord.Client) error {
+		_, err := c.Do(ctx, &concord.Request{Method: "MKCOL", Path: path}, nil)
+		return err
+	}
+}
+
+// serverNamed returns the suite's server of that name.
+func serverNamed(t *testing.T, name string) server {
+	t.Helper()
+	for _, s := range append(servers, probedServers...) {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no server %q in the suite", name)
+	return server{}
+}
+
 func (s server) createAt(ctx context.Context, r *concord.Resource[doc], id string, d doc) (*concord.Result[doc], error) {
 	if s.create != nil {
 		return s.create(ctx, r, id, d)
@@ -72,10 +92,7 @@ var servers = []server{
 		name:       "Apache httpd 2.4 mod_dav",
 		start:      startApache,
 		collection: "files",
-		setup: func(ctx context.Context, c *concord.Client) error {
-			_, err := c.Do(ctx, &concord.Request{Method: "MKCOL", Path: "files/"}, nil)
-			return err
-		},
+		setup:      mkcol("files/"),
 		// Its ETags are weak for a second after each write; concord waits
 		// for a strong one, within the default time budget.
 		options: "none; `WithLocks(WebDAVLocker{}, 0)` to keep every update",

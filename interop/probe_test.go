@@ -83,15 +83,7 @@ func TestProbeAgainstRealServers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.server, func(t *testing.T) {
-			var s server
-			for _, x := range append(servers, probedServers...) {
-				if x.name == tt.server {
-					s = x
-				}
-			}
-			if s.start == nil {
-				t.Fatalf("no server %q in the suite", tt.server)
-			}
+			s := serverNamed(t, tt.server)
 			base := s.start(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()

@@ -20,20 +20,14 @@ var probedServers = []server{
 		name:       "nginx 1.22 WebDAV (Debian nginx-light)",
 		start:      startNginx,
 		collection: "files",
-		setup: func(ctx context.Context, c *concord.Client) error {
-			_, err := c.Do(ctx, &concord.Request{Method: "MKCOL", Path: "files/"}, nil)
-			return err
-		},
-		options: "none helps",
+		setup:      mkcol("files/"),
+		options:    "none helps",
 	},
 	{
-		name:       "nginx 1.22 WebDAV with dav-ext locks (Debian)",
-		start:      startNginxLocks,
-		collection: "files",
-		setup: func(ctx context.Context, c *concord.Client) error {
-			_, err := c.Do(ctx, &concord.Request{Method: "MKCOL", Path: "files/"}, nil)
-			return err
-		},
+		name:            "nginx 1.22 WebDAV with dav-ext locks (Debian)",
+		start:           startNginxLocks,
+		collection:      "files",
+		setup:           mkcol("files/"),
 		resourceOptions: []concord.ResourceOption{concord.WithLocks(concord.WebDAVLocker{}, 0)},
 		options:         "`WithLocks(WebDAVLocker{}, 0)`",
 	},
