@@ -85,6 +85,7 @@ type config struct {
 	etagStyle      etagStyle
 	ignoreIfMatch  map[string]bool // methods whose If-Match is ignored
 	noPOSTCreate   bool
+	racyIfMatch    bool
 	ignoreKeys     bool
 	ignorePatch    bool
 	redirectStatus int // answers a collection without its trailing slash

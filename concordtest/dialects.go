@@ -83,6 +83,13 @@ func IgnoreIfMatch(methods ...string) Option {
 	}
 }
 
+// RacyIfMatch checks If-Match and then writes without holding anything in
+// between, as Apache mod_dav does: two writes carrying one current tag can
+// both go through, and concurrent writers can lose an update whatever the
+// client does (a client that takes the server's lock, with Locks, does
+// not).
+func RacyIfMatch() Option { return func(c *config) { c.racyIfMatch = true } }
+
 // NoPOSTCreate refuses a POST to a collection with 405, as a WebDAV server
 // does: items are created only by a write to their own URL.
 func NoPOSTCreate() Option { return func(c *config) { c.noPOSTCreate = true } }

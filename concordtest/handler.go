@@ -202,6 +202,13 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 	if rep := a.preconditions(r, res, doc); rep != nil {
 		return rep
 	}
+	if a.cfg.racyIfMatch && r.Header.Get("If-Match") != "" {
+		// Checked; now written, with the API open to others in between.
+		a.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		a.mu.Lock()
+		res = c.docs[id]
+	}
 	switch r.Method {
 	case http.MethodDelete:
 		if res == nil {

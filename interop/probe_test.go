@@ -45,7 +45,9 @@ func TestProbeAgainstRealServers(t *testing.T) {
 		{server: "Apache httpd 2.4 mod_dav", path: "files", want: map[string]string{
 			"ETag": "weak for a while after writes", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (412)", "stale conditional DELETE": "refused (412)",
 			"ETag moves with content": "yes",
-		}, config: "concord.NewResource[T](c, path)", list: concord.Request{Method: "PROPFIND", Path: "files/", Header: http.Header{"Depth": {"1"}}}, create: putCreate},
+			// Its If-Match race shows in some runs and not others: where it
+			// shows, the lock mode must be recommended (checked below).
+		}, config: "concord.NewResource[T](c, path", list: concord.Request{Method: "PROPFIND", Path: "files/", Header: http.Header{"Depth": {"1"}}}, create: putCreate},
 		{server: "nginx 1.22 WebDAV (Debian nginx-light)", path: "files", want: map[string]string{
 			"ETag": "strong", "ETag moves with content": "NOT WITHIN A SECOND: one tag for two contents", "conditional GET": "UNSAFE: 304 for changed content",
 			"stale If-Match": "IGNORED: the stale write overwrote", "preconditions": "NONE HONORED", "If-None-Match: *": "IGNORED: an upsert",
@@ -116,6 +118,9 @@ func TestProbeAgainstRealServers(t *testing.T) {
 				if got[prop] != want {
 					t.Errorf("%s = %q; want %q", prop, got[prop], want)
 				}
+			}
+			if strings.HasPrefix(got["If-Match atomic"], "NO") && strings.HasPrefix(got["locks"], "WebDAV") && !strings.Contains(rep.Config, "WithLocks") {
+				t.Errorf("If-Match not atomic and locks enforced, but config %q does not take the lock", rep.Config)
 			}
 			if tt.create != nil {
 				for prop, truth := range measure(ctx, t, base+"/"+tt.path, tt.create) {

@@ -158,7 +158,13 @@ func TestProbeVerdicts(t *testing.T) {
 		{"leases, If-Match ignored", []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()}, map[string]string{
 			"locks": "Azure Blob lease, enforced (412)",
 		}, true, "concord.WithLocks(concord.AzureLeaseLocker{}, 0)"},
-		{"locks not asked for", nil, map[string]string{"locks": "none"}, true, "concord.NewResource[T](c, path)"},
+		{"locks not asked for", nil, map[string]string{"locks": "none", "If-Match atomic": "no race seen in 5 rounds"}, true, "concord.NewResource[T](c, path)"},
+		{"If-Match not atomic (Apache)", []concordtest.Option{concordtest.RacyIfMatch()}, map[string]string{
+			"If-Match atomic": "NO: concurrent writes with one tag went through", "stale If-Match": "rejected (412)",
+		}, false, "!! Updates can be lost: the server checks If-Match without a lock"},
+		{"If-Match not atomic, locks (Apache with its lock database)", []concordtest.Option{concordtest.RacyIfMatch(), concordtest.Locks()}, map[string]string{
+			"If-Match atomic": "NO: concurrent writes with one tag went through",
+		}, true, "concord.WithLocks(concord.WebDAVLocker{}, 0)"},
 		{"collection redirected", []concordtest.Option{concordtest.RedirectCollections(http.StatusMovedPermanently)}, map[string]string{
 			"idempotency key on POST": "POST create not available (301)", "stale If-Match": "rejected (412)",
 		}, true, ""},

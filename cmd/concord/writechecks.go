@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/concord-go/concord"
@@ -62,6 +64,7 @@ type findings struct {
 	deleteSafe    bool   // the precondition concord's Delete sends is honored
 	patch         bool   // a merge patch changes what it names
 	locker        string // the Locker of a lock the server enforces, as Go; "" when none
+	racy          bool   // two concurrent writes with one tag both went through
 }
 
 // writes runs the checks on scratch items.
@@ -94,6 +97,9 @@ func (p *prober) writes(ctx context.Context) {
 		cur = p.tagsMove(ctx, t, cur, tag, &f)
 	}
 	cur = p.staleIfMatch(ctx, t, cur, &f)
+	if f.ifMatch && f.tagsMove {
+		cur = p.atomicity(ctx, t, &f)
+	}
 	cur = p.staleBodyVersion(ctx, t, cur, &f)
 	if !(f.ifMatch && f.tagsMove) && !f.bodyVersion {
 		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "no stale version (If-Match or in the body) was refused: each stale write took effect",
@@ -246,6 +252,57 @@ func (p *prober) staleIfMatch(ctx context.Context, t target, cur answer, f *find
 			Concord: "ETagVersion{Opaque: true}"})
 	}
 	return cur
+}
+
+// atomicRounds and atomicWriters bound the race check: rounds of writers
+// concurrent writes, each carrying the same current tag.
+const atomicRounds, atomicWriters = 5, 6
+
+// atomicity sends concurrent writes carrying one current tag, new content
+// each: where If-Match is checked and applied atomically, at most one goes
+// through. A server that checks and writes without a lock between them
+// (Apache mod_dav) lets two through now and then, and concurrent writers
+// can then lose an update whatever the client does. A race is a matter of
+// chance: "atomic" means none was seen in the rounds tried.
+func (p *prober) atomicity(ctx context.Context, t target, f *findings) answer {
+	var cur answer
+	for round := 1; round <= atomicRounds; round++ {
+		cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
+		if tagOf(cur).IsWeak() && sleep(ctx, 1100*time.Millisecond) { // weak for a while: wait for the strong tag
+			cur = p.send(ctx, http.MethodGet, t.read, nil, nil)
+		}
+		tag := tagOf(cur)
+		if tag == "" || tag.IsWeak() {
+			return cur
+		}
+		var (
+			wg  sync.WaitGroup
+			won atomic.Int32
+		)
+		for range atomicWriters {
+			body, _ := withNonce(cur.body)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := &concord.Request{Method: t.method, Path: t.write, Header: jsonHeader("If-Match", string(tag)), Body: body, NoIdempotencyKey: true}
+				if resp, err := p.c.Do(ctx, req, nil); err == nil && resp.StatusCode < 300 {
+					won.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := won.Load(); n > 1 {
+			f.racy = true
+			p.add(finding{Property: "If-Match atomic", Verdict: "NO: concurrent writes with one tag went through",
+				Evidence: fmt.Sprintf("round %d: %d of %d concurrent %ss, each with If-Match: %s, went through", round, n, atomicWriters, t.method, tag),
+				Concord: "concurrent writers can lose an update whatever the client does", Breaks: true})
+			return p.send(ctx, http.MethodGet, t.read, nil, nil)
+		}
+	}
+	p.add(finding{Property: "If-Match atomic", Verdict: fmt.Sprintf("no race seen in %d rounds", atomicRounds),
+		Evidence: fmt.Sprintf("%d rounds of %d concurrent %ss with one tag: at most one went through each time", atomicRounds, atomicWriters, t.method),
+		Concord: "a race is a matter of chance: none seen is no proof"})
+	return p.send(ctx, http.MethodGet, t.read, nil, nil)
 }
 
 // staleBodyVersion sends new content carrying a stale version member, with
@@ -509,7 +566,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 // take turns, a delete under it deletes what was read, and (WebDAV) a LOCK
 // of a missing item creates it for the holder alone.
 func (p *prober) lockKeeps(locker string) {
-	kept := map[string]bool{"preconditions": true, "stale conditional DELETE": true, "ETag moves with content": true}
+	kept := map[string]bool{"preconditions": true, "stale conditional DELETE": true, "ETag moves with content": true, "If-Match atomic": true}
 	if locker == "concord.WebDAVLocker{}" {
 		kept["create-only operation"] = true
 	}
@@ -536,7 +593,7 @@ func staleTags(stale string) []string {
 func (p *prober) recommend(f *findings) {
 	var broken []string
 	var opts []string
-	optimistic := f.ifMatch && f.tagsMove || f.bodyVersion
+	optimistic := f.ifMatch && f.tagsMove && !f.racy || f.bodyVersion
 	if f.locker != "" && (!optimistic || !f.deleteSafe || !f.createOnly && !f.postReplayed && !f.postRefused) {
 		// The server's lock keeps what its preconditions do not: writers
 		// take turns, a delete under the lock deletes what was read, and
@@ -546,9 +603,9 @@ func (p *prober) recommend(f *findings) {
 		f.createOnly = f.createOnly || f.locker == "concord.WebDAVLocker{}"
 	}
 	switch {
-	case f.ifMatch && f.tagsMove && f.opaque:
+	case f.ifMatch && f.tagsMove && !f.racy && f.opaque:
 		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
-	case f.ifMatch && f.tagsMove:
+	case f.ifMatch && f.tagsMove && !f.racy:
 	case f.bodyVersion:
 		v := fmt.Sprintf("concord.BodyVersion{Path: %q", f.member)
 		if f.member == "_rev" && f.deleteRev {
@@ -556,6 +613,8 @@ func (p *prober) recommend(f *findings) {
 		}
 		opts = append(opts, "concord.WithVersioner("+v+"})")
 	case optimistic: // the lock keeps updates
+	case f.racy:
+		broken = append(broken, "Updates can be lost: the server checks If-Match without a lock, so two writes with one version can both go through.")
 	default:
 		broken = append(broken, "Updates can be lost: the server lets a stale write through, and no version it offers stops it.")
 	}
