@@ -295,13 +295,13 @@ func (p *prober) atomicity(ctx context.Context, t target, f *findings) answer {
 			f.racy = true
 			p.add(finding{Property: "If-Match atomic", Verdict: "NO: concurrent writes with one tag went through",
 				Evidence: fmt.Sprintf("round %d: %d of %d concurrent %ss, each with If-Match: %s, went through", round, n, atomicWriters, t.method, tag),
-				Concord: "concurrent writers can lose an update whatever the client does", Breaks: true})
+				Concord:  "concurrent writers can lose an update whatever the client does", Breaks: true})
 			return p.send(ctx, http.MethodGet, t.read, nil, nil)
 		}
 	}
 	p.add(finding{Property: "If-Match atomic", Verdict: fmt.Sprintf("no race seen in %d rounds", atomicRounds),
 		Evidence: fmt.Sprintf("%d rounds of %d concurrent %ss with one tag: at most one went through each time", atomicRounds, atomicWriters, t.method),
-		Concord: "a race is a matter of chance: none seen is no proof"})
+		Concord:  "a race is a matter of chance: none seen is no proof"})
 	return p.send(ctx, http.MethodGet, t.read, nil, nil)
 }
 
