@@ -17,6 +17,15 @@
 //	2  a usage error, or the probe could not run
 //	3  read-only (no -write): nothing about writes was verified
 //
+// Its flags (concord probe -h): -write; -d, a sample document (JSON or
+// @file); -item, -read-item, -write-item and -write-method, for APIs whose
+// items live elsewhere than the collection URL + /{id}; -version-param and
+// -version-header, for a version carried in the query (Google Cloud
+// Storage); -json, the report as JSON; -v, each request as it is made.
+// It also looks for a lock the server enforces (a WebDAV LOCK, an Azure
+// Blob lease) and races concurrent writes carrying one tag, to recommend
+// the lock mode (concord.WithLocks) where only the lock keeps updates.
+//
 // edit does what kubectl edit does, for any JSON REST API: it reads the
 // item, opens $EDITOR on it, and writes the result back conditionally; on
 // a conflict it merges the edit onto the newer version with concord's
