@@ -61,7 +61,8 @@ const lockReleaseTimeout = 5 * time.Second
 
 // WithLocks makes every Replace, Update, Delete and CreateAt of the
 // resource's items take the server's lock on the item first, with locker,
-// for ttl (DefaultLockTTL when 0), refreshed while the call runs. The
+// for ttl (DefaultLockTTL when 0; at least a second, the unit of WebDAV's
+// Timeout), refreshed every half TTL while the call runs. The
 // call's requests carry the lock's proof, so a write whose lock was lost
 // is refused by the server; it did not take effect, so the call takes the
 // lock again and redoes its round on a fresh read, within the conflict
@@ -75,8 +76,11 @@ const lockReleaseTimeout = 5 * time.Second
 // server's preconditions cannot be trusted (concord probe says where).
 func WithLocks(locker Locker, ttl time.Duration) ResourceOption {
 	return resourceSetting(func(o *callOptions) {
-		if ttl <= 0 {
+		switch {
+		case ttl <= 0:
 			ttl = DefaultLockTTL
+		case ttl < time.Second:
+			ttl = time.Second
 		}
 		o.locker, o.lockTTL = locker, ttl
 	})

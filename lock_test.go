@@ -212,6 +212,10 @@ func TestLockOnAMissingItem(t *testing.T) {
 	if _, err := widgets.CreateAt(bounded(t), "new", Widget{Name: "other"}); !errors.Is(err, concord.ErrAlreadyExists) {
 		t.Errorf("CreateAt of an existing item under a lock = %v; want ErrAlreadyExists", err)
 	}
+	tiny := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, time.Nanosecond))
+	if _, err := tiny.Update(bounded(t), "new", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+		t.Errorf("Update under a lock asked for a nanosecond = %v; want it taken for a second, and success", err)
+	}
 	leased := concordtest.NewServer(t, concordtest.Leases())
 	blobs := concord.NewResource[Widget](newClient(t, leased.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 0))
 	if _, err := blobs.CreateAt(bounded(t), "new", Widget{Name: "gear"}); err != nil || leased.Len("widgets") != 1 {
