@@ -66,7 +66,7 @@ const lockReleaseTimeout = 5 * time.Second
 // call's requests carry the lock's proof, so a write whose lock was lost
 // is refused by the server; it did not take effect, so the call takes the
 // lock again and redoes its round on a fresh read, within the conflict
-// policy's attempts, and past them returns an error matching ErrLocked.
+// policy's budget, and past it returns an error matching ErrLocked.
 // The lock is released at the end, on errors, panics and ended contexts
 // too. A lock another holder keeps is waited for, with backoff
 // and Retry-After, until the context ends or four TTLs pass. Writes keep
@@ -94,7 +94,7 @@ var errLockLost = errors.New("concord: the lock was lost")
 // with WithLocks, else as it is. A round whose lock was lost before its
 // write took effect (errLockLost: the server refused the write) is run
 // again, with a fresh lock and a fresh read, within the conflict policy's
-// attempts: a server whose lock database loses locks under contention
+// budget: a server whose lock database loses locks under contention
 // (Apache mod_dav, seen) then costs a round, not the call.
 func locked[T any](r *Resource[T], ctx context.Context, cl *call, u string, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
