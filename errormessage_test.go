@@ -43,6 +43,10 @@ func TestErrorsInTheAPIsWords(t *testing.T) {
 			"You do not have enough credit. Your balance is 30.", "You do not have enough credit. Your balance is 30."},
 		{"a message that forges a log line", "application/json", `{"message":"bad\nlevel=ERROR msg=forged"}`, 400, "bad level=ERROR msg=forged", "bad level=ERROR msg=forged"},
 		{"HTML", "text/html", `<html><body>Bad Gateway</body></html>`, 400, "", "400 Bad Request"},
+		{"problem+json, title only", "application/problem+json", `{"type":"https://example.com/probs/gone","title":"The widget was archived."}`, 410,
+			"The widget was archived.", "410 Gone: The widget was archived."},
+		{"a message of 512 bytes", "application/xml", `<Error><Code>X</Code><Message>` + strings.Repeat("m", 512) + `</Message></Error>`, 400,
+			strings.Repeat("m", 512), strings.Repeat("m", 512)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

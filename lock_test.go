@@ -2,8 +2,10 @@ package concord_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -269,10 +271,14 @@ func TestDroppedUnlockExpiresByTheTTL(t *testing.T) {
 	srv := concordtest.NewServer(t, concordtest.Locks(), concordtest.Now(clock.Now))
 	seedWidget(t, srv, "w1", Widget{Name: "gear"})
 	srv.FailNext(1, "UNLOCK", "/widgets/w1", http.StatusServiceUnavailable, "")
-	widgets := concord.NewResource[Widget](newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1})), "widgets",
-		concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	var logs bytes.Buffer
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}),
+		concord.WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
 	if _, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock = 1; return nil }); err != nil {
 		t.Fatalf("Update whose UNLOCK failed = %v; want success", err)
+	}
+	if !strings.Contains(logs.String(), "releasing a lock failed") {
+		t.Errorf("log = %q; want the failed release reported", logs.String())
 	}
 	if !srv.Locked("widgets", "w1") {
 		t.Fatal("the lock is gone although its UNLOCK failed")
@@ -280,5 +286,53 @@ func TestDroppedUnlockExpiresByTheTTL(t *testing.T) {
 	clock.Sleep(context.Background(), 10*time.Second)
 	if srv.Locked("widgets", "w1") {
 		t.Error("the lock outlived its TTL")
+	}
+}
+
+// TestLostLeaseIsRedone: a write under an Azure lease that was lost (the
+// lease expired and another took it) is refused with a lease code
+// (KindLocked); the call takes a lease again and redoes its round.
+func TestLostLeaseIsRedone(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Leases())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	blobs := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 0))
+	other := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 0))
+	mutates := 0
+	_, err := blobs.Update(bounded(t), "w1", func(w *Widget) error {
+		if mutates++; mutates == 1 {
+			srv.ExpireLocks()
+			if _, err := other.Update(context.Background(), "w1", func(w *Widget) error { w.Price++; return nil }); err != nil {
+				t.Error(err)
+			}
+		}
+		w.Stock++
+		return nil
+	})
+	doc, _, _ := srv.Doc("widgets", "w1")
+	if err != nil || !strings.Contains(string(doc), `"price":1`) || !strings.Contains(string(doc), `"stock":1`) || srv.Locked("widgets", "w1") {
+		t.Errorf("Update whose lease was lost = %v, server holds %s; want a second round keeping both writes, no lease left", err, doc)
+	}
+}
+
+// TestAzureLeaseDurations: a lease lasts 15 to 60 seconds; a TTL outside
+// that is refused before anything is sent.
+func TestAzureLeaseDurations(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Leases())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	c := newClient(t, srv.URL)
+	for _, tt := range []struct {
+		ttl time.Duration
+		ok  bool
+	}{{14 * time.Second, false}, {15 * time.Second, true}, {60 * time.Second, true}, {61 * time.Second, false}} {
+		before := len(srv.Requests())
+		lease, err := concord.AzureLeaseLocker{}.Lock(bounded(t), c, c.BaseURL()+"/widgets/w1", tt.ttl)
+		if (err == nil) != tt.ok || !tt.ok && len(srv.Requests()) != before {
+			t.Errorf("Lock for %v = %v; want ok %v, and nothing sent when refused", tt.ttl, err, tt.ok)
+		}
+		if lease != nil {
+			if err := lease.Release(bounded(t)); err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }

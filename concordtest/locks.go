@@ -153,13 +153,16 @@ func (a *API) azureError(status int, code string) *reply {
 // lockedOut answers a write to a locked or leased item that does not
 // carry the lock's proof, or nil when it may go on. A lock token in an If
 // header that is not the item's lock fails the If header (412), as RFC
-// 4918 has it. Callers hold a.mu.
+// 4918 has it; a lease ID on an item with no lease is refused (412
+// LeaseNotPresentWithBlobOperation), as Azure does. Callers hold a.mu.
 func (a *API) lockedOut(r *http.Request, coll, id string) *reply {
 	held := a.heldLock(coll + "/" + id)
-	ifHeader := r.Header.Get("If")
+	ifHeader, leaseID := r.Header.Get("If"), r.Header.Get("X-Ms-Lease-Id")
 	switch {
 	case a.cfg.locks && ifHeader != "" && (held == nil || !strings.Contains(ifHeader, "<"+held.token+">")):
 		return problem(http.StatusPreconditionFailed, ProblemStaleVersion, "the If header names a lock the resource does not have", r.URL.Path)
+	case a.cfg.leases && leaseID != "" && held == nil:
+		return a.azureError(http.StatusPreconditionFailed, "LeaseNotPresentWithBlobOperation")
 	case held == nil:
 		return nil
 	case a.cfg.locks && strings.Contains(r.Header.Get("If"), "<"+held.token+">"):
