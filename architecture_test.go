@@ -4,13 +4,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
+// layerLine is the line after its package clause where a source file
+// names its layer.
+var layerLine = regexp.MustCompile(`(?m)^package \w+\n\n// Layer: ([^(\n]+) \(ARCHITECTURE\.md\)\.\n`)
+
 // TestArchitectureListsEveryFile keeps ARCHITECTURE.md true: every source
 // file of the module's packages (not the nested modules, examples or test
-// files) is listed there with its job.
+// files) is listed there with its job, and opens, after its package
+// clause, with a line naming its layer.
 func TestArchitectureListsEveryFile(t *testing.T) {
 	doc, err := os.ReadFile("ARCHITECTURE.md")
 	if err != nil {
@@ -28,6 +34,14 @@ func TestArchitectureListsEveryFile(t *testing.T) {
 		}
 		if !strings.Contains(string(doc), "`"+filepath.ToSlash(path)+"`") {
 			t.Errorf("ARCHITECTURE.md does not list %s", path)
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		layer := layerLine.FindSubmatch(src)
+		if layer == nil || !strings.Contains(string(doc), "**"+string(layer[1])+"**") {
+			t.Errorf("%s does not open with a line naming one of ARCHITECTURE.md's layers (// Layer: Name (ARCHITECTURE.md).)", path)
 		}
 		return nil
 	})

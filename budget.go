@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Transport and retry (ARCHITECTURE.md).
+
 import (
 	"fmt"
 	"sync"

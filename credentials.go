@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Credentials and redaction (ARCHITECTURE.md).
+
 import (
 	"context"
 	"errors"

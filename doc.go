@@ -53,3 +53,5 @@
 // and idempotency semantics and fault injection, for testing code that uses
 // concord.
 package concord
+
+// Layer: Resources and pages (ARCHITECTURE.md).

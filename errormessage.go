@@ -1,6 +1,8 @@
 package concord
 
-// Requests and responses: the server's own message in an error response,
+// Layer: Requests and responses (ARCHITECTURE.md).
+
+// The server's own message in an error response,
 // read from each common error format, so that an APIError shows what the
 // API said ("Validation Failed") and not only its status.
 

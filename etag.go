@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Versions and cache (ARCHITECTURE.md).
+
 import (
 	"fmt"
 	"strings"

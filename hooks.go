@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Hooks (ARCHITECTURE.md).
+
 import (
 	"context"
 	"log/slog"

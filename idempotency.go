@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Requests and responses (ARCHITECTURE.md).
+
 import (
 	"bytes"
 	"crypto/rand"

@@ -1,6 +1,8 @@
 package concord
 
-// Conflict loop and merges: the lock mode. Optimistic concurrency keeps
+// Layer: Conflict loop and merges (ARCHITECTURE.md).
+
+// The lock mode. Optimistic concurrency keeps
 // updates only where the server checks a precondition and writes
 // atomically; some servers do not (Apache mod_dav's If-Match is not
 // atomic, some ignore If-Match) but offer a lock (WebDAV LOCK, an Azure

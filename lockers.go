@@ -1,6 +1,8 @@
 package concord
 
-// Conflict loop and merges: the Lockers of real servers, WebDAV locks
+// Layer: Conflict loop and merges (ARCHITECTURE.md).
+
+// The Lockers of real servers, WebDAV locks
 // (RFC 4918: Apache mod_dav, nginx's dav-ext module, lighttpd) and Azure
 // Blob leases.
 

@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Resources and pages (ARCHITECTURE.md).
+
 import (
 	"bytes"
 	"context"

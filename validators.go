@@ -1,6 +1,8 @@
 package concord
 
-// Versions and cache: whether a server's ETags identify content. An ETag
+// Layer: Versions and cache (ARCHITECTURE.md).
+
+// Whether a server's ETags identify content. An ETag
 // is a validator only if a change of content changes it; a server whose
 // strong ETag is a file time of one-second resolution (nginx's
 // "mtime-size") serves one tag for two contents written within a second.

@@ -1,5 +1,7 @@
 package concord
 
+// Layer: Conflict loop and merges (ARCHITECTURE.md).
+
 import (
 	"bytes"
 	"context"

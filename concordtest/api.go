@@ -10,6 +10,8 @@
 // clients by hand. Every method is safe for concurrent use.
 package concordtest
 
+// Layer: Test kit (ARCHITECTURE.md).
+
 import (
 	"math/rand/v2"
 	"net/http"

@@ -1,5 +1,7 @@
 package concordtest
 
+// Layer: Test kit (ARCHITECTURE.md).
+
 import (
 	"net/http"
 	"net/url"

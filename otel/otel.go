@@ -8,6 +8,8 @@
 //	c, err := concord.New(base, concord.WithHooks(otel.Hooks(tp, mp)))
 package otel
 
+// Layer: Nested modules (ARCHITECTURE.md).
+
 import (
 	"context"
 	"fmt"

@@ -1,5 +1,7 @@
 package main
 
+// Layer: Commands (ARCHITECTURE.md).
+
 import (
 	"bytes"
 	"context"

@@ -37,6 +37,8 @@
 // stay out of shell history.
 package main
 
+// Layer: Commands (ARCHITECTURE.md).
+
 import (
 	"context"
 	"encoding/base64"

@@ -1,5 +1,7 @@
 package main
 
+// Layer: Commands (ARCHITECTURE.md).
+
 // The checks that write, on the probe's own scratch items. Every verdict
 // rests on what changed on the server, read back after the request, never
 // on a status alone: a write "went through" when a read shows its nonce, a

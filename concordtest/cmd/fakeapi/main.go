@@ -11,6 +11,8 @@
 // /{collection}/{id}. Flags select the API's behavior and faults.
 package main
 
+// Layer: Test kit (ARCHITECTURE.md).
+
 import (
 	"context"
 	"errors"
