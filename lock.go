@@ -100,7 +100,7 @@ var errLockLost = errors.New("concord: the lock was lost")
 // (Apache mod_dav, seen) then costs a round, not the call.
 func locked[T any](r *Resource[T], ctx context.Context, cl *call, u string, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
-		lo, h, _, err := r.hold(ctx, u, o)
+		lo, h, err := r.hold(ctx, u, o)
 		if err != nil {
 			return nil, err
 		}
@@ -114,39 +114,39 @@ func locked[T any](r *Resource[T], ctx context.Context, cl *call, u string, o *c
 
 // held is a call's hold on the server's lock of one item.
 type held struct {
-	lease   Lease
-	created bool          // taking the lock created the item, empty
-	stop    chan struct{} // closed to stop the refresher
-	done    sync.WaitGroup
+	lease Lease
+	stop  chan struct{} // closed to stop the refresher
+	done  sync.WaitGroup
 }
 
 // hold takes the lock on u when the resource has WithLocks, and returns
-// the call's options with the lock's proof on every request, and the hold
-// (nil without WithLocks, or when the locker needs the item to exist and
-// it does not: then notFound is true and the call goes on unlocked, or
-// fails, as it decides).
-func (r *Resource[T]) hold(ctx context.Context, u string, o *callOptions) (_ *callOptions, h *held, notFound bool, err error) {
+// the call's options with the lock's proof on every request, and the hold.
+// The hold is nil without WithLocks, and when the locker needs the item to
+// exist and it does not: the call then goes on unlocked, and finds the
+// item missing as it would without the lock (a create stays create-only
+// by If-None-Match: *).
+func (r *Resource[T]) hold(ctx context.Context, u string, o *callOptions) (*callOptions, *held, error) {
 	if o.locker == nil {
-		return o, nil, false, nil
+		return o, nil, nil
 	}
 	lease, err := r.c.acquire(ctx, o.locker, u, o.lockTTL)
 	if errors.Is(err, ErrNotFound) {
-		return o, nil, true, nil
+		return o, nil, nil
 	}
 	if err != nil {
-		return nil, nil, false, err
+		return nil, nil, err
 	}
-	h = &held{lease: lease, created: lease.Created(), stop: make(chan struct{})}
+	h := &held{lease: lease, stop: make(chan struct{})}
 	h.done.Add(1)
 	go r.c.keepLocked(ctx, h, u, o.lockTTL)
 	locked := *o
-	locked.lockHeld, locked.lockCreated = true, h.created
+	locked.lockHeld, locked.lockCreated = true, lease.Created()
 	locked.header = o.header.Clone()
 	if locked.header == nil {
 		locked.header = make(http.Header)
 	}
 	lease.Apply(locked.header)
-	return &locked, h, false, nil
+	return &locked, h, nil
 }
 
 // release stops refreshing and gives the lock up, with a deadline of its

@@ -107,11 +107,17 @@ func (p *prober) writes(ctx context.Context) {
 		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "no stale version (If-Match or in the body) was refused: each stale write took effect",
 			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
 	}
-	// A write without any precondition.
-	body, _ := withNonce(stripMember(cur.body, f.member))
-	uncond := p.send(ctx, t.method, t.write, jsonHeader(), body)
-	p.add(finding{Property: "unconditional write", Verdict: yesNo(uncond.status == http.StatusPreconditionRequired, "refused with 428", yesNo(uncond.ok(), "accepted", "refused ("+status(uncond)+")")),
-		Evidence: t.method + " without If-Match -> " + status(uncond), Concord: "never sends one unless WithUnconditional; answers 428 by fetching the version"})
+	// A write without any precondition, read back.
+	uncond, _, took := p.write(ctx, t, t.method, jsonHeader(), stripMember(cur.body, f.member))
+	verdict := "refused (" + status(uncond) + ")"
+	switch {
+	case took:
+		verdict = "accepted"
+	case uncond.status == http.StatusPreconditionRequired:
+		verdict = "refused with 428"
+	}
+	p.add(finding{Property: "unconditional write", Verdict: verdict, Evidence: t.method + " without If-Match -> " + status(uncond) + ", " + yesNo(took, "took effect", "no change"),
+		Concord: "never sends one unless WithUnconditional; answers 428 by fetching the version"})
 	p.ifNoneMatch(ctx, t, &f)
 	p.keys(ctx, t, &f)
 	p.mergePatch(ctx, t, &f)
