@@ -133,7 +133,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if sender.Transport == nil {
 		sender.Transport = http.DefaultTransport
 	}
-	sender.Transport = &attemptTransport{next: sender.Transport, timeout: c.retry.AttemptTimeout}
+	sender.Transport = &attemptTransport{next: sender.Transport, deadlines: &sharedDeadlines{timeout: c.retry.AttemptTimeout}}
 	sender.CheckRedirect = c.redirectPolicy(sender.CheckRedirect)
 	c.sender = &sender
 	c.conflict = c.conflict.withDefaults()
@@ -230,7 +230,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response,
 	if req == nil {
 		return nil, errors.New("concord: Do needs a request")
 	}
-	cl := c.newCall()
+	cl := c.newCall(ctx)
 	defer func() { c.callDone(ctx, "Do", "", "", cl, 0, err) }()
 	method := req.Method
 	if method == "" {
@@ -311,8 +311,7 @@ func setIfMatch(o *outgoing, tag ETag) error {
 	if tag.IsWeak() {
 		return fmt.Errorf("%w: weak ETag %s cannot satisfy If-Match (strong comparison)", ErrInvalidETag, tag)
 	}
-	o.header.Set("If-Match", string(tag))
-	o.conditional = true
+	o.ifMatch, o.conditional = string(tag), true
 	return nil
 }
 
@@ -338,24 +337,83 @@ func appendQuery(u, rawQuery string) string {
 
 // call is the state of one logical call: its ID and the transport retries
 // it may still spend, shared by every request it sends.
+//
+// A call is also the context of its requests: it answers attemptsKey with
+// its attempt state, which go-retryablehttp's hooks find there, and leaves
+// everything else to the caller's context. Being its own context saves a
+// context.WithValue on every call.
 type call struct {
-	retry        RetryPolicy // the client's, or the call's own (WithCallRetryPolicy)
+	ctx          context.Context // the caller's
+	retry        RetryPolicy     // the client's, or the call's own (WithCallRetryPolicy)
 	id           string
 	started      time.Time // when the call began: its duration, and its conflict time budget
 	retriesLeft  int
 	retries      int
-	requests     int          // attempts concord made
-	writes       int          // of those, attempts of a write
-	token        string       // the bearer token the last attempt carried
-	refusedToken string       // a token the server answered 401 to
-	wire         atomic.Int32 // requests written on the wire, net/http's own resends included
-	// trace counts wire for writes. It is set once per call and never
-	// reset: net/http may call it after RoundTrip has returned.
-	trace httptrace.ClientTrace
+	requests     int    // attempts concord made
+	writes       int    // of those, attempts of a write
+	token        string // the bearer token the last attempt carried
+	refusedToken string // a token the server answered 401 to
+	// wire counts the requests of writes that may have reached the
+	// server: one for each attempt, and one for each resend net/http made
+	// on its own (see resendBody and traceResends).
+	wire atomic.Int32
+	// getBody is the GetBody of the call's writes with a body, made once
+	// per call; trace counts the resends of writes without one. Neither
+	// is reset: net/http may call them after RoundTrip has returned.
+	getBody    func() (io.ReadCloser, error)
+	trace      httptrace.ClientTrace
+	resentOnce atomic.Bool // the current attempt's request was written once
 	// attempt is the state of the request being sent; the call's requests
 	// go one at a time, so one serves them all, an allocation saved.
 	attempt attempts
 }
+
+// Deadline, Done and Err are the caller's.
+func (cl *call) Deadline() (time.Time, bool) { return cl.ctx.Deadline() }
+func (cl *call) Done() <-chan struct{}       { return cl.ctx.Done() }
+func (cl *call) Err() error                  { return cl.ctx.Err() }
+
+// Value answers attemptsKey with the call's attempt state, and any other
+// key from the caller's context.
+func (cl *call) Value(key any) any {
+	if _, ok := key.(attemptsKey); ok {
+		return &cl.attempt
+	}
+	return cl.ctx.Value(key)
+}
+
+// resendBody returns the GetBody of the call's writes: net/http calls it to
+// send a body again (its own resend of a keyed write over a reused
+// connection that broke, or a redirect), so each call is a request more
+// that may have reached the server.
+func (cl *call) resendBody() func() (io.ReadCloser, error) {
+	if cl.getBody == nil {
+		cl.getBody = func() (io.ReadCloser, error) {
+			cl.wire.Add(1)
+			return bodyReader(cl.attempt.out.body), nil
+		}
+	}
+	return cl.getBody
+}
+
+// traceResends returns the trace that counts what net/http writes of a
+// write without a body beyond once an attempt: it resends such a request
+// when it carries an Idempotency-Key, without a GetBody to tell.
+func (cl *call) traceResends() *httptrace.ClientTrace {
+	if cl.trace.WroteRequest == nil {
+		cl.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil && cl.resentOnce.Swap(true) {
+				cl.wire.Add(1)
+			}
+		}
+	}
+	return &cl.trace
+}
+
+// bodyReader is one sending of a write's body: a *bytes.Reader in a
+// NopCloser, which net/http knows to be in memory, so it writes the body
+// with the headers instead of flushing them first.
+func bodyReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
 
 // override replaces the call's retry policy with p, whose zero (or
 // negative) fields keep the call's values. It is used before the call
@@ -390,12 +448,13 @@ func (cl *call) override(p *RetryPolicy) {
 }
 
 // sent returns how many requests the call has sent: concord's attempts,
-// and the writes net/http resent on its own beyond them (only writes are
-// traced; a transport that reports none adds nothing).
+// and the writes net/http resent on its own beyond them.
 func (cl *call) sent() int { return cl.requests + max(0, int(cl.wire.Load())-cl.writes) }
 
-func (c *Client) newCall() *call {
-	cl := &call{retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1, started: c.clock.Now()}
+// newCall starts a call made under ctx. Every request of the call is made
+// under ctx, through the call (see call.Value).
+func (c *Client) newCall(ctx context.Context) *call {
+	cl := &call{ctx: ctx, retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1, started: c.clock.Now()}
 	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
 		// Only pay for an ID when something will read it.
 		cl.id, _ = newUUIDKey()
@@ -413,6 +472,7 @@ type outgoing struct {
 	body        []byte
 	contentType string // default application/json when there is a body
 	key         string // idempotency key, if any
+	ifMatch     string // If-Match: the version a write is conditional on
 	ifNoneMatch string // If-None-Match: "*" for a create, a tag to revalidate
 	conditional bool   // carries a version: If-Match or a body version
 	createOnly  bool   // carries If-None-Match: *
@@ -426,7 +486,7 @@ type outgoing struct {
 func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response, error) {
 	waiting := c.waitingBackOff()
 	for round := 1; ; round++ {
-		resp, err := c.send(ctx, cl, o)
+		resp, err := c.send(cl, o)
 		if err == nil || o.key == "" {
 			return resp, err
 		}
@@ -463,35 +523,30 @@ func (c *Client) wait(ctx context.Context, d time.Duration) error {
 	return c.clock.Sleep(ctx, d)
 }
 
-// send makes one request, with transport retries, and reads its response.
-func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, error) {
-	var body any
-	if o.body != nil {
-		body = o.body
-	}
+// send makes one request of the call, under its context, with transport
+// retries, and reads its response.
+func (c *Client) send(cl *call, o *outgoing) (Response, error) {
 	// The attempt state holds a copy of o, so that o stays on its caller's
 	// stack.
 	a := &cl.attempt
 	*a = attempts{c: c, call: cl, out: *o}
-	if !readOnly(o.method) && cl.trace.WroteRequest == nil {
-		cl.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				cl.wire.Add(1)
-			}
-		}
-	}
 	target := o.url
 	if c.baseQuery != "" {
 		// Added here, at the last moment, so that no URL concord shows or
 		// keys its cache by carries it.
 		target = appendQuery(target, c.baseQuery)
 	}
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptsKey{}, a), o.method, target, body)
+	// concord gives go-retryablehttp no body, and sets each attempt's
+	// itself (here and in prepareRetry): go-retryablehttp's own handling
+	// costs five allocations a write, and its GetBody could not count
+	// net/http's resends.
+	req, err := retryablehttp.NewRequestWithContext(cl, o.method, target, nil)
 	if err != nil {
 		return Response{}, fmt.Errorf("concord: building %s %s: %w", o.method, c.redact.url(o.url), err)
 	}
+	a.setBody(req.Request)
 	c.setHeader(req.Header, cl, o)
-	if err := c.authorize(ctx, req.Request, cl); err != nil {
+	if err := c.authorize(cl.ctx, req.Request, cl); err != nil {
 		return Response{}, err
 	}
 	hresp, err := c.transport.Do(req)
@@ -509,7 +564,7 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 		if tag, err := ParseETag(v); err == nil {
 			resp.ETag = tag
 		} else if c.logger != nil {
-			c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: ignoring malformed ETag", slog.String("url", c.redact.url(o.url)), slog.String("error", err.Error()))
+			c.logger.LogAttrs(cl.ctx, slog.LevelWarn, "concord: ignoring malformed ETag", slog.String("url", c.redact.url(o.url)), slog.String("error", err.Error()))
 		}
 	}
 	if a.bodyErr != nil {
@@ -528,7 +583,8 @@ func (c *Client) send(ctx context.Context, cl *call, o *outgoing) (Response, err
 
 // setHeader fills h with an attempt's headers, before any credential: the
 // client's defaults, the request's own, then concord's (content type,
-// If-None-Match, idempotency key, invocation ID and attempt number). Every
+// If-Match, If-None-Match, idempotency key, invocation ID and attempt
+// number). Every
 // attempt starts from these, so that a signer signs exactly what is sent
 // and never sees an earlier attempt's signature.
 func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
@@ -541,13 +597,17 @@ func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
 	// The values concord adds share one backing array: one allocation
 	// instead of one per header. Each is its own full slice, so an Add to
 	// one (by a signer, say) cannot write into the next.
-	var names, values [5]string
+	var names, values [concordHeaders]string
 	n := 0
 	if o.body != nil && h.Get("Content-Type") == "" {
 		names[n], values[n] = "Content-Type", o.contentType
 		if o.contentType == "" {
 			values[n] = "application/json"
 		}
+		n++
+	}
+	if o.ifMatch != "" {
+		names[n], values[n] = "If-Match", o.ifMatch
 		n++
 	}
 	if o.ifNoneMatch != "" {
@@ -568,6 +628,11 @@ func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
 		h[names[i]] = shared[i : i+1 : i+1]
 	}
 }
+
+// concordHeaders is how many headers setHeader may add: Content-Type,
+// If-Match, If-None-Match, the idempotency key, the invocation ID and the
+// attempt number.
+const concordHeaders = 6
 
 // apiError builds the error for a response that was not a success,
 // classifying conflicts.

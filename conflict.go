@@ -438,7 +438,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 		// write at all.
 		out.conditional = true
 	case w.base.version != "":
-		if body, err = r.c.applyVersion(o.versioner, w.base.version, out.ensureHeader(), q, body); err != nil {
+		if body, err = r.c.applyVersion(o.versioner, w.base.version, &out, q, body); err != nil {
 			return outgoing{}, nil, err
 		}
 		out.conditional = true

@@ -64,7 +64,7 @@ var nextLinkMembers = []string{"@odata.nextLink", "odata.nextLink", "nextLink"}
 // client's base URL is refused, since the client's headers carry
 // credentials.
 func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (page *Page[T], err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)

@@ -44,7 +44,7 @@ func TestDefaultAttemptTimeout(t *testing.T) {
 	if got := c.retry.AttemptTimeout; got != 30*time.Second {
 		t.Errorf("default AttemptTimeout = %v; want 30s", got)
 	}
-	if got := c.sender.Transport.(*attemptTransport).timeout; got != DefaultAttemptTimeout {
+	if got := c.sender.Transport.(*attemptTransport).deadlines.timeout; got != DefaultAttemptTimeout {
 		t.Errorf("transport's attempt timeout = %v; want %v", got, DefaultAttemptTimeout)
 	}
 }

@@ -3,6 +3,7 @@ package concord
 // Layer: Resources and pages (ARCHITECTURE.md).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -155,7 +156,7 @@ type route struct {
 // holds a version with a strong or weak ETag, it asks with If-None-Match
 // and reuses the remembered body on 304 Not Modified.
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (res *Result[T], err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
@@ -256,7 +257,7 @@ func decode[T any](c *Client, resp *Response, method, u string, v *T) error {
 // reports the key still in progress, Create waits and resends it.
 // WithoutIdempotencyKey sends the create once, without retries.
 func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
@@ -311,7 +312,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 // Create, a POST to the collection that the API answers with 409 when the
 // key is taken.
 func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CreateOption) (res *Result[T], err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
@@ -402,12 +403,18 @@ func versionPath(v Versioner) []string {
 // written builds the result of a successful write and remembers the new
 // version. A response without a body stands for the body that was sent, as
 // RFC 9110 allows only when the server stored it unchanged and says so with
-// an ETag; without a version the resource is forgotten and refetched when
+// an ETag, and so does one with exactly the bytes sent: the result's Value
+// is then v. Without a version the resource is forgotten and refetched when
 // next needed.
 func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *callOptions, conflicts int) *Result[T] {
 	res := &Result[T]{Value: v, Conflicts: conflicts, Response: *resp}
-	body := sent
-	if len(resp.Body) > 0 && representation(o.versioner, resp.Body) {
+	body, encoded := sent, true
+	if len(resp.Body) > 0 && bytes.Equal(resp.Body, sent) {
+		// The server answered with the bytes it was sent, which v encodes
+		// to: decoding them again would cost as much as the write.
+		body = resp.Body
+	} else if len(resp.Body) > 0 && representation(o.versioner, resp.Body) {
+		encoded = false
 		res.Value = *new(T)
 		if err := decode(r.c, resp, "", u, &res.Value); err == nil {
 			body = resp.Body
@@ -420,7 +427,7 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	if res.Version = o.versioner.Version(resp.Header, resp.Body); res.Version == "" {
 		res.Version = o.versioner.Version(resp.Header, body)
 	}
-	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body})
+	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body, encoded: encoded && body != nil})
 	return res
 }
 
@@ -467,7 +474,7 @@ func representation(v Versioner, body []byte) bool {
 // effect on an attempt whose response was lost, is the success it was. A
 // missing item returns an error matching ErrNotFound.
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption) (err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, 0, err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
@@ -597,7 +604,7 @@ func (d *deletion[T]) request() (outgoing, error) {
 	q := cloneValues(o.query)
 	switch {
 	case d.version != "":
-		if _, err := r.c.applyVersion(o.versioner, d.version, out.ensureHeader(), q, nil); err != nil {
+		if _, err := r.c.applyVersion(o.versioner, d.version, &out, q, nil); err != nil {
 			return outgoing{}, err
 		}
 		out.conditional = true

@@ -349,6 +349,12 @@ type attempts struct {
 	stopDelay time.Duration // the wait that was refused
 	prior     []error       // errors of the attempts that were retried
 
+	// attemptCtx is the context of the attempt in flight, when it has a
+	// deadline of its own; cancel ends it, when the deadline is its alone
+	// (see attemptTransport).
+	attemptCtx context.Context
+	cancel     context.CancelFunc
+
 	body      []byte // the final response's body (or its bounded prefix)
 	truncated bool
 	bodyErr   error     // reading the final body failed
@@ -369,9 +375,10 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if resp.StatusCode < 300 && !readOnly(a.out.method) {
 			a.wrote = true
 		}
-		a.body, a.truncated, a.bodyErr = a.c.readBody(resp)
+		a.body, a.truncated, a.bodyErr = a.readBody(resp)
 		err = a.bodyErr
 	}
+	a.endAttempt()
 	err = a.c.redact.err(err)
 	if a.c.hooks.OnAttemptDone != nil {
 		status := 0
@@ -453,14 +460,25 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 // (zero) backoff: concord waits here, through its Clock, so the wait is
 // cancellable and testable.
 func (a *attempts) prepareRetry(req *http.Request) error {
-	if err := a.c.clock.Sleep(req.Context(), a.delay); err != nil {
+	if err := a.c.clock.Sleep(a.call.ctx, a.delay); err != nil {
 		return err
 	}
 	// A fresh header: the shallow copy go-retryablehttp made shares the
 	// last attempt's, signature and token included.
-	req.Header = make(http.Header, len(a.c.header)+len(a.out.header)+5)
+	req.Header = make(http.Header, len(a.c.header)+len(a.out.header)+concordHeaders)
 	a.c.setHeader(req.Header, a.call, &a.out)
-	return a.c.authorize(req.Context(), req, a.call)
+	a.setBody(req)
+	return a.c.authorize(a.call.ctx, req, a.call)
+}
+
+// setBody gives an attempt of a write its body, a reader of its own, and
+// the GetBody through which net/http sends it again.
+func (a *attempts) setBody(req *http.Request) {
+	if len(a.out.body) == 0 {
+		return
+	}
+	req.Body, req.GetBody = bodyReader(a.out.body), a.call.resendBody()
+	req.ContentLength = int64(len(a.out.body))
 }
 
 // beforeAttempt is go-retryablehttp's RequestLogHook: it tells the hooks.
@@ -499,7 +517,8 @@ func (a *attempts) applied(err error) error {
 // readBody reads a response body and closes it. A success body is read in
 // full up to the client's limit; an error body is read up to a bounded
 // prefix, so a huge error page costs a few kilobytes.
-func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err error) {
+func (a *attempts) readBody(resp *http.Response) (body []byte, truncated bool, err error) {
+	c := a.c
 	defer resp.Body.Close()
 	limit := c.maxErrorBody
 	success := resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified
@@ -510,7 +529,7 @@ func (c *Client) readBody(resp *http.Response) (body []byte, truncated bool, err
 	}
 	body, err = readAll(resp.Body, resp.ContentLength, limit+1)
 	if err != nil {
-		return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, err)
+		return nil, false, fmt.Errorf("concord: reading the %d response body: %w", resp.StatusCode, a.attemptError(err))
 	}
 	if int64(len(body)) > limit {
 		if success {

@@ -28,7 +28,7 @@ type roundTripper struct{ c *Client }
 
 func (rt roundTripper) RoundTrip(req *http.Request) (_ *http.Response, err error) {
 	c := rt.c
-	cl := c.newCall()
+	cl := c.newCall(req.Context())
 	defer func() { c.callDone(req.Context(), "RoundTrip", "", "", cl, 0, err) }()
 	u := req.URL.String()
 	if !strings.HasPrefix(u, c.base+"/") && u != c.base {

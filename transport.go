@@ -6,58 +6,74 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // attemptTransport is the RoundTripper under go-retryablehttp. It bounds
-// each attempt in time, body included, and counts the requests that really
-// went on the wire. It also hides the next transport's
+// each attempt in time, body included, and counts the requests of a write
+// that may have reached the server. It also hides the next transport's
 // CloseIdleConnections: go-retryablehttp calls it whenever it gives up on a
 // request, which would drop the pooled connections of every other call
 // sharing the transport.
 type attemptTransport struct {
-	next    http.RoundTripper
-	timeout time.Duration
+	next http.RoundTripper
+	// deadlines serves the attempts of calls whose context has no
+	// cancellation of its own, with the client's attempt timeout.
+	deadlines *sharedDeadlines
 }
 
-// RoundTrip sends one attempt under its own deadline, which ends when its
-// body is closed. The deadline covers the whole attempt, so a server that
-// sends headers and then drips the body one byte at a time cannot hold the
-// call (and the resource's write turn) for longer than the timeout.
+// RoundTrip sends one attempt under its deadline. The deadline covers the
+// whole attempt, body included (checkRetry reads the body, then ends the
+// attempt), so a server that sends headers and then drips the body one
+// byte at a time cannot hold the call (and the resource's write turn) for
+// longer than the timeout.
+//
+// The deadline costs nothing when the caller's comes first, as a server
+// handler's usually does: the attempt then runs under the caller's alone.
+// A caller without cancellation (context.Background()) shares a deadline
+// with the client's other attempts of the same moment (sharedDeadlines),
+// which costs no timer. Only a caller whose context can be cancelled but
+// ends later than the attempt gets a context.WithTimeout of its own.
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	timeout := t.timeout
-	a, ok := req.Context().Value(attemptsKey{}).(*attempts)
-	if ok {
-		timeout = a.call.retry.AttemptTimeout
-	}
+	a := attemptsOf(req.Context())
+	a.endAttempt() // a redirect's previous request, read and closed by net/http
 	ctx := req.Context()
-	if ok && !readOnly(req.Method) && a.call.trace.WroteRequest != nil {
-		// net/http's Transport itself resends a request that carries an
-		// Idempotency-Key when a reused connection breaks, so concord's
-		// own count of attempts can be short: count what was written.
-		// (Only for writes: a read resent does no harm.)
-		ctx = httptrace.WithClientTrace(ctx, &a.call.trace)
+	if !readOnly(req.Method) {
+		a.call.wire.Add(1)
+		if req.Body == nil && req.Header.Get(a.c.keyHeader) != "" {
+			// net/http's Transport itself resends a request without a body
+			// that carries an Idempotency-Key when a reused connection
+			// breaks: count what was written. (A write with a body is
+			// counted by its GetBody, which such a resend calls; see
+			// call.resendBody.)
+			a.call.resentOnce.Store(false)
+			ctx = httptrace.WithClientTrace(ctx, a.call.traceResends())
+		}
 	}
+	timeout := a.call.retry.AttemptTimeout
 	if deadline, set := ctx.Deadline(); set && time.Until(deadline) <= timeout {
 		// The caller's deadline comes first and bounds the attempt, body
-		// included: an attempt deadline of its own would change nothing
-		// but cost a context, a timer and a body wrapper.
+		// included: an attempt deadline of its own would change nothing.
 		if ctx != req.Context() {
 			req = req.WithContext(ctx)
 		}
 		return t.next.RoundTrip(req)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errAttemptTimedOut)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if ctx.Done() == nil && timeout == t.deadlines.timeout {
+		a.attemptCtx = t.deadlines.attach(ctx)
+	} else {
+		a.attemptCtx, a.cancel = context.WithTimeoutCause(ctx, timeout, errAttemptTimedOut)
+	}
+	resp, err := t.next.RoundTrip(req.WithContext(a.attemptCtx))
 	if err != nil {
-		err = attemptError(ctx, timeout, err)
-		cancel()
+		err = a.attemptError(err)
+		a.endAttempt()
 		return nil, err
 	}
-	resp.Body = &attemptBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, timeout: timeout}
 	return resp, nil
 }
 
@@ -84,31 +100,75 @@ func (e *AttemptTimeoutError) Timeout() bool { return true }
 
 // attemptError replaces the error of an attempt whose own deadline ended
 // it, so that it does not read as the caller's context.DeadlineExceeded.
-func attemptError(ctx context.Context, limit time.Duration, err error) error {
-	if err != nil && errors.Is(context.Cause(ctx), errAttemptTimedOut) {
-		return &AttemptTimeoutError{Limit: limit}
+func (a *attempts) attemptError(err error) error {
+	if err != nil && a.attemptCtx != nil && errors.Is(context.Cause(a.attemptCtx), errAttemptTimedOut) {
+		return &AttemptTimeoutError{Limit: a.call.retry.AttemptTimeout}
 	}
 	return err
 }
 
-// attemptBody ends its attempt's deadline when it is closed.
-type attemptBody struct {
-	io.ReadCloser
-	ctx     context.Context
-	cancel  context.CancelFunc
+// endAttempt releases the attempt's own deadline, if it has one, once its
+// response is read (or it failed).
+func (a *attempts) endAttempt() {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.attemptCtx, a.cancel = nil, nil
+}
+
+// sharedDeadlines hands the attempts of calls without cancellation a
+// deadline shared with the attempts that start at about the same time,
+// instead of a timer each: an attempt that starts at t ends between
+// t+timeout and t+timeout+timeout/deadlineSlices. A new shared deadline is
+// made when the current one would end too soon for a new attempt, so at
+// most deadlineSlices+1 are pending at once; each ends, and frees its
+// timer, by itself.
+type sharedDeadlines struct {
 	timeout time.Duration
+	current atomic.Pointer[sharedDeadline]
+	mu      sync.Mutex // held to replace current
 }
 
-func (b *attemptBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		err = attemptError(b.ctx, b.timeout, err)
+// deadlineSlices is how many shared deadlines an attempt timeout is cut
+// into: an attempt may run up to 1/16 longer than its timeout (at most
+// 1.9 s over the default 30 s).
+const deadlineSlices = 16
+
+type sharedDeadline struct {
+	context.Context
+	until  time.Time
+	cancel context.CancelFunc // kept for vet; the deadline ends it
+}
+
+// attach returns a context with the values of ctx, which has no Done
+// channel, and a shared deadline at least the timeout away.
+func (s *sharedDeadlines) attach(ctx context.Context) context.Context {
+	now := time.Now()
+	d := s.current.Load()
+	if d == nil || d.until.Sub(now) < s.timeout {
+		s.mu.Lock()
+		if d = s.current.Load(); d == nil || d.until.Sub(now) < s.timeout {
+			d = &sharedDeadline{until: now.Add(s.timeout + s.timeout/deadlineSlices)}
+			d.Context, d.cancel = context.WithDeadlineCause(context.Background(), d.until, errAttemptTimedOut)
+			s.current.Store(d)
+		}
+		s.mu.Unlock()
 	}
-	return n, err
+	return &sharedDeadlineContext{Context: d, values: ctx}
 }
 
-func (b *attemptBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
+// sharedDeadlineContext is a shared deadline with one call's values. The
+// deadline's own context answers the lookups the call's values do not
+// (the standard library's own key among them, through which net/http
+// registers its request under the shared deadline without a goroutine).
+type sharedDeadlineContext struct {
+	context.Context
+	values context.Context
+}
+
+func (c *sharedDeadlineContext) Value(key any) any {
+	if v := c.values.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
 }

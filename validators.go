@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 )
 
@@ -50,11 +49,23 @@ func (c *Client) revalidates() bool { return !c.etagsUnreliable.Load() }
 // terms. A condition on an ETag is refused once the client has seen the
 // server serve one ETag for two contents, since it could let a stale
 // write through: the error wraps ErrETagUnreliable.
-func (c *Client) applyVersion(v Versioner, version string, h http.Header, q url.Values, body []byte) ([]byte, error) {
-	if _, tags := v.(ETagVersion); tags && c.etagsUnreliable.Load() {
+//
+// ETagVersion's If-Match goes in o.ifMatch, a value setHeader adds, instead
+// of a header map of the request's own: the map cost an allocation on
+// every conditional write.
+func (c *Client) applyVersion(v Versioner, version string, o *outgoing, q url.Values, body []byte) ([]byte, error) {
+	tags, ok := v.(ETagVersion)
+	if !ok {
+		return v.Apply(version, o.ensureHeader(), q, body)
+	}
+	if c.etagsUnreliable.Load() {
 		return nil, fmt.Errorf("%w: a write conditional on ETag %s could overwrite a newer version; use another Versioner, or WithTrustedETags", ErrETagUnreliable, version)
 	}
-	return v.Apply(version, h, q, body)
+	if err := tags.check(version); err != nil {
+		return nil, err
+	}
+	o.ifMatch = version
+	return body, nil
 }
 
 // WithTrustedETags turns off the check that a server's ETags identify

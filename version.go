@@ -54,15 +54,23 @@ func (ETagVersion) Version(h http.Header, _ []byte) string {
 // Apply sets If-Match, or returns an error wrapping ErrNoVersion for a
 // malformed tag, or a weak one unless Opaque.
 func (v ETagVersion) Apply(version string, h http.Header, _ url.Values, body []byte) ([]byte, error) {
-	tag, err := ParseETag(version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoVersion, err)
-	}
-	if tag.IsWeak() && !v.Opaque {
-		return nil, fmt.Errorf("%w: the server sent only the weak ETag %s, which If-Match cannot use", ErrNoVersion, tag)
+	if err := v.check(version); err != nil {
+		return nil, err
 	}
 	h.Set("If-Match", version)
 	return body, nil
+}
+
+// check returns the error Apply returns for version, or nil.
+func (v ETagVersion) check(version string) error {
+	tag, err := ParseETag(version)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoVersion, err)
+	}
+	if tag.IsWeak() && !v.Opaque {
+		return fmt.Errorf("%w: the server sent only the weak ETag %s, which If-Match cannot use", ErrNoVersion, tag)
+	}
+	return nil
 }
 
 // BodyVersion reads and writes the version as a member of the JSON

@@ -28,6 +28,11 @@ type snapshot struct {
 	version string
 	etag    ETag
 	body    []byte
+	// encoded: body is bytes concord encoded from a T and wrote, which
+	// the server stored as they were (it answered without a body, or
+	// with the same bytes), so a T decoded from body encodes to body
+	// again (see Resource.update).
+	encoded bool
 }
 
 // versionCache remembers snapshots per resource URL within a byte budget,

@@ -32,7 +32,7 @@ import (
 // client does move it: goroutines that share a client and read the same
 // item should pass WithBaseVersion.
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, conflictsOf(res, err), err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
@@ -85,7 +85,7 @@ func (r *Resource[T]) replace(ctx context.Context, cl *call, id, u string, mine 
 // that resource through the same client: such a write fails at once with
 // ErrReentrantWrite.
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...WriteOption) (res *Result[T], err error) {
-	cl := r.c.newCall()
+	cl := r.c.newCall(ctx)
 	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, conflictsOf(res, err), err) }()
 	o := withOptions(&r.base, opts)
 	cl.override(o.retry)
@@ -121,11 +121,18 @@ func (r *Resource[T]) update(ctx context.Context, cl *call, u string, mutate fun
 		if err := decode(r.c, &Response{Body: base.body}, http.MethodGet, u, &mine); err != nil {
 			return nil, err
 		}
-		// The no-op check compares encodings of T before and after mutate:
-		// one encode more, instead of decoding both into generic maps.
-		before, err := json.Marshal(mine)
-		if err != nil {
-			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
+		// The no-op check compares encodings of T before and after mutate.
+		// The encoding before is the base's body itself when that is
+		// concord's own encoding of a T (base.encoded): decoding and
+		// encoding it again gives the same bytes. Otherwise T is encoded
+		// once more before mutate, since the server's bytes may differ
+		// from T's encoding of the same state (members T lacks, spacing).
+		var before []byte
+		var err error
+		if !base.encoded {
+			if before, err = json.Marshal(mine); err != nil {
+				return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
+			}
 		}
 		turn.callback(func() { err = safeMutate(mutate, &mine) })
 		if err != nil {
@@ -134,6 +141,9 @@ func (r *Resource[T]) update(ctx context.Context, cl *call, u string, mutate fun
 		mineBody, err := json.Marshal(mine)
 		if err != nil {
 			return nil, fmt.Errorf("concord: encoding %T: %w", mine, err)
+		}
+		if base.encoded {
+			before = base.body
 		}
 		if !bytes.Equal(mineBody, before) {
 			return r.writeLoop(ctx, &write[T]{url: u, mine: mine, mineBody: mineBody, base: base, underLock: !cached && o.lockHeld, merge: MergeMutate(mutate), opts: o, call: cl, turn: turn})

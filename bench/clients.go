@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/concord-go/concord"
 	"github.com/go-resty/resty/v2"
@@ -39,6 +40,17 @@ const (
 
 // Call makes one request of one client and checks its answer.
 type Call func(ctx context.Context) error
+
+// HandlerContext returns the context a service's calls are made under: one
+// a server handler would pass on, cancellable and with a deadline (10 s,
+// sooner than concord's attempt timeout, as a handler's usually is). It is
+// the headline context of the comparisons: context.Background(), which no
+// handler has, is their second row. Every client gets the same one.
+func HandlerContext() (context.Context, context.CancelFunc) {
+	ctx, cancelRequest := context.WithCancel(context.Background())
+	ctx, cancelTimeout := context.WithTimeout(ctx, 10*time.Second)
+	return ctx, func() { cancelTimeout(); cancelRequest() }
+}
 
 // Baseline is the client the others are compared with.
 const Baseline = "nethttp"

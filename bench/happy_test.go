@@ -5,16 +5,36 @@ import (
 	"testing"
 )
 
-// run benchmarks one client's call, made b.N times.
+// contexts are the two contexts every comparison is made under: a
+// handler's (the headline) and context.Background().
+var contexts = []struct {
+	name string
+	new  func() (context.Context, context.CancelFunc)
+}{
+	{"handler", HandlerContext},
+	{"background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+}
+
+// run benchmarks one client's call, made b.N times under each context. A
+// handler's context is made anew every 1024 calls, before its deadline.
 func run(b *testing.B, call Call, done func()) {
 	b.Helper()
 	defer done()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for range b.N {
-		if err := call(ctx); err != nil {
-			b.Fatal(err)
-		}
+	for _, c := range contexts {
+		b.Run("ctx="+c.name, func(b *testing.B) {
+			ctx, cancel := c.new()
+			b.ReportAllocs()
+			for i := range b.N {
+				if i%1024 == 1023 {
+					cancel()
+					ctx, cancel = c.new()
+				}
+				if err := call(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cancel()
+		})
 	}
 }
 
