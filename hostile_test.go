@@ -380,14 +380,33 @@ func drip(hits *atomic.Int32) http.HandlerFunc {
 // TestSlowDripEndsWithTheAttemptTimeout: a server that sends its headers
 // and then one byte at a time holds an attempt no longer than
 // AttemptTimeout; the timed-out read is retried, being safe to repeat.
+//
+// Each kind of caller's context takes its own path: one with a later
+// deadline gets a deadline of its own for the attempt, one without
+// cancellation a deadline shared with other attempts, one that can be
+// cancelled but has no deadline a deadline of its own.
 func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
-	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 100 * time.Millisecond}))
-	var hits atomic.Int32
-	mux.HandleFunc("/widgets/1", drip(&hits))
-	_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1")
-	var timeout *concord.AttemptTimeoutError
-	if !errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) || hits.Load() != 2 {
-		t.Errorf("Get of a dripping body = %v after %d attempts; want an *AttemptTimeoutError after 2", err, hits.Load())
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"later deadline", func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), time.Minute) }},
+		{"Background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"cancellable", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 100 * time.Millisecond}))
+			var hits atomic.Int32
+			mux.HandleFunc("/widgets/1", drip(&hits))
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+			var timeout *concord.AttemptTimeoutError
+			if !errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) || hits.Load() != 2 {
+				t.Errorf("Get of a dripping body = %v after %d attempts; want an *AttemptTimeoutError after 2", err, hits.Load())
+			}
+		})
 	}
 }
 

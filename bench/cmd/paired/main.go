@@ -34,13 +34,17 @@ import (
 	"github.com/concord-go/concord/bench"
 )
 
-// A scenario is one operation, made by each of its clients.
+// A scenario is one operation, made by each of its clients under one
+// kind of context.
 type scenario struct {
 	name    string
 	clients []string
 	calls   int // per client per block
 	server  func() *httptest.Server
 	call    func(client, url string) (bench.Call, func())
+	// background: the calls are made under context.Background(), not
+	// under a server handler's context (bench.HandlerContext).
+	background bool
 }
 
 func scenarios(quick bool) []scenario {
@@ -51,14 +55,16 @@ func scenarios(quick bool) []scenario {
 		return n
 	}
 	happy := func() *httptest.Server { return bench.NewHappyServer() }
-	large := func(size int) func() *httptest.Server {
-		return func() *httptest.Server { return bench.NewLargeServer(size) }
+	large := func(size int, echo bool) func() *httptest.Server {
+		return func() *httptest.Server { return bench.NewLargeServer(size, echo) }
 	}
 	var out []scenario
-	out = append(out,
-		scenario{"GET", bench.HappyClients, calls(200), happy, bench.Get},
-		scenario{"conditional PUT", append(slices.Clone(bench.HappyClients), "concord-nokey"), calls(200), happy, bench.Put},
-	)
+	for _, background := range []bool{false, true} {
+		out = append(out,
+			scenario{"GET", bench.HappyClients, calls(200), happy, bench.Get, background},
+			scenario{"conditional PUT", append(slices.Clone(bench.HappyClients), "concord-nokey"), calls(200), happy, bench.Put, background},
+		)
+	}
 	for _, size := range []int{1 << 20, 16 << 20} {
 		label := fmt.Sprintf("%d MiB", size>>20)
 		n := calls(8 >> (size >> 23)) // 8 calls of 1 MiB, 2 of 16 MiB
@@ -66,9 +72,19 @@ func scenarios(quick bool) []scenario {
 			return bench.LargePut(client, url, bench.LargeDoc(size))
 		}
 		out = append(out,
-			scenario{"GET " + label, bench.LargeClients, n, large(size), bench.LargeGet},
-			scenario{"PUT " + label, bench.LargeClients, n, large(size), put},
-			scenario{"Update " + label, bench.LargeClients, n, large(size), bench.LargeUpdate},
+			scenario{"GET " + label, bench.LargeClients, n, large(size, false), bench.LargeGet, false},
+			scenario{"PUT " + label, bench.LargeClients, n, large(size, false), put, false},
+			scenario{"Update " + label, bench.LargeClients, n, large(size, false), bench.LargeUpdate, false},
+		)
+		if size > 1<<20 {
+			continue
+		}
+		change := func(client, url string) (bench.Call, func()) {
+			return bench.LargeChange(client, url, bench.LargeDoc(size))
+		}
+		out = append(out,
+			scenario{"change " + label + ", 204", bench.LargeClients, n, large(size, false), change, false},
+			scenario{"change " + label + ", echo", bench.LargeClients, n, large(size, true), change, false},
 		)
 	}
 	return out
@@ -87,8 +103,8 @@ func main() {
 		return
 	}
 	fmt.Printf("Go %s, %s/%s, %d CPUs, %s; %d blocks per case\n\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), *blocks)
-	fmt.Println("| case | client | time / net/http [95% CI] | allocs/call | bytes/call | peak RSS |")
-	fmt.Println("|---|---|---|---:|---:|---:|")
+	fmt.Println("| case | context | client | time / net/http [95% CI] | allocs/call | bytes/call | peak RSS |")
+	fmt.Println("|---|---|---|---|---:|---:|---:|")
 	for _, sc := range scenarios(*quick) {
 		measure(sc, *blocks, *quick)
 	}
@@ -96,9 +112,19 @@ func main() {
 	versionCacheHeap(*quick)
 }
 
+// newContext returns the context of a scenario's calls, made anew for each
+// client's share of a block so that a handler's deadline never passes.
+func (sc scenario) newContext() (context.Context, context.CancelFunc) {
+	if sc.background {
+		return context.Background(), func() {}
+	}
+	return bench.HandlerContext()
+}
+
 // measure runs one scenario's blocks and prints its rows.
 func measure(sc scenario, blocks int, quick bool) {
-	ctx := context.Background()
+	ctx, cancel := sc.newContext()
+	defer cancel()
 	calls := make([]bench.Call, len(sc.clients))
 	for i, client := range sc.clients {
 		// A server each: a write by one client must not make another's
@@ -128,11 +154,13 @@ func measure(sc scenario, blocks int, quick bool) {
 			slices.Reverse(order)
 		}
 		for _, i := range order {
+			ctx, cancel := sc.newContext()
 			start := time.Now()
 			for range sc.calls {
 				must(calls[i](ctx))
 			}
 			took[i] = time.Since(start)
+			cancel()
 		}
 		for i := range sc.clients {
 			ratios[i] = append(ratios[i], float64(took[i])/float64(took[0]))
@@ -149,7 +177,11 @@ func measure(sc scenario, blocks int, quick bool) {
 		if large {
 			rss = peakRSS(sc.name+"/"+client, quick)
 		}
-		fmt.Printf("| %s | %s | %s | %.0f | %s | %s |\n", sc.name, client, ratio, allocs[i], size(bytes[i]), rss)
+		context := "handler"
+		if sc.background {
+			context = "Background"
+		}
+		fmt.Printf("| %s | %s | %s | %s | %.0f | %s | %s |\n", sc.name, context, client, ratio, allocs[i], size(bytes[i]), rss)
 	}
 }
 
@@ -225,9 +257,11 @@ func runChild(which string, quick bool) {
 		}
 		srv := sc.server()
 		call, done := sc.call(client, srv.URL)
+		ctx, cancel := sc.newContext()
 		for range 2 * sc.calls {
-			must(call(context.Background()))
+			must(call(ctx))
 		}
+		cancel()
 		done()
 		srv.Close()
 		status, err := os.ReadFile("/proc/self/status")

@@ -21,22 +21,32 @@ func crowdRuns(writers, increments, runs int) {
 	fmt.Println("| condition | run | failed calls | lost updates | requests per update | p50 | p99 | slowest update |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, loaded := range []bool{false, true} {
-		var stop atomic.Bool
-		if loaded {
-			go func() { // one core kept busy, as other work on a shared machine does
-				runtime.LockOSThread()
-				for !stop.Load() {
-				}
-			}()
-		}
-		condition := map[bool]string{false: "idle", true: "CPU hog"}[loaded]
-		for run := 1; run <= runs; run++ {
-			r := runContention(nil, "concord, client per writer", writers, increments, concord.ConflictPolicy{})
-			lost := r.succeeded - r.final
-			fmt.Printf("| %s | %d | %d | %d | %.2f | %s | %s | %s |\n", condition, run, r.failed, lost, r.perUpdate,
-				pct(r.latencies, 50), pct(r.latencies, 99), r.latencies[len(r.latencies)-1].Round(time.Millisecond))
-		}
-		stop.Store(true)
+		underLoad(loaded, func() {
+			for run := 1; run <= runs; run++ {
+				r := runContention(nil, "concord, client per writer", writers, increments, concord.ConflictPolicy{})
+				lost := r.succeeded - r.final
+				fmt.Printf("| %s | %d | %d | %d | %.2f | %s | %s | %s |\n", conditions[loaded], run, r.failed, lost, r.perUpdate,
+					pct(r.latencies, 50), pct(r.latencies, 99), r.latencies[len(r.latencies)-1].Round(time.Millisecond))
+			}
+		})
 	}
 	fmt.Println()
+}
+
+// conditions names the two conditions of the studies.
+var conditions = map[bool]string{false: "idle", true: "CPU hog"}
+
+// underLoad runs f, with one core kept busy by a spinning goroutine, as
+// other work on a shared machine does, when loaded.
+func underLoad(loaded bool, f func()) {
+	var stop atomic.Bool
+	if loaded {
+		go func() {
+			runtime.LockOSThread()
+			for !stop.Load() {
+			}
+		}()
+	}
+	f()
+	stop.Store(true)
 }
