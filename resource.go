@@ -51,7 +51,7 @@ func (r *Resource[T]) WithMerge(merge MergeFunc[T]) *Resource[T] {
 // response for those who need the status or headers.
 type Result[T any] struct {
 	// Value is the decoded body, or for a write answered without a body,
-	// the value that was written.
+	// or with exactly the bytes it sent, the value that was written.
 	Value T
 	// Version is the version of Value in the versioner's terms: the ETag
 	// text for ETag-versioned APIs, the body member's raw JSON otherwise.

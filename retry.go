@@ -47,7 +47,11 @@ type RetryPolicy struct {
 	// answering, or drips its body, costs a retry rather than a hang. An
 	// attempt that passes it fails with an *AttemptTimeoutError and is
 	// retried when the request is safe to repeat. It applies to any
-	// transport, yours included. Default 30s.
+	// transport, yours included. A caller's deadline that comes first
+	// bounds the attempt alone; under a context that cannot be cancelled
+	// (context.Background()), attempts that start together share one
+	// deadline, which may end an attempt up to 1/16 of the timeout late.
+	// Default 30s.
 	AttemptTimeout time.Duration
 	// Backoff, when set, replaces full jitter: it returns the wait before
 	// retry number retry (0 for the first retry). Retry-After hints still
