@@ -390,7 +390,9 @@ func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
 		name string
 		ctx  func() (context.Context, context.CancelFunc)
 	}{
-		{"later deadline", func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), time.Minute) }},
+		{"later deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute)
+		}},
 		{"Background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
 		{"cancellable", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
 	}

@@ -386,24 +386,30 @@ func putDoc(ctx context.Context, hc *http.Client, base string, d Doc, etag strin
 func LargeChange(client, base string, doc Doc) (Call, func()) {
 	switch client {
 	case "nethttp":
-		hc := &http.Client{Transport: Transport()}
-		etag := ""
-		return func(ctx context.Context) error {
-			if etag == "" {
-				var err error
-				if _, etag, err = getDoc(ctx, hc, base); err != nil {
-					return err
-				}
-			}
-			doc.Stock++
-			var err error
-			etag, err = putDoc(ctx, hc, base, doc, etag)
-			return err
-		}, hc.CloseIdleConnections
+		return handPut(base, func() Doc { doc.Stock++; return doc })
 	case "concord":
 		return LargeUpdate(client, base)
 	}
 	panic("bench: no client " + client)
+}
+
+// handPut returns hand-written conditional PUTs of the document next
+// returns, each with the ETag of the last answer (the first read with a
+// GET).
+func handPut(base string, next func() Doc) (Call, func()) {
+	hc := &http.Client{Transport: Transport()}
+	etag := ""
+	return func(ctx context.Context) error {
+		if etag == "" {
+			var err error
+			if _, etag, err = getDoc(ctx, hc, base); err != nil {
+				return err
+			}
+		}
+		var err error
+		etag, err = putDoc(ctx, hc, base, next(), etag)
+		return err
+	}, hc.CloseIdleConnections
 }
 
 // LargePut returns client's conditional PUT of the large document, each
@@ -412,19 +418,7 @@ func LargeChange(client, base string, doc Doc) (Call, func()) {
 func LargePut(client, base string, doc Doc) (Call, func()) {
 	switch client {
 	case "nethttp":
-		hc := &http.Client{Transport: Transport()}
-		etag := ""
-		return func(ctx context.Context) error {
-			if etag == "" {
-				var err error
-				if _, etag, err = getDoc(ctx, hc, base); err != nil {
-					return err
-				}
-			}
-			var err error
-			etag, err = putDoc(ctx, hc, base, doc, etag)
-			return err
-		}, hc.CloseIdleConnections
+		return handPut(base, func() Doc { return doc })
 	case "concord":
 		c := newConcord(base)
 		docs := concord.NewResource[Doc](c, "docs")
