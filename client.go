@@ -363,6 +363,10 @@ type call struct {
 	getBody    func() (io.ReadCloser, error)
 	trace      httptrace.ClientTrace
 	resentOnce atomic.Bool // the current attempt's request was written once
+	// inTransport: a request of the call is inside net/http's Transport,
+	// where a GetBody call is a resend. (http.Client calls it outside, to
+	// follow a redirect, whose request RoundTrip counts itself.)
+	inTransport atomic.Bool
 	// attempt is the state of the request being sent; the call's requests
 	// go one at a time, so one serves them all, an allocation saved.
 	attempt attempts
@@ -382,14 +386,16 @@ func (cl *call) Value(key any) any {
 	return cl.ctx.Value(key)
 }
 
-// resendBody returns the GetBody of the call's writes: net/http calls it to
-// send a body again (its own resend of a keyed write over a reused
-// connection that broke, or a redirect), so each call is a request more
-// that may have reached the server.
+// resendBody returns the GetBody of the call's writes: net/http's Transport
+// calls it to send a body again (its own resend of a keyed write over a
+// reused connection that broke), so each such call is a request more that
+// may have reached the server.
 func (cl *call) resendBody() func() (io.ReadCloser, error) {
 	if cl.getBody == nil {
 		cl.getBody = func() (io.ReadCloser, error) {
-			cl.wire.Add(1)
+			if cl.inTransport.Load() {
+				cl.wire.Add(1)
+			}
 			return bodyReader(cl.attempt.out.body), nil
 		}
 	}
@@ -584,9 +590,8 @@ func (c *Client) send(cl *call, o *outgoing) (Response, error) {
 // setHeader fills h with an attempt's headers, before any credential: the
 // client's defaults, the request's own, then concord's (content type,
 // If-Match, If-None-Match, idempotency key, invocation ID and attempt
-// number). Every
-// attempt starts from these, so that a signer signs exactly what is sent
-// and never sees an earlier attempt's signature.
+// number). Every attempt starts from these, so that a signer signs exactly
+// what is sent and never sees an earlier attempt's signature.
 func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
 	for k, v := range c.header {
 		h[k] = v

@@ -61,20 +61,28 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		if ctx != req.Context() {
 			req = req.WithContext(ctx)
 		}
-		return t.next.RoundTrip(req)
+		return t.send(a, req)
 	}
 	if ctx.Done() == nil && timeout == t.deadlines.timeout {
 		a.attemptCtx = t.deadlines.attach(ctx)
 	} else {
 		a.attemptCtx, a.cancel = context.WithTimeoutCause(ctx, timeout, errAttemptTimedOut)
 	}
-	resp, err := t.next.RoundTrip(req.WithContext(a.attemptCtx))
+	resp, err := t.send(a, req.WithContext(a.attemptCtx))
 	if err != nil {
 		err = a.attemptError(err)
 		a.endAttempt()
 		return nil, err
 	}
 	return resp, nil
+}
+
+// send hands req to the next transport, inside which a GetBody call is
+// one of net/http's own resends (see call.resendBody).
+func (t *attemptTransport) send(a *attempts, req *http.Request) (*http.Response, error) {
+	a.call.inTransport.Store(true)
+	defer a.call.inTransport.Store(false)
+	return t.next.RoundTrip(req)
 }
 
 // errAttemptTimedOut is the cause an attempt's context ends with when its

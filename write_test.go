@@ -78,3 +78,31 @@ func TestWarmUpdateEncodesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRedirectedWriteCountsTwoRequests: a write redirected within its
+// origin (307) is two requests on the wire, one of them a resend of its
+// body, and Response.Requests says two, for a body and without one.
+func TestRedirectedWriteCountsTwoRequests(t *testing.T) {
+	for _, method := range []string{http.MethodPut, http.MethodDelete} {
+		t.Run(method, func(t *testing.T) {
+			c, mux := setup(t)
+			var got atomic.Int32
+			mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+				got.Add(1)
+				http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
+			})
+			mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) {
+				got.Add(1)
+				w.WriteHeader(http.StatusNoContent)
+			})
+			req := &concord.Request{Method: method, Path: "/old", IfMatch: `"v1"`}
+			if method == http.MethodPut {
+				req.Body = map[string]string{"name": "gear"}
+			}
+			resp, err := c.Do(bounded(t), req, nil)
+			if err != nil || resp.Requests != 2 || got.Load() != 2 {
+				t.Errorf("Do(%s redirected once) = %+v, %v; want Requests 2, the server's count %d", method, resp, err, got.Load())
+			}
+		})
+	}
+}
