@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -24,13 +25,14 @@ type Resource[T any] struct {
 	path      string
 	base      callOptions  // the resource's options, under each call's own
 	mergeFunc MergeFunc[T] // nil: a conflict is returned, not merged
+	copier    copier       // whether a T can be copied without JSON
 }
 
 // NewResource returns a handle on the collection at path (such as "widgets"
 // or "/v2/orders"), relative to the client's base URL, configured by opts
 // (see ResourceOption; a CallOption given here applies to every call).
 func NewResource[T any](c *Client, path string, opts ...ResourceOption) *Resource[T] {
-	r := &Resource[T]{c: c, path: strings.Trim(path, "/")}
+	r := &Resource[T]{c: c, path: strings.Trim(path, "/"), copier: newCopier(reflect.TypeFor[T]())}
 	r.base = *withOptions(&callOptions{versioner: ETagVersion{}}, opts)
 	return r
 }
@@ -427,7 +429,15 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	if res.Version = o.versioner.Version(resp.Header, resp.Body); res.Version == "" {
 		res.Version = o.versioner.Version(resp.Header, body)
 	}
-	r.c.versions.put(u, snapshot{version: res.Version, etag: resp.ETag, body: body, encoded: encoded && body != nil})
+	snap := snapshot{version: res.Version, etag: resp.ETag, body: body, encoded: encoded && body != nil}
+	if snap.encoded && r.copier.ok && len(body) >= minCopiedBody && r.c.versions.keepsBody(cap(body)) {
+		// v is the caller's too (Result.Value): keep a copy. (Copied from
+		// a local of this branch, so that v itself stays off the heap.)
+		src := v
+		kept := copyOf(&src)
+		snap.value = &kept
+	}
+	r.c.versions.put(u, snap)
 	return res
 }
 

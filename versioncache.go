@@ -33,6 +33,11 @@ type snapshot struct {
 	// with the same bytes), so a T decoded from body encodes to body
 	// again (see Resource.update).
 	encoded bool
+	// value, when set, is a *T decoded from body that no caller holds: a
+	// copy of what an encoded body was encoded from, kept for large
+	// documents of types a copier copies, so that an Update claims it
+	// instead of decoding body (see written).
+	value any
 }
 
 // versionCache remembers snapshots per resource URL within a byte budget,
@@ -54,8 +59,16 @@ type cacheEntry struct {
 
 // cost counts a body by its capacity, the memory it holds: a body read
 // without a Content-Length sits in a buffer up to twice its length.
+//
+// A decoded value is counted as its body's size again: a slice of strings,
+// say, holds the strings' bytes and their headers, about what they take
+// in JSON.
 func (e *cacheEntry) cost() int64 {
-	return int64(len(e.url)+len(e.snap.version)+len(e.snap.etag)+cap(e.snap.body)) + entryOverhead
+	n := int64(len(e.url)+len(e.snap.version)+len(e.snap.etag)+cap(e.snap.body)) + entryOverhead
+	if e.snap.value != nil {
+		n += int64(cap(e.snap.body))
+	}
+	return n
 }
 
 func newVersionCache(maxBytes int64) *versionCache {
@@ -86,8 +99,8 @@ func (v *versionCache) put(url string, s snapshot) {
 		v.forget(url)
 		return
 	}
-	if int64(cap(s.body)) > v.maxBytes/bodyShare {
-		s.body = nil
+	if !v.keepsBody(cap(s.body)) {
+		s.body, s.value = nil, nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -105,6 +118,34 @@ func (v *versionCache) put(url string, s snapshot) {
 	for v.bytes > v.maxBytes && v.order.Len() > 0 {
 		v.remove(v.order.Back())
 	}
+}
+
+// claim takes value out of url's snapshot, if it is still there, and
+// reports whether it was: the caller then holds the only reference to it.
+func (v *versionCache) claim(url string, value any) bool {
+	if v.maxBytes == 0 {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	el, ok := v.byURL[url]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*cacheEntry)
+	if e.snap.value != value {
+		return false
+	}
+	v.bytes -= e.cost()
+	e.snap.value = nil
+	v.bytes += e.cost()
+	return true
+}
+
+// keepsBody reports whether a body of n bytes is remembered with its
+// version: a body larger than a share of the budget is not.
+func (v *versionCache) keepsBody(n int) bool {
+	return v.maxBytes > 0 && int64(n) <= v.maxBytes/bodyShare
 }
 
 func (v *versionCache) forget(url string) {

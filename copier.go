@@ -1,0 +1,160 @@
+package concord
+
+// Layer: Versions and cache (ARCHITECTURE.md).
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+)
+
+// A copier copies values of one type without JSON, so that a warm Update
+// of a large document can give mutate a value of its own without decoding
+// the bytes the client wrote (a decode of 1 MiB costs several times the
+// write itself).
+//
+// It copies only types that JSON sees whole: every struct field exported
+// and not tagged "-", no interface, func, channel or complex number, and
+// no type with a JSON or text marshaler of its own. For those, a copy of a
+// value encodes to exactly what the value encodes to, and it shares no
+// memory that either side can change: slices, maps and pointers are
+// copied, strings (which cannot change) are shared. Any other type is
+// decoded, as before.
+type copier struct {
+	// ok reports that the type can be copied.
+	ok bool
+}
+
+// minCopiedBody is the smallest body whose decoded value the client keeps
+// beside it, so that an Update copies it instead of decoding: a smaller
+// document decodes in microseconds, not worth the copy at every write.
+const minCopiedBody = 64 << 10
+
+func newCopier(t reflect.Type) copier {
+	return copier{ok: copyable(t, map[reflect.Type]bool{})}
+}
+
+var (
+	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// copyable reports whether values of t can be copied field by field with
+// the same JSON; seen holds the types being checked, for recursive ones.
+func copyable(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return true
+	}
+	seen[t] = true
+	for _, m := range []reflect.Type{jsonMarshaler, jsonUnmarshaler, textMarshaler, textUnmarshaler} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return false
+		}
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return true
+	case reflect.Array, reflect.Slice, reflect.Pointer:
+		return copyable(t.Elem(), seen)
+	case reflect.Map:
+		return copyable(t.Key(), seen) && copyable(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("json") == "-" || !copyable(f.Type, seen) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// copyValue sets dst, settable, to a copy of src, of a copyable type.
+func copyValue(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Pointer:
+		if src.IsNil() {
+			dst.SetZero()
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		copyValue(p.Elem(), src.Elem())
+		dst.Set(p)
+	case reflect.Slice:
+		if src.IsNil() {
+			dst.SetZero()
+			return
+		}
+		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		if flat(src.Type().Elem()) {
+			reflect.Copy(s, src)
+		} else {
+			for i := range src.Len() {
+				copyValue(s.Index(i), src.Index(i))
+			}
+		}
+		dst.Set(s)
+	case reflect.Map:
+		if src.IsNil() {
+			dst.SetZero()
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		elem := reflect.New(src.Type().Elem()).Elem()
+		for it := src.MapRange(); it.Next(); {
+			copyValue(elem, it.Value())
+			m.SetMapIndex(it.Key(), elem) // keys hold no references: copyable
+		}
+		dst.Set(m)
+	case reflect.Struct:
+		if flat(src.Type()) {
+			dst.Set(src)
+			return
+		}
+		for i := range src.NumField() {
+			copyValue(dst.Field(i), src.Field(i))
+		}
+	case reflect.Array:
+		if flat(src.Type()) {
+			dst.Set(src)
+			return
+		}
+		for i := range src.Len() {
+			copyValue(dst.Index(i), src.Index(i))
+		}
+	default:
+		dst.Set(src)
+	}
+}
+
+// flat reports whether t holds nothing a copy must not share: no slice,
+// map or pointer (strings cannot change, so they may be shared).
+func flat(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Map, reflect.Pointer:
+		return false
+	case reflect.Array:
+		return flat(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !flat(t.Field(i).Type) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// copyOf returns a copy of v that shares nothing changeable with it. Its
+// type must be copyable.
+func copyOf[T any](v *T) T {
+	var out T
+	copyValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(v).Elem())
+	return out
+}
