@@ -453,6 +453,15 @@ func (cl *call) override(p *RetryPolicy) {
 	cl.retry, cl.retriesLeft = r, r.MaxAttempts-1
 }
 
+// wireMark returns a mark of what the call has written so far, for
+// resentSince.
+func (cl *call) wireMark() int32 { return cl.wire.Load() }
+
+// resentSince reports whether the request sent after mark went out more
+// than once (a retry, net/http's own resend): then a refusal may answer
+// the call's own earlier copy, which took effect.
+func (cl *call) resentSince(mark int32) bool { return cl.wire.Load()-mark > 1 }
+
 // sent returns how many requests the call has sent: concord's attempts,
 // and the writes net/http resent on its own beyond them.
 func (cl *call) sent() int { return cl.requests + max(0, int(cl.wire.Load())-cl.writes) }

@@ -174,10 +174,7 @@ type write[T any] struct {
 // succeeds moves it.
 func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], error) {
 	c, o := r.c, w.opts
-	limit := c.conflict.MaxAttempts
-	if o.maxConflicts > 0 {
-		limit = o.maxConflicts
-	}
+	limit := c.conflictLimit(o)
 	var (
 		contention  = c.contentionBackOff()
 		waiting     = c.waitingBackOff()
@@ -190,31 +187,17 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 	)
 	for round := 1; ; round++ {
 		out, sent, err := r.buildWrite(w, &key)
-		if errors.Is(err, ErrNoVersion) && !o.unconditional || o.lockHeld && !w.underLock {
-			// Under the server's lock, a base read before it (the tracked
-			// copy, WithBaseVersion) is checked against a read under it.
-			// No version the versioner can send (a weak ETag, as Apache
-			// serves for a second after each write): never write without
-			// one, but wait for the server to serve a usable one; under
-			// the server's lock, read once: what it serves is current.
-			var f *fetched
-			var ferr error
-			if o.lockHeld {
-				var lf fetched
-				lf, ferr = r.fetch(ctx, w.call, w.url, o, false)
-				f = &lf
-			} else {
-				f, ferr = r.awaitVersion(ctx, w.call, w.url, o, limit, &waiting)
-			}
+		if r.unsettled(err, o, w.underLock) {
+			f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, limit, &waiting)
 			if ferr != nil {
 				return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr)
 			}
-			if w.base.version != "" && !sameVersion(w.base.version, f.snap.version) {
+			if changed {
 				// The item changed since the version mine came from: a
 				// stale conflict, found before writing.
 				conflicts++
 				if w.merge == nil {
-					return nil, conflictErr(KindStaleVersion, round, w.base.version, fmt.Errorf("%w: the item changed since version %s", ErrConflict, w.base.version))
+					return nil, conflictErr(KindStaleVersion, round, f.snap.version, fmt.Errorf("%w: the item changed since version %s", ErrConflict, w.base.version))
 				}
 				if res, err := r.mergeRound(ctx, w, w.mineBody, f, round, conflicts); res != nil || err != nil {
 					return res, err
@@ -227,7 +210,7 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		if err != nil {
 			return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err)
 		}
-		wireBefore := w.call.wire.Load()
+		mark := w.call.wireMark()
 		resp, err := c.exchange(ctx, w.call, &out)
 		if err == nil {
 			res := r.written(&resp, w.url, w.mine, sent, o, conflicts)
@@ -259,12 +242,16 @@ func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], e
 		case apiErr.Kind == KindPreconditionRequired && (required || out.conditional):
 			return nil, err
 		case apiErr.Kind == KindStaleVersion && w.merge == nil:
-			if w.call.wire.Load()-wireBefore > 1 {
+			if w.call.resentSince(mark) {
 				// The write went out more than once (a retry, or net/http's
 				// own resend): the 412 may answer our own write that took
 				// effect. If the server holds exactly what we sent, it did.
-				if res := r.appliedAlready(ctx, w, sent, conflicts); res != nil {
+				res, current := r.appliedAlready(ctx, w, sent, conflicts)
+				if res != nil {
 					return res, nil
+				}
+				if current != "" {
+					return nil, conflictErr(apiErr.Kind, round, current, err)
 				}
 			}
 			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
@@ -332,6 +319,49 @@ func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, 
 	return nil, nil
 }
 
+// conflictLimit is the count that bounds a call's conflict rounds, version
+// waits and key-in-progress waits: WithMaxConflicts, else
+// ConflictPolicy.MaxAttempts (0: none, only MaxElapsed; see spent).
+func (c *Client) conflictLimit(o *callOptions) int {
+	if o.maxConflicts > 0 {
+		return o.maxConflicts
+	}
+	return c.conflict.MaxAttempts
+}
+
+// unsettled reports whether a conditional request cannot go as built: the
+// version it has cannot be sent (err wraps ErrNoVersion) and the call did
+// not ask to go without one, or it was read before the call took the
+// server's lock and must be checked under it. settleBase then finds the
+// version to send.
+func (r *Resource[T]) unsettled(err error, o *callOptions, underLock bool) bool {
+	return errors.Is(err, ErrNoVersion) && !o.unconditional || o.lockHeld && !underLock
+}
+
+// settleBase finds the version a write or a delete of u is to be
+// conditional on, for the one it has (known, perhaps empty) is unsettled:
+// under the server's lock it reads once, since what the server serves then
+// is current; otherwise it waits for a version the versioner can send (a
+// weak ETag, as Apache serves for a second after each write, cannot be). It
+// reports whether the item changed since known: then what the call built
+// on known is stale.
+func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *callOptions, known string, limit int, waiting *backOff) (*fetched, bool, error) {
+	var f *fetched
+	if o.lockHeld {
+		lf, err := r.fetch(ctx, cl, u, o, false)
+		if err != nil {
+			return nil, false, err
+		}
+		f = &lf
+	} else {
+		var err error
+		if f, err = r.awaitVersion(ctx, cl, u, o, limit, waiting); err != nil {
+			return nil, false, err
+		}
+	}
+	return f, known != "" && !sameVersion(known, f.snap.version), nil
+}
+
 // awaitVersion reads the item until the server serves a version the
 // versioner can send, backing off between reads, within the call's
 // conflict budget (limit reads when positive). It
@@ -383,20 +413,23 @@ func sameVersion(a, b string) bool {
 
 // appliedAlready reads the item after a write that went out more than once
 // was rejected as stale, and returns the result of a successful write when
-// the server holds exactly what was sent; nil otherwise. For a Replace,
-// whose value is absolute, that state is the write's outcome whoever made
-// it.
-func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []byte, conflicts int) *Result[T] {
+// the server holds exactly what was sent; otherwise nil, and the version
+// the read found (empty when it failed). For a Replace, whose value is
+// absolute, that state is the write's outcome whoever made it.
+func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []byte, conflicts int) (*Result[T], string) {
 	f, err := r.fetch(ctx, w.call, w.url, w.opts, false)
-	if err != nil || !sameJSON(roundTrip[T](f.snap.body), sent, versionPath(w.opts.versioner)) {
-		return nil
+	if err != nil {
+		return nil, ""
+	}
+	if !sameJSON(roundTrip[T](f.snap.body), sent, versionPath(w.opts.versioner)) {
+		return nil, f.snap.version
 	}
 	res, err := r.result(&f, conflicts)
 	if err != nil {
-		return nil
+		return nil, f.snap.version
 	}
 	r.c.versions.put(w.url, f.snap)
-	return res
+	return res, ""
 }
 
 // buildWrite encodes the write of one round: the body (or merge patch),
@@ -421,41 +454,56 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 		}
 		out.method, out.contentType = http.MethodPatch, "application/merge-patch+json"
 	}
-	q := o.query
-	if _, plain := o.versioner.(ETagVersion); !plain {
-		q = cloneValues(o.query) // a versioner may add to the query
+	if err := r.condition(&out, o, w.url, w.base.version, w.underLock, body, key); err != nil {
+		return outgoing{}, nil, err
 	}
-	_, tags := o.versioner.(ETagVersion)
+	return out, full, nil
+}
+
+// condition makes out, a write of body (nil for a delete) to its item,
+// conditional on version in the versioner's terms (a header, a query
+// parameter, a member of body), and gives it, unless WithoutIdempotencyKey,
+// its idempotency key, fresh whenever the bytes or the version change. With
+// no version it fails with ErrNoVersion, unless the call is
+// WithUnconditional: never a reason to send it without one.
+//
+// Under the server's lock (underLock: version was read while the call held
+// it), an ETag is not sent: the lock's proof, on every request of the
+// call, is the precondition. No writer that respects the lock can have
+// changed what was read under it, and one that does not is refused by the
+// server. An If-Match as well only added false refusals (Apache mod_dav
+// refused 1 locked write in 6 runs of the interop suite's locked counter).
+// A version in the body or the query is still sent: the API may need it to
+// accept the request at all.
+func (r *Resource[T]) condition(out *outgoing, opts *callOptions, u, version string, underLock bool, body []byte, key *idempotencyKey) error {
+	_, tags := opts.versioner.(ETagVersion)
+	q := opts.query
+	if !tags {
+		q = cloneValues(opts.query) // a versioner may add to the query
+	}
+	var err error
 	switch {
-	case w.underLock && tags:
-		// The lock's proof, on every request of the call, is the
-		// precondition: no writer that respects the lock can have
-		// changed what was read under it, and one that does not is
-		// refused by the server. An If-Match as well only added false
-		// refusals (Apache mod_dav refused 1 locked write in 6 runs of
-		// the interop suite's locked counter). A version in the body or
-		// the query is still sent: the API may need it to accept the
-		// write at all.
+	case underLock && tags:
 		out.conditional = true
-	case w.base.version != "":
-		if body, err = r.c.applyVersion(o.versioner, w.base.version, &out, q, body); err != nil {
-			return outgoing{}, nil, err
+	case version != "":
+		if body, err = r.c.applyVersion(opts.versioner, version, out, q, body); err != nil {
+			return err
 		}
 		out.conditional = true
-	case !o.unconditional:
-		return outgoing{}, nil, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(w.url))
+	case !opts.unconditional:
+		return fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(u))
 	}
 	out.setQuery(q)
 	out.body = body
-	if !o.noKey {
+	if !opts.noKey {
 		// The key stands for these bytes against this version: a round
 		// that changes either gets a fresh key, or the server would replay
 		// the previous round's answer.
-		if out.key, err = r.c.keyFor(key, o.key, w.base.version, body); err != nil {
-			return outgoing{}, nil, err
+		if out.key, err = r.c.keyFor(key, opts.key, version, body); err != nil {
+			return err
 		}
 	}
-	return out, full, nil
+	return nil
 }
 
 // carried returns the state a conflict response carried, when it carried

@@ -199,9 +199,14 @@ type ConflictError struct {
 	Kind ConflictKind
 	// Attempts is how many writes the loop sent.
 	Attempts int
-	// Version is the last version the loop saw for the resource, in the
-	// versioner's terms: the ETag's text for ETag-versioned resources
-	// (ParseETag makes it an ETag), the body member's raw JSON otherwise.
+	// Version is the newest version of the resource the call knows, in
+	// the versioner's terms (the ETag's text for ETag-versioned resources,
+	// which ParseETag makes an ETag; the body member's raw JSON
+	// otherwise): the version the server holds when the call read the
+	// item after its last refusal (a Delete always reads it; a write when
+	// it merged, found the item changed before writing, or checked
+	// whether its own resent copy took effect), else the version its
+	// refused request carried. The same for Replace, Update and Delete.
 	Version string
 	// Err is why the loop stopped: the last *APIError, a context error,
 	// ErrConflictPersists, ErrWaitTooLong.

@@ -513,43 +513,43 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 // deletion is the state of one Delete call: one idempotency key state for
 // all its requests, so a key is never sent with two different requests.
 type deletion[T any] struct {
-	r       *Resource[T]
-	u       string
-	o       *callOptions
-	cl      *call
-	version string
-	key     idempotencyKey
+	r         *Resource[T]
+	u         string
+	o         *callOptions
+	cl        *call
+	version   string
+	underLock bool // version was read while the call held the server's lock
+	key       idempotencyKey
 }
 
+// run sends the delete, conditional like a write (request, settleBase), and
+// reads what a refusal means: a delete has no merge, so a stale version is
+// a conflict, unless the item is gone, which an earlier copy of this delete
+// may have done.
 func (d *deletion[T]) run(ctx context.Context) error {
 	r, o := d.r, d.o
-	limit := r.c.conflict.MaxAttempts
-	if o.maxConflicts > 0 {
-		limit = o.maxConflicts
-	}
 	out, err := d.request()
-	if errors.Is(err, ErrNoVersion) && !o.unconditional {
-		// No version to send, or one that cannot be sent (weak): read until
-		// a usable one is served. If the item changed since the version the
-		// caller saw, deleting it would delete a state nobody here has
-		// seen: that is a conflict, not a delete.
+	if r.unsettled(err, o, d.underLock) {
+		// If the item changed since the version the caller saw, deleting
+		// it would delete a state nobody here has seen: that is a
+		// conflict, not a delete.
 		waiting := r.c.waitingBackOff()
-		f, ferr := r.awaitVersion(ctx, d.cl, d.u, o, limit, &waiting)
+		f, changed, ferr := r.settleBase(ctx, d.cl, d.u, o, d.version, r.c.conflictLimit(o), &waiting)
 		if ferr != nil {
 			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), ferr)
 		}
-		if d.version != "" && !sameVersion(d.version, f.snap.version) {
+		if changed {
 			return &ConflictError{Kind: KindStaleVersion, Attempts: 0, Version: f.snap.version,
 				Err: fmt.Errorf("%w: the item changed since version %s", ErrConflict, d.version)}
 		}
 		r.c.versions.put(d.u, f.snap)
-		d.version = f.snap.version
+		d.version, d.underLock = f.snap.version, o.lockHeld
 		out, err = d.request()
 	}
 	if err != nil {
 		return err
 	}
-	wireBefore := d.cl.wire.Load()
+	mark := d.cl.wireMark()
 	_, err = r.c.exchange(ctx, d.cl, &out)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Kind == KindPreconditionRequired && !out.conditional {
@@ -563,7 +563,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		if out, err = d.request(); err != nil {
 			return err
 		}
-		wireBefore = d.cl.wire.Load()
+		mark = d.cl.wireMark()
 		_, err = r.c.exchange(ctx, d.cl, &out)
 	}
 	if err == nil {
@@ -573,9 +573,17 @@ func (d *deletion[T]) run(ctx context.Context) error {
 	if !errors.As(err, &apiErr) {
 		return err
 	}
+	return d.refused(ctx, err, apiErr, out.conditional, d.cl.resentSince(mark) || d.cl.retries > 0)
+}
+
+// refused returns what a refused delete means; err is the call's error,
+// apiErr the refusal in it. resent: the delete went out more than once, so
+// an earlier copy may have deleted the item.
+func (d *deletion[T]) refused(ctx context.Context, err error, apiErr *APIError, conditional, resent bool) error {
+	r, o := d.r, d.o
 	switch {
 	case apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusGone:
-		if out.conditional {
+		if conditional {
 			// Some servers answer a stale version with 404 (pouchdb-server:
 			// "missing" revision). Look before saying the item is gone.
 			if f, gerr := r.fetch(ctx, d.cl, d.u, o, true); gerr == nil {
@@ -583,7 +591,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 			}
 		}
 		r.c.versions.forget(d.u)
-		if d.cl.wire.Load()-wireBefore > 1 || d.cl.retries > 0 {
+		if resent {
 			// An earlier send of this delete found the item: it was ours.
 			return nil
 		}
@@ -604,32 +612,11 @@ func (d *deletion[T]) run(ctx context.Context) error {
 	return err
 }
 
-// request builds the DELETE, conditional on the version unless the call is
-// WithUnconditional and knows none. An unusable version (weak, or a body
-// version without a query parameter to carry it) is an error wrapping
-// ErrNoVersion, never a reason to send the delete without it.
+// request builds the DELETE, conditional like a write (see condition).
 func (d *deletion[T]) request() (outgoing, error) {
-	r, o := d.r, d.o
-	out := *r.outgoing(http.MethodDelete, o.at.del, o)
-	q := cloneValues(o.query)
-	switch {
-	case d.version != "":
-		if _, err := r.c.applyVersion(o.versioner, d.version, &out, q, nil); err != nil {
-			return outgoing{}, err
-		}
-		out.conditional = true
-	case !o.unconditional:
-		return outgoing{}, fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(d.u))
-	}
-	out.setQuery(q)
-	if !o.noKey {
-		key, err := r.c.keyFor(&d.key, o.key, d.version, nil)
-		if err != nil {
-			return outgoing{}, err
-		}
-		out.key = key
-	}
-	return out, nil
+	out := *d.r.outgoing(http.MethodDelete, d.o.at.del, d.o)
+	err := d.r.condition(&out, d.o, d.u, d.version, d.underLock, nil, &d.key)
+	return out, err
 }
 
 func cloneValues(v url.Values) url.Values {

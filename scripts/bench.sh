@@ -11,7 +11,7 @@
 #                               8 and 32 writers, LOCK_RUNS runs each
 #   bench/results/crowd.md      128 writers, default policy, CROWD_RUNS runs
 #                               idle and as many with a CPU hog
-# Run it on an otherwise idle machine; it takes about 3 minutes. BLOCKS and
+# Run it on an otherwise idle machine; it takes about 10 minutes. BLOCKS and
 # RUNS make it longer or shorter.
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
