@@ -165,158 +165,216 @@ type write[T any] struct {
 	opts      *callOptions
 	call      *call
 	turn      *writeLock // nil with WithConcurrentWrites
+
+	// The loop's own state, set by writeLoop.
+	limit      int            // conflictLimit
+	contention backOff        // between writes that conflicted
+	waiting    backOff        // between reads that wait for a version
+	key        idempotencyKey // one key state for all the call's writes
+	required   bool           // a 428 was answered once already
+	conflicts  int            // conflict responses and conflicts found before writing
 }
 
 // writeLoop sends a conditional write and resolves stale-version conflicts
 // by refetching (or reading the state the conflict response carried),
 // merging and writing again against the new version. The reads it makes on
 // its own are not remembered as the tracked version: only a write that
-// succeeds moves it.
+// succeeds moves it. Each round has three steps: build the request
+// (ready), send it, and read a refusal (refused), which may need the
+// current state (theirs).
 func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], error) {
-	c, o := r.c, w.opts
-	limit := c.conflictLimit(o)
-	var (
-		contention  = c.contentionBackOff()
-		waiting     = c.waitingBackOff()
-		key         idempotencyKey
-		required    bool // a 428 was answered once already
-		conflicts   int
-		conflictErr = func(kind ConflictKind, round int, version string, err error) error {
-			return &ConflictError{Kind: kind, Attempts: round, Version: version, Err: err}
-		}
-	)
+	w.limit = r.c.conflictLimit(w.opts)
+	w.contention, w.waiting = r.c.contentionBackOff(), r.c.waitingBackOff()
 	for round := 1; ; round++ {
-		out, sent, err := r.buildWrite(w, &key)
-		if r.unsettled(err, o, w.underLock) {
-			f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, limit, &waiting)
-			if ferr != nil {
-				return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr)
-			}
-			if changed {
-				// The item changed since the version mine came from: a
-				// stale conflict, found before writing.
-				conflicts++
-				if w.merge == nil {
-					return nil, conflictErr(KindStaleVersion, round, f.snap.version, fmt.Errorf("%w: the item changed since version %s", ErrConflict, w.base.version))
-				}
-				if res, err := r.mergeRound(ctx, w, w.mineBody, f, round, conflicts); res != nil || err != nil {
-					return res, err
-				}
-				continue
-			}
-			w.base, w.underLock = f.snap, o.lockHeld
-			out, sent, err = r.buildWrite(w, &key)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err)
-		}
-		mark := w.call.wireMark()
-		resp, err := c.exchange(ctx, w.call, &out)
-		if err == nil {
-			res := r.written(&resp, w.url, w.mine, sent, o, conflicts)
-			if c.noteETag(ctx, o.versioner, w.url, w.base, resp.ETag, sent) {
-				return res, fmt.Errorf("%w: %w: %s kept ETag %s across the write", ErrWriteApplied, ErrETagUnreliable, c.redact.url(w.url), resp.ETag)
-			}
-			return res, nil
-		}
-		if errors.Is(err, ErrWriteApplied) {
-			return r.applied(w.url, &resp, w.mine, o, conflicts, err)
-		}
-		var apiErr *APIError
-		if !errors.As(err, &apiErr) {
-			return nil, err
-		}
-		if o.lockHeld && (apiErr.Kind == KindLocked || w.underLock && apiErr.Kind == KindStaleVersion) {
-			// Nobody could change what was read under the lock while it
-			// was held: the lock was lost (it expired, or the server
-			// refused its token). The write did not take effect; writing
-			// again would not be under the lock (see locked).
-			return nil, fmt.Errorf("concord: write to %s: %w: %w: %w", r.c.redact.url(w.url), errLockLost, ErrLocked, err)
-		}
-		if apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired {
-			return nil, err
-		}
-		conflicts++
-		c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
-		switch {
-		case apiErr.Kind == KindPreconditionRequired && (required || out.conditional):
-			return nil, err
-		case apiErr.Kind == KindStaleVersion && w.merge == nil:
-			if w.call.resentSince(mark) {
-				// The write went out more than once (a retry, or net/http's
-				// own resend): the 412 may answer our own write that took
-				// effect. If the server holds exactly what we sent, it did.
-				res, current := r.appliedAlready(ctx, w, sent, conflicts)
-				if res != nil {
-					return res, nil
-				}
-				if current != "" {
-					return nil, conflictErr(apiErr.Kind, round, current, err)
-				}
-			}
-			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
-		case c.spent(w.call, round, limit):
-			return nil, conflictErr(apiErr.Kind, round, w.base.version, err)
-		}
-		// The current state. After a first conflict, the state the
-		// conflict response carried (when the API sends it) is used at
-		// once: it is as fresh as it will ever be, and waiting would only
-		// let it go stale. A second conflict means real contention: then
-		// concord backs off and fetches after the wait, so that it sees what
-		// the other writers did meanwhile. (Retrying at once every time
-		// herds the writers: measured, it sent three times the requests.)
-		var theirs *fetched
-		if round == 1 {
-			theirs = r.carried(w, &resp)
-		}
-		if theirs == nil {
-			if apiErr.Kind == KindStaleVersion {
-				if werr := contention.wait(ctx); werr != nil {
-					return nil, conflictErr(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
-				}
-			}
-			f, ferr := r.fetch(ctx, w.call, w.url, o, false)
-			if ferr != nil {
-				return nil, ferr
-			}
-			theirs = &f
-		}
-		if apiErr.Kind == KindPreconditionRequired {
-			// The server wants a precondition: send the same value once,
-			// conditional on the version it holds.
-			required = true
-			w.base = theirs.snap
+		out, sent, step := r.ready(ctx, w, round)
+		if step.again {
 			continue
 		}
-		if theirs.snap.version != "" && theirs.snap.version == w.base.version {
-			return nil, conflictErr(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err))
+		if step.ends() {
+			return step.res, step.err
 		}
-		if res, err := r.mergeRound(ctx, w, sent, theirs, round, conflicts); res != nil || err != nil {
-			return res, err
+		mark := w.call.wireMark()
+		resp, err := r.c.exchange(ctx, w.call, &out)
+		if err == nil {
+			return r.succeeded(ctx, w, &resp, sent)
+		}
+		if step = r.refused(ctx, w, round, &out, sent, mark, &resp, err); !step.again {
+			return step.res, step.err
 		}
 	}
 }
 
-// mergeRound merges mine (encoded as sent) onto theirs. It returns the
-// call's result when nothing is left to write, an error when the merge
-// gave up, or neither when w now holds the merged write for the next round.
-func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, theirs *fetched, round, conflicts int) (*Result[T], error) {
+// outcome is how a step of the conflict loop ended: with the call's
+// result or error, with w ready for another round (again), or neither,
+// when the round goes on.
+type outcome[T any] struct {
+	res   *Result[T]
+	err   error
+	again bool
+}
+
+// ends reports whether the call ends here.
+func (s outcome[T]) ends() bool { return s.res != nil || s.err != nil }
+
+// goOn is the outcome of a step after which the round goes on.
+func goOn[T any]() outcome[T] { return outcome[T]{} }
+
+// again is the outcome of a step after which the loop goes round again.
+func again[T any]() outcome[T] { return outcome[T]{again: true} }
+
+// end is the outcome of a step that ends the call.
+func end[T any](res *Result[T], err error) outcome[T] { return outcome[T]{res: res, err: err} }
+
+// ready builds the round's request. A version it cannot send, or one read
+// before the server's lock, is settled first (settleBase); an item that
+// changed since mine's base is a conflict found before writing, merged
+// (again) or returned.
+func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoing, []byte, outcome[T]) {
+	o := w.opts
+	out, sent, err := r.buildWrite(w, &w.key)
+	if r.unsettled(err, o, w.underLock) {
+		f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, w.limit, &w.waiting)
+		if ferr != nil {
+			return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr))
+		}
+		if changed {
+			w.conflicts++
+			if w.merge == nil {
+				return outgoing{}, nil, end[T](nil, conflictError(KindStaleVersion, round, f.snap.version, fmt.Errorf("%w: the item changed since version %s", ErrConflict, w.base.version)))
+			}
+			return outgoing{}, nil, r.mergeRound(ctx, w, w.mineBody, f, round)
+		}
+		w.base, w.underLock = f.snap, o.lockHeld
+		out, sent, err = r.buildWrite(w, &w.key)
+	}
+	if err != nil {
+		return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err))
+	}
+	return out, sent, goOn[T]()
+}
+
+// succeeded returns the result of a write the server accepted, and
+// remembers its version, unless the server kept its ETag across it.
+func (r *Resource[T]) succeeded(ctx context.Context, w *write[T], resp *Response, sent []byte) (*Result[T], error) {
+	res := r.written(resp, w.url, w.mine, sent, w.opts, w.conflicts)
+	if r.c.noteETag(ctx, w.opts.versioner, w.url, w.base, resp.ETag, sent) {
+		return res, fmt.Errorf("%w: %w: %s kept ETag %s across the write", ErrWriteApplied, ErrETagUnreliable, r.c.redact.url(w.url), resp.ETag)
+	}
+	return res, nil
+}
+
+// refused reads a write's refusal: a write that took effect all the same,
+// a lost lock, a conflict to return, or one to resolve with the current
+// state (theirs) in another round.
+func (r *Resource[T]) refused(ctx context.Context, w *write[T], round int, out *outgoing, sent []byte, mark int32, resp *Response, err error) outcome[T] {
+	c, o := r.c, w.opts
+	if errors.Is(err, ErrWriteApplied) {
+		return end(r.applied(w.url, resp, w.mine, o, w.conflicts, err))
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return end[T](nil, err)
+	}
+	if o.lockHeld && (apiErr.Kind == KindLocked || w.underLock && apiErr.Kind == KindStaleVersion) {
+		// Nobody could change what was read under the lock while it
+		// was held: the lock was lost (it expired, or the server
+		// refused its token). The write did not take effect; writing
+		// again would not be under the lock (see locked).
+		return end[T](nil, fmt.Errorf("concord: write to %s: %w: %w: %w", r.c.redact.url(w.url), errLockLost, ErrLocked, err))
+	}
+	if apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired {
+		return end[T](nil, err)
+	}
+	w.conflicts++
+	c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
+	switch {
+	case apiErr.Kind == KindPreconditionRequired && (w.required || out.conditional):
+		return end[T](nil, err)
+	case apiErr.Kind == KindStaleVersion && w.merge == nil:
+		version := w.base.version
+		if w.call.resentSince(mark) {
+			// The write went out more than once (a retry, or net/http's
+			// own resend): the 412 may answer our own write that took
+			// effect. If the server holds exactly what we sent, it did.
+			res, current := r.appliedAlready(ctx, w, sent)
+			if res != nil {
+				return end(res, nil)
+			}
+			if current != "" {
+				version = current
+			}
+		}
+		return end[T](nil, conflictError(apiErr.Kind, round, version, err))
+	case c.spent(w.call, round, w.limit):
+		return end[T](nil, conflictError(apiErr.Kind, round, w.base.version, err))
+	}
+	theirs, ferr := r.theirs(ctx, w, round, apiErr, resp, err)
+	if ferr != nil {
+		return end[T](nil, ferr)
+	}
+	if apiErr.Kind == KindPreconditionRequired {
+		// The server wants a precondition: send the same value once,
+		// conditional on the version it holds.
+		w.required = true
+		w.base = theirs.snap
+		return again[T]()
+	}
+	if theirs.snap.version != "" && theirs.snap.version == w.base.version {
+		return end[T](nil, conflictError(apiErr.Kind, round, w.base.version, fmt.Errorf("%w: %w", ErrConflictPersists, err)))
+	}
+	return r.mergeRound(ctx, w, sent, theirs, round)
+}
+
+// theirs returns the current state after a conflict. After a first
+// conflict, the state the conflict response carried (when the API sends
+// it) is used at once: it is as fresh as it will ever be, and waiting
+// would only let it go stale. A second conflict means real contention:
+// then concord backs off and fetches after the wait, so that it sees what
+// the other writers did meanwhile. (Retrying at once every time herds the
+// writers: measured, it sent three times the requests.)
+func (r *Resource[T]) theirs(ctx context.Context, w *write[T], round int, apiErr *APIError, resp *Response, err error) (*fetched, error) {
+	if round == 1 {
+		if theirs := r.carried(w, resp); theirs != nil {
+			return theirs, nil
+		}
+	}
+	if apiErr.Kind == KindStaleVersion {
+		if werr := w.contention.wait(ctx); werr != nil {
+			return nil, conflictError(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
+		}
+	}
+	f, ferr := r.fetch(ctx, w.call, w.url, w.opts, false)
+	if ferr != nil {
+		return nil, ferr
+	}
+	return &f, nil
+}
+
+// conflictError is the error of a conflict the loop gives up on.
+func conflictError(kind ConflictKind, round int, version string, err error) error {
+	return &ConflictError{Kind: kind, Attempts: round, Version: version, Err: err}
+}
+
+// mergeRound merges mine (encoded as sent) onto theirs. It ends the call
+// when nothing is left to write or the merge gave up; otherwise w holds
+// the merged write for the next round.
+func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, theirs *fetched, round int) outcome[T] {
 	merged, mergedBody, unchanged, err := r.merge(ctx, w, sent, theirs.snap, round)
 	if err != nil {
-		return nil, err
+		return end[T](nil, err)
 	}
 	if unchanged {
-		res, err := r.result(theirs, conflicts)
+		res, err := r.result(theirs, w.conflicts)
 		if err != nil {
-			return nil, err
+			return end[T](nil, err)
 		}
 		r.c.versions.put(w.url, theirs.snap)
 		res.Unchanged = true
-		return res, nil
+		return end(res, nil)
 	}
 	w.base, w.mine, w.mineBody = theirs.snap, merged, mergedBody
 	w.underLock = w.opts.lockHeld // theirs was read during the call
-	return nil, nil
+	return again[T]()
 }
 
 // conflictLimit is the count that bounds a call's conflict rounds, version
@@ -416,7 +474,7 @@ func sameVersion(a, b string) bool {
 // the server holds exactly what was sent; otherwise nil, and the version
 // the read found (empty when it failed). For a Replace, whose value is
 // absolute, that state is the write's outcome whoever made it.
-func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []byte, conflicts int) (*Result[T], string) {
+func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []byte) (*Result[T], string) {
 	f, err := r.fetch(ctx, w.call, w.url, w.opts, false)
 	if err != nil {
 		return nil, ""
@@ -424,7 +482,7 @@ func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []by
 	if !sameJSON(roundTrip[T](f.snap.body), sent, versionPath(w.opts.versioner)) {
 		return nil, f.snap.version
 	}
-	res, err := r.result(&f, conflicts)
+	res, err := r.result(&f, w.conflicts)
 	if err != nil {
 		return nil, f.snap.version
 	}

@@ -366,9 +366,10 @@ type attempts struct {
 	started   time.Time // when the current attempt was sent, for OnAttemptDone
 }
 
-// checkRetry is go-retryablehttp's CheckRetry: it reads the body, classifies
-// the outcome, settles the budget and decides on a retry and its wait.
-func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// finish counts the attempt, reads its body (which ends its deadline),
+// and tells the hooks; it returns the attempt's error, redacted: the
+// transport's, or the body's.
+func (a *attempts) finish(ctx context.Context, resp *http.Response, err error) error {
 	a.n++
 	a.call.requests++
 	if !readOnly(a.out.method) {
@@ -391,6 +392,13 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		}
 		a.c.observeAttemptDone(ctx, a.call, &a.out, a.call.requests, status, err, a.c.clock.Now().Sub(a.started))
 	}
+	return err
+}
+
+// checkRetry is go-retryablehttp's CheckRetry: it reads the body, classifies
+// the outcome, settles the budget and decides on a retry and its wait.
+func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	err = a.finish(ctx, resp, err)
 	if ctx.Err() != nil {
 		return false, nil
 	}
