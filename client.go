@@ -370,6 +370,9 @@ type call struct {
 	// attempt is the state of the request being sent; the call's requests
 	// go one at a time, so one serves them all, an allocation saved.
 	attempt attempts
+	// opts are a Resource call's options (see begin), kept here so that
+	// the call and its options take one allocation.
+	opts callOptions
 }
 
 // Deadline, Done and Err are the caller's.

@@ -359,22 +359,10 @@ type callOptions struct {
 	lockCreated   bool          // taking the lock created the item, empty
 }
 
-// withOptions returns the resource's options with a call's applied over
-// them. The resource's header and query maps are shared: the options that
-// add to them copy them first. It is small enough to inline, so that a call
-// without options keeps its copy on its stack; applying options through
-// their interface moves theirs to the heap.
-func withOptions[O interface{ apply(*callOptions) }](base *callOptions, opts []O) *callOptions {
-	if len(opts) > 0 {
-		return applyOptions(base, opts)
-	}
-	o := *base
-	return &o
-}
-
-func applyOptions[O interface{ apply(*callOptions) }](base *callOptions, opts []O) *callOptions {
-	o := new(callOptions)
-	*o = *base
+// applyOptions applies opts to o, in order. The resource's header and
+// query maps are shared with every call: the options that add to them copy
+// them first.
+func applyOptions[O interface{ apply(*callOptions) }](o *callOptions, opts []O) {
 	for _, opt := range opts {
 		// A nil option is skipped, so that an optional one can be passed
 		// as nil.
@@ -382,7 +370,6 @@ func applyOptions[O interface{ apply(*callOptions) }](base *callOptions, opts []
 			opt.apply(o)
 		}
 	}
-	return o
 }
 
 // WithVersioner sets how versions are read and sent. The default is

@@ -64,10 +64,8 @@ var nextLinkMembers = []string{"@odata.nextLink", "odata.nextLink", "nextLink"}
 // client's base URL is refused, since the client's headers carry
 // credentials.
 func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (page *Page[T], err error) {
-	cl := r.c.newCall(ctx)
+	cl, o := begin(r, ctx, opts)
 	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, 0, err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
 	u := next
 	if u == "" {
 		u = r.collectionURL()

@@ -33,7 +33,8 @@ type Resource[T any] struct {
 // (see ResourceOption; a CallOption given here applies to every call).
 func NewResource[T any](c *Client, path string, opts ...ResourceOption) *Resource[T] {
 	r := &Resource[T]{c: c, path: strings.Trim(path, "/"), copier: newCopier(reflect.TypeFor[T]())}
-	r.base = *withOptions(&callOptions{versioner: ETagVersion{}}, opts)
+	r.base = callOptions{versioner: ETagVersion{}}
+	applyOptions(&r.base, opts)
 	return r
 }
 
@@ -107,29 +108,52 @@ func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 // WithItemPath builds. An ID of "", "." or ".." would name the collection
 // or its parent once a proxy normalizes the path (a Delete of "widgets/.."
 // reaching "/"), so it is refused before anything is sent.
-func (r *Resource[T]) itemURL(id string, o *callOptions) (string, error) {
+func (r *Resource[T]) itemURL(id string, o *callOptions) (string, route, error) {
 	switch id {
 	case "", ".", "..":
-		return "", fmt.Errorf("%w: %q", ErrInvalidID, id)
+		return "", route{}, fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
 	u := r.c.base + "/" + r.path + "/" + url.PathEscape(id)
 	if o.itemPath != nil {
 		u = r.c.resolve(o.itemPath(id), nil)
 	}
-	o.at = route{read: u, write: u, del: u, writeMethod: http.MethodPut}
+	at := route{read: u, write: u, del: u, writeMethod: http.MethodPut}
 	if p := o.routes.Read; p != nil {
-		o.at.read = r.c.resolve(p(id), nil)
+		at.read = r.c.resolve(p(id), nil)
 	}
 	if p := o.routes.Write; p != nil {
-		o.at.write = r.c.resolve(p(id), nil)
+		at.write = r.c.resolve(p(id), nil)
 	}
 	if p := o.routes.Delete; p != nil {
-		o.at.del = r.c.resolve(p(id), nil)
+		at.del = r.c.resolve(p(id), nil)
 	}
 	if m := o.routes.WriteMethod; m != "" {
-		o.at.writeMethod = m
+		at.writeMethod = m
 	}
-	return u, nil
+	return u, at, nil
+}
+
+// begin starts a call of r under ctx: its state, and its options (the
+// resource's, under the call's own opts), kept in the call so that both
+// take one allocation, with the call's retry policy in force. Every
+// Resource call starts here (or in start).
+func begin[T any, O interface{ apply(*callOptions) }](r *Resource[T], ctx context.Context, opts []O) (*call, *callOptions) {
+	cl := r.c.newCall(ctx)
+	cl.opts = r.base
+	applyOptions(&cl.opts, opts)
+	cl.override(cl.opts.retry)
+	return cl, &cl.opts
+}
+
+// start is begin for a call on item id: it also returns the item's URL,
+// which keys its tracked version, with the options routed to the item
+// (callOptions.at: set here and nowhere else), or an error for an invalid
+// ID. The call is returned either way, for callDone.
+func start[T any, O interface{ apply(*callOptions) }](r *Resource[T], ctx context.Context, id string, opts []O) (*call, *callOptions, string, error) {
+	cl, o := begin(r, ctx, opts)
+	u, at, err := r.itemURL(id, o)
+	o.at = at
+	return cl, o, u, err
 }
 
 // Routes says where each operation on an item goes, for APIs that read,
@@ -158,11 +182,8 @@ type route struct {
 // holds a version with a strong or weak ETag, it asks with If-None-Match
 // and reuses the remembered body on 304 Not Modified.
 func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (res *Result[T], err error) {
-	cl := r.c.newCall(ctx)
+	cl, o, u, err := start(r, ctx, id, opts)
 	defer func() { r.c.callDone(ctx, "Get", r.path, id, cl, 0, err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
-	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
@@ -259,10 +280,8 @@ func decode[T any](c *Client, resp *Response, method, u string, v *T) error {
 // reports the key still in progress, Create waits and resends it.
 // WithoutIdempotencyKey sends the create once, without retries.
 func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
-	cl := r.c.newCall(ctx)
+	cl, o := begin(r, ctx, opts)
 	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, 0, err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
@@ -314,25 +333,20 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 // Create, a POST to the collection that the API answers with 409 when the
 // key is taken.
 func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CreateOption) (res *Result[T], err error) {
-	cl := r.c.newCall(ctx)
+	cl, o, u, err := start(r, ctx, id, opts)
 	defer func() { r.c.callDone(ctx, "CreateAt", r.path, id, cl, 0, err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
-	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
-	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.createAt(ctx, cl, id, v, o) })
+	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.createAt(ctx, cl, u, v, o) })
 }
 
-func (r *Resource[T]) createAt(ctx context.Context, cl *call, id string, v T, o *callOptions) (*Result[T], error) {
+// createAt is CreateAt of v at u, past its preamble, under the server's
+// lock with WithLocks.
+func (r *Resource[T]) createAt(ctx context.Context, cl *call, u string, v T, o *callOptions) (*Result[T], error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
-	}
-	u, err := r.itemURL(id, o)
-	if err != nil {
-		return nil, err
 	}
 	out := r.outgoing(o.at.writeMethod, o.at.write, o)
 	q := o.query
@@ -484,11 +498,8 @@ func representation(v Versioner, body []byte) bool {
 // effect on an attempt whose response was lost, is the success it was. A
 // missing item returns an error matching ErrNotFound.
 func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption) (err error) {
-	cl := r.c.newCall(ctx)
+	cl, o, u, err := start(r, ctx, id, opts)
 	defer func() { r.c.callDone(ctx, "Delete", r.path, id, cl, 0, err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
-	u, err := r.itemURL(id, o)
 	if err != nil {
 		return err
 	}

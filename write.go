@@ -32,11 +32,8 @@ import (
 // client does move it: goroutines that share a client and read the same
 // item should pass WithBaseVersion.
 func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
-	cl := r.c.newCall(ctx)
+	cl, o, u, err := start(r, ctx, id, opts)
 	defer func() { r.c.callDone(ctx, "Replace", r.path, id, cl, conflictsOf(res, err), err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
-	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +82,8 @@ func (r *Resource[T]) replace(ctx context.Context, cl *call, id, u string, mine 
 // that resource through the same client: such a write fails at once with
 // ErrReentrantWrite.
 func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...WriteOption) (res *Result[T], err error) {
-	cl := r.c.newCall(ctx)
+	cl, o, u, err := start(r, ctx, id, opts)
 	defer func() { r.c.callDone(ctx, "Update", r.path, id, cl, conflictsOf(res, err), err) }()
-	o := withOptions(&r.base, opts)
-	cl.override(o.retry)
-	u, err := r.itemURL(id, o)
 	if err != nil {
 		return nil, err
 	}

@@ -23,9 +23,9 @@ func TestAllocationBudget(t *testing.T) {
 		budget  float64
 	}{
 		{"GET under a handler's context", Get, true, 3},
-		{"conditional PUT under a handler's context", Put, true, 0},
+		{"conditional PUT under a handler's context", Put, true, -1},
 		{"GET under Background", Get, false, 5},
-		{"conditional PUT under Background", Put, false, 2},
+		{"conditional PUT under Background", Put, false, 1},
 	}
 	srv := NewHappyServer()
 	defer srv.Close()
