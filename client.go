@@ -347,16 +347,9 @@ type call struct {
 	retry        RetryPolicy     // the client's, or the call's own (WithCallRetryPolicy)
 	id           string
 	started      time.Time // when the call began: its duration, and its conflict time budget
-	retriesLeft  int
-	retries      int
-	requests     int    // attempts concord made
-	writes       int    // of those, attempts of a write
-	token        string // the bearer token the last attempt carried
-	refusedToken string // a token the server answered 401 to
-	// wire counts the requests of writes that may have reached the
-	// server: one for each attempt, and one for each resend net/http made
-	// on its own (see resendBody and traceResends).
-	wire atomic.Int32
+	ledger                 // what the call sent
+	token        string    // the bearer token the last attempt carried
+	refusedToken string    // a token the server answered 401 to
 	// getBody is the GetBody of the call's writes with a body, made once
 	// per call; trace counts the resends of writes without one. Neither
 	// is reset: net/http may call them after RoundTrip has returned.
@@ -374,6 +367,34 @@ type call struct {
 	// the call and its options take one allocation.
 	opts callOptions
 }
+
+// ledger counts what a call sent, in one place; only its methods change it.
+type ledger struct {
+	requests int // attempts concord made
+	writes   int // of those, attempts of a write
+	retries  int // of those, retries, which the call's RetryPolicy bounds
+	// wire counts the requests of writes that may have reached the
+	// server: one for each attempt, and one for each resend net/http made
+	// on its own (see call.resendBody and call.traceResends).
+	wire atomic.Int32
+}
+
+// attempted counts an attempt that ended (in checkRetry).
+func (l *ledger) attempted(write bool) {
+	l.requests++
+	if write {
+		l.writes++
+	}
+}
+
+// retried counts a retry the call decided on.
+func (l *ledger) retried() { l.retries++ }
+
+// onWire counts a request of a write that may reach the server.
+func (l *ledger) onWire() { l.wire.Add(1) }
+
+// nextAttempt is the number of the attempt about to be sent, from 1.
+func (l *ledger) nextAttempt() int { return l.requests + 1 }
 
 // Deadline, Done and Err are the caller's.
 func (cl *call) Deadline() (time.Time, bool) { return cl.ctx.Deadline() }
@@ -397,7 +418,7 @@ func (cl *call) resendBody() func() (io.ReadCloser, error) {
 	if cl.getBody == nil {
 		cl.getBody = func() (io.ReadCloser, error) {
 			if cl.inTransport.Load() {
-				cl.wire.Add(1)
+				cl.onWire()
 			}
 			return bodyReader(cl.attempt.out.body), nil
 		}
@@ -412,7 +433,7 @@ func (cl *call) traceResends() *httptrace.ClientTrace {
 	if cl.trace.WroteRequest == nil {
 		cl.trace.WroteRequest = func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil && cl.resentOnce.Swap(true) {
-				cl.wire.Add(1)
+				cl.onWire()
 			}
 		}
 	}
@@ -453,26 +474,29 @@ func (cl *call) override(p *RetryPolicy) {
 	if p.Retryable != nil {
 		r.Retryable = p.Retryable
 	}
-	cl.retry, cl.retriesLeft = r, r.MaxAttempts-1
+	cl.retry = r
 }
 
 // wireMark returns a mark of what the call has written so far, for
 // resentSince.
-func (cl *call) wireMark() int32 { return cl.wire.Load() }
+func (l *ledger) wireMark() int32 { return l.wire.Load() }
 
 // resentSince reports whether the request sent after mark went out more
 // than once (a retry, net/http's own resend): then a refusal may answer
 // the call's own earlier copy, which took effect.
-func (cl *call) resentSince(mark int32) bool { return cl.wire.Load()-mark > 1 }
+func (l *ledger) resentSince(mark int32) bool { return l.wire.Load()-mark > 1 }
 
 // sent returns how many requests the call has sent: concord's attempts,
 // and the writes net/http resent on its own beyond them.
-func (cl *call) sent() int { return cl.requests + max(0, int(cl.wire.Load())-cl.writes) }
+func (l *ledger) sent() int { return l.requests + max(0, int(l.wire.Load())-l.writes) }
+
+// retriesLeft is how many retries the call may still spend.
+func (cl *call) retriesLeft() int { return cl.retry.MaxAttempts - 1 - cl.retries }
 
 // newCall starts a call made under ctx. Every request of the call is made
 // under ctx, through the call (see call.Value).
 func (c *Client) newCall(ctx context.Context) *call {
-	cl := &call{ctx: ctx, retry: c.retry, retriesLeft: c.retry.MaxAttempts - 1, started: c.clock.Now()}
+	cl := &call{ctx: ctx, retry: c.retry, started: c.clock.Now()}
 	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
 		// Only pay for an ID when something will read it.
 		cl.id, _ = newUUIDKey()
@@ -637,7 +661,7 @@ func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
 	}
 	if c.invocationHeaders {
 		names[n], values[n] = HeaderInvocationID, cl.id
-		names[n+1], values[n+1] = HeaderAttempt, strconv.Itoa(cl.requests+1)
+		names[n+1], values[n+1] = HeaderAttempt, strconv.Itoa(cl.nextAttempt())
 		n += 2
 	}
 	shared := append([]string(nil), values[:n]...) // nil, unallocated, when n is 0

@@ -155,12 +155,12 @@ type MergeEvent struct {
 
 func (c *Client) observeAttempt(ctx context.Context, cl *call, out *outgoing, header http.Header) {
 	if c.hooks.OnAttempt != nil {
-		c.hooks.OnAttempt(ctx, AttemptEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: cl.requests + 1})
+		c.hooks.OnAttempt(ctx, AttemptEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: cl.nextAttempt()})
 	}
 	if c.logger != nil && c.logger.Enabled(ctx, slog.LevelDebug) {
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "concord: request",
 			slog.String("invocation", cl.id), slog.String("method", out.method), slog.String("url", c.redact.url(out.url)),
-			slog.Int("attempt", cl.requests+1), slog.Any("header", c.redact.header(header)))
+			slog.Int("attempt", cl.nextAttempt()), slog.Any("header", c.redact.header(header)))
 	}
 }
 

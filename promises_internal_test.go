@@ -281,10 +281,10 @@ func TestCallRetryPolicyFieldByField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cl := &call{retry: client, retriesLeft: client.MaxAttempts - 1}
+			cl := &call{retry: client}
 			cl.override(&tt.call)
-			if !tt.want(cl.retry) || cl.retriesLeft != cl.retry.MaxAttempts-1 {
-				t.Errorf("override(%+v) = %+v with %d retries left", tt.call, cl.retry, cl.retriesLeft)
+			if !tt.want(cl.retry) || cl.retriesLeft() != cl.retry.MaxAttempts-1 {
+				t.Errorf("override(%+v) = %+v with %d retries left", tt.call, cl.retry, cl.retriesLeft())
 			}
 		})
 	}

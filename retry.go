@@ -371,10 +371,7 @@ type attempts struct {
 // transport's, or the body's.
 func (a *attempts) finish(ctx context.Context, resp *http.Response, err error) error {
 	a.n++
-	a.call.requests++
-	if !readOnly(a.out.method) {
-		a.call.writes++
-	}
+	a.call.attempted(!readOnly(a.out.method))
 	a.body, a.truncated, a.bodyErr = nil, false, nil
 	if err == nil {
 		if resp.StatusCode < 300 && !readOnly(a.out.method) {
@@ -439,7 +436,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if !failed || !safeToRepeat(a.out.method, a.out.key != "", a.out.conditional) {
 		return false, nil
 	}
-	if a.call.retriesLeft <= 0 {
+	if a.call.retriesLeft() <= 0 {
 		return false, nil
 	}
 	delay, hinted := a.call.retry.backoff(a.call.retries, a.c.rand), false
@@ -461,8 +458,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		attemptErr = a.c.apiError(&a.out, resp, a.body, a.truncated)
 	}
 	a.prior = append(a.prior, attemptErr)
-	a.call.retriesLeft--
-	a.call.retries++
+	a.call.retried()
 	a.delay = delay
 	a.c.observeRetry(ctx, a.call, &a.out, a.n, resp, attemptErr, delay)
 	return true, nil

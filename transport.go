@@ -43,7 +43,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	a.endAttempt() // a redirect's previous request, read and closed by net/http
 	ctx := req.Context()
 	if !readOnly(req.Method) {
-		a.call.wire.Add(1)
+		a.call.onWire()
 		if req.Body == nil && req.Header.Get(a.c.keyHeader) != "" {
 			// net/http's Transport itself resends a request without a body
 			// that carries an Idempotency-Key when a reused connection
