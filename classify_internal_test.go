@@ -2,6 +2,7 @@ package concord
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +107,35 @@ func TestCouchDBNeedsItsReason(t *testing.T) {
 		if d, c := errorCode(nil, []byte(tt.body), nil); d != tt.dialect || c != tt.code {
 			t.Errorf("errorCode(%s) = %q, %q; want %q, %q", tt.body, d, c, tt.dialect, tt.code)
 		}
+	}
+}
+
+func TestConflictKindNames(t *testing.T) {
+	for k, want := range map[ConflictKind]string{-1: "unknown", KindNone: "none", KindBusinessRule: "business rule", KindLocked: "locked", KindLocked + 1: "unknown"} {
+		if got := k.String(); got != want {
+			t.Errorf("ConflictKind(%d).String() = %q; want %q", int(k), got, want)
+		}
+	}
+}
+
+func TestErrorCodeParsing(t *testing.T) {
+	long := strings.Repeat("A", 128)
+	tests := []struct {
+		body          string
+		dialect, code string
+	}{
+		{`<Code>PreconditionFailed</Code>`, dialectS3, "PreconditionFailed"},
+		{`<Error><Code>` + long + `</Code></Error>`, dialectS3, long},
+		{`<Error><Code>` + long + `A</Code></Error>`, dialectNone, ""},
+		{`{"error":{"type":"invalid_request_error","code":"resource_missing"}}`, dialectStripe, "resource_missing"},
+		{`{"error":{"code":"BlobNotFound"}}`, dialectAzure, "BlobNotFound"},
+	}
+	for _, tt := range tests {
+		if d, c := errorCode(nil, []byte(tt.body), nil); d != tt.dialect || c != tt.code {
+			t.Errorf("errorCode(%.40s) = %q, %q; want %q, %q", tt.body, d, c, tt.dialect, tt.code)
+		}
+	}
+	if got := lastSegment("#request-in-progress"); got != "request-in-progress" {
+		t.Errorf("lastSegment(#request-in-progress) = %q", got)
 	}
 }

@@ -271,3 +271,26 @@ func weakThenStrong(t *testing.T, otherWriter bool) (*docServer, *concord.Resour
 	d.mu.Unlock()
 	return d, widgets
 }
+
+// bounded returns a context that ends the test's call instead of letting a
+// regression hang until go test's timeout.
+func bounded(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// drip answers with headers and then a byte every 10ms until the client
+// goes away, counting the requests in hits.
+func drip(hits *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+		for r.Context().Err() == nil {
+			w.Write([]byte(" "))
+			w.(http.Flusher).Flush()
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

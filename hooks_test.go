@@ -1,10 +1,14 @@
 package concord_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,5 +84,100 @@ func TestEveryCallEnds(t *testing.T) {
 	resp.Body.Close()
 	if len(ops) != 2 || !strings.HasPrefix(ops[0], "Do::") || !strings.HasPrefix(ops[1], "RoundTrip::") || len(ops[0]) <= len("Do::") {
 		t.Errorf("calls ended = %q; want Do and RoundTrip, each with its invocation ID", ops)
+	}
+}
+
+func TestInvocationHeadersAloneNameEveryAttempt(t *testing.T) {
+	c, mux := setup(t, concord.WithInvocationHeaders())
+	var ids, attempts []string
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		ids = append(ids, r.Header.Get(concord.HeaderInvocationID))
+		attempts = append(attempts, r.Header.Get(concord.HeaderAttempt))
+		if len(ids) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	c.Do(bounded(t), &concord.Request{Path: "/x"}, nil)
+	if len(ids) != 2 || ids[0] == "" || ids[0] != ids[1] || strings.Join(attempts, ",") != "1,2" {
+		t.Errorf("invocation IDs %q, attempts %q; want one ID on both attempts, numbered 1,2", ids, attempts)
+	}
+}
+
+// TestEachHookAloneGetsTheInvocationID: an invocation ID is made whenever
+// anything reads it, whichever single hook that is.
+func TestEachHookAloneGetsTheInvocationID(t *testing.T) {
+	var got atomic.Value
+	record := func(id string) {
+		if id != "" {
+			got.Store(id)
+		}
+	}
+	hooks := map[string]concord.Hooks{
+		"OnAttempt":     {OnAttempt: func(_ context.Context, e concord.AttemptEvent) { record(e.InvocationID) }},
+		"OnRetry":       {OnRetry: func(_ context.Context, e concord.RetryEvent) { record(e.InvocationID) }},
+		"OnConflict":    {OnConflict: func(_ context.Context, e concord.ConflictEvent) { record(e.InvocationID) }},
+		"OnMerge":       {OnMerge: func(_ context.Context, e concord.MergeEvent) { record(e.InvocationID) }},
+		"OnAttemptDone": {OnAttemptDone: func(_ context.Context, e concord.AttemptDoneEvent) { record(e.InvocationID) }},
+		"OnCallDone":    {OnCallDone: func(_ context.Context, e concord.CallEvent) { record(e.InvocationID) }},
+	}
+	for name, h := range hooks {
+		t.Run(name, func(t *testing.T) {
+			got.Store("")
+			c, srv := setupFake(t, nil, concord.WithHooks(h))
+			widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear"}, Widget{Name: "gear", Price: 2})
+			srv.FailNext(1, "PUT", "/widgets/w1", http.StatusServiceUnavailable, "")
+			if _, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if got.Load() == "" {
+				t.Errorf("%s saw no invocation ID", name)
+			}
+		})
+	}
+}
+
+func TestDebugLogNumbersAttempts(t *testing.T) {
+	var logs bytes.Buffer
+	c, mux := setup(t, concord.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {})
+	c.Do(bounded(t), &concord.Request{Path: "/x"}, nil)
+	if !strings.Contains(logs.String(), "attempt=1") || strings.Contains(logs.String(), `invocation=""`) || !strings.Contains(logs.String(), "invocation=") {
+		t.Errorf("debug log = %s; want attempt=1 and an invocation ID", logs.String())
+	}
+}
+
+func TestHooksAndInvocationHeaders(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		attempts []concord.AttemptEvent
+		retries  []concord.RetryEvent
+	)
+	hooks := concord.Hooks{
+		OnAttempt: func(_ context.Context, e concord.AttemptEvent) {
+			mu.Lock()
+			attempts = append(attempts, e)
+			mu.Unlock()
+		},
+		OnRetry: func(_ context.Context, e concord.RetryEvent) { mu.Lock(); retries = append(retries, e); mu.Unlock() },
+	}
+	c, mux := setup(t, concord.WithHooks(hooks), concord.WithInvocationHeaders())
+	var ids, nums []string
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		ids = append(ids, r.Header.Get(concord.HeaderInvocationID))
+		nums = append(nums, r.Header.Get(concord.HeaderAttempt))
+		if len(ids) == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	if _, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || ids[0] == "" || ids[0] != ids[1] || nums[0] != "1" || nums[1] != "2" {
+		t.Errorf("invocation IDs %q, attempts %q; want one ID, attempts 1 and 2", ids, nums)
+	}
+	if len(attempts) != 2 || len(retries) != 1 || retries[0].StatusCode != 502 || attempts[1].Attempt != 2 {
+		t.Errorf("hooks saw %d attempts, retries %+v; want 2 attempts and one retry after 502", len(attempts), retries)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/concord-go/concord"
@@ -181,5 +182,83 @@ func TestConflictAndMergeHooks(t *testing.T) {
 	}
 	if len(merges) != 1 || merges[0].Outcome != concord.MergeMerged || merges[0].Attempt != 1 {
 		t.Errorf("merge events = %+v; want one merged", merges)
+	}
+}
+
+// TestWeakTagChangedMeanwhileIsMerged: Update over a state seen with a weak
+// tag and changed meanwhile counts the conflict and merges onto theirs.
+func TestWeakTagChangedMeanwhileIsMerged(t *testing.T) {
+	d, widgets := weakThenStrong(t, true)
+	res, err := widgets.Update(bounded(t), "1", func(w *Widget) error { w.Stock = 3; return nil })
+	if doc, _, _ := d.state(); err != nil || res.Conflicts != 1 || !strings.Contains(doc, `"theirs"`) || res.Value.Stock != 3 {
+		t.Errorf("Update = %+v, %v (server %s); want theirs with stock 3 after 1 conflict", res, err, doc)
+	}
+}
+
+func TestReplaceMergesOnConflict(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	widgets, _, theirsTag := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1, Stock: 5}, Widget{Name: "gear", Price: 2, Stock: 5})
+
+	var calls int
+	merge := func(base, mine, theirs Widget) (Widget, error) {
+		calls++
+		if base.Price != 1 || mine.Stock != 9 || theirs.Price != 2 {
+			t.Errorf("merge(%+v, %+v, %+v); want base price 1, mine stock 9, theirs price 2", base, mine, theirs)
+		}
+		mine.Price = theirs.Price
+		return mine, nil
+	}
+	res, err := widgets.WithMerge(merge).Replace(context.Background(), "w1", Widget{Name: "gear", Price: 1, Stock: 9})
+	if err != nil {
+		t.Fatalf("Replace = %v", err)
+	}
+	if calls != 1 || res.Conflicts != 1 || res.Value.Price != 2 || res.Value.Stock != 9 {
+		t.Errorf("Replace = %+v after %d merges, %d conflicts; want price 2 stock 9 after 1", res.Value, calls, res.Conflicts)
+	}
+	puts := []concordtest.Request{}
+	for _, r := range srv.Requests() {
+		if r.Method == "PUT" {
+			puts = append(puts, r)
+		}
+	}
+	if len(puts) != 2 || puts[1].Header.Get("If-Match") != theirsTag {
+		t.Fatalf("PUTs = %d, the retry's If-Match = %q; want 2, %s", len(puts), puts[len(puts)-1].Header.Get("If-Match"), theirsTag)
+	}
+	var sent Widget
+	if err := json.Unmarshal(puts[1].Body, &sent); err != nil || sent.Price != 2 || sent.Stock != 9 {
+		t.Errorf("merged body sent = %s; want price 2, stock 9", puts[1].Body)
+	}
+}
+
+func TestReplaceMergeOutcomes(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name      string
+		merge     concord.MergeFunc[Widget]
+		wantErr   error
+		unchanged bool
+		puts      int
+	}{
+		{"aborted", func(_, _, _ Widget) (Widget, error) { return Widget{}, concord.ErrMergeAborted }, concord.ErrMergeAborted, false, 1},
+		{"own error", func(_, _, _ Widget) (Widget, error) { return Widget{}, boom }, boom, false, 1},
+		{"theirs wins", concord.TheirsWins[Widget](), nil, true, 1},
+		{"mine wins", concord.MineWins[Widget](), nil, false, 2},
+		{"clash fails", concord.ThreeWay[Widget](), concord.ErrMergeAborted, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, srv := setupFake(t, nil)
+			widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
+			res, err := widgets.WithMerge(tt.merge).Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3})
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("Replace = %v; want %v", err, tt.wantErr)
+			}
+			if err == nil && res.Unchanged != tt.unchanged {
+				t.Errorf("Replace unchanged = %v; want %v", res.Unchanged, tt.unchanged)
+			}
+			if got := countRequests(srv, "PUT"); got != tt.puts {
+				t.Errorf("PUTs = %d; want %d", got, tt.puts)
+			}
+		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/concord-go/concord"
 )
 
 // TestMisappliedOptionsDoNotCompile: an option given to a call it does not
@@ -62,5 +64,19 @@ func TestMisappliedOptionsDoNotCompile(t *testing.T) {
 		if !strings.Contains(found[i], tt.want) {
 			t.Errorf("%s: %s compiles, or fails otherwise (%q); want %q", tt.name, tt.code, found[i], tt.want)
 		}
+	}
+}
+
+func TestOptionLimitsMustBePositive(t *testing.T) {
+	for name, opt := range map[string]concord.Option{
+		"WithMaxResponseBytes(0)":  concord.WithMaxResponseBytes(0),
+		"WithMaxErrorBodyBytes(0)": concord.WithMaxErrorBodyBytes(0),
+	} {
+		if _, err := concord.New("https://api.example.com", opt); err == nil {
+			t.Errorf("New(%s) succeeded; want an error", name)
+		}
+	}
+	if _, err := concord.New("https://api.example.com", concord.WithVersionCacheBytes(0)); err != nil {
+		t.Errorf("New(WithVersionCacheBytes(0)) = %v; 0 turns tracking off", err)
 	}
 }

@@ -188,3 +188,16 @@ func TestAllEndsOnACycleOfPages(t *testing.T) {
 		})
 	}
 }
+
+func TestPagesOfNothing(t *testing.T) {
+	c, mux := setup(t)
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/stripe", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"data":[],"has_more":true}`) })
+	if _, err := concord.NewResource[Widget](c, "empty").Page(bounded(t), ""); err == nil {
+		t.Error("a page with an empty body: no error; want a decode error")
+	}
+	page, err := concord.NewResource[Widget](c, "stripe").Page(bounded(t), "")
+	if err != nil || len(page.Items) != 0 || page.Next != "" {
+		t.Errorf("an empty page saying has_more = %+v, %v; want no items and no next page", page, err)
+	}
+}

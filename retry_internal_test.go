@@ -2,6 +2,8 @@ package concord
 
 import (
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -132,5 +134,110 @@ func TestRetryBudget(t *testing.T) {
 		if _, err := NewRetryBudget(bad[0], bad[1]); err == nil {
 			t.Errorf("NewRetryBudget(%v, %v) = nil error; want one", bad[0], bad[1])
 		}
+	}
+}
+
+// TestRetryPolicyDefaults: a zero policy takes the documented defaults,
+// and the backoff ceiling is MaxDelay even where BaseDelay<<retry would
+// overflow.
+func TestRetryPolicyDefaults(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	if p.MaxAttempts != 4 || p.BaseDelay != 100*time.Millisecond || p.MaxDelay != 5*time.Second || p.MaxRetryAfter != 30*time.Second || p.AttemptTimeout != 30*time.Second {
+		t.Errorf("defaults = %+v", p)
+	}
+	one := func() float64 { return 0.999999 }
+	for retry, want := range map[int]time.Duration{0: 100 * time.Millisecond, 3: 800 * time.Millisecond, 10: 5 * time.Second, 40: 5 * time.Second} {
+		if got := p.backoff(retry, one); got < want*99/100 || got > want {
+			t.Errorf("backoff(%d) ceiling = %v; want %v", retry, got, want)
+		}
+	}
+	huge := RetryPolicy{BaseDelay: 1 << 40, MaxDelay: time.Hour}.withDefaults()
+	if got := huge.backoff(24, one); got < 59*time.Minute { // 1<<64 overflows to 0
+		t.Errorf("backoff where the shift overflows = %v; want the MaxDelay ceiling", got)
+	}
+}
+
+// TestReadAllGrowth: an announced body is read into a buffer of exactly
+// its size once a quarter of it has arrived, after doublings; an unknown
+// length doubles; nothing is ever allocated for bytes that did not come.
+func TestReadAllGrowth(t *testing.T) {
+	const size = 16 << 20
+	body := strings.Repeat("x", size)
+	tests := []struct {
+		name       string
+		announced  int64
+		sent       int
+		wantCap    int
+		wantAllocs float64 // 0: not checked
+	}{
+		{"announced and sent", size, size, size + 1, 0},
+		{"small, announced", 100, 100, 101, 1},
+		{"empty, announced", 0, 0, 1, 1},
+		{"the largest allocated at once", initialBodyBuffer - 1, initialBodyBuffer - 1, initialBodyBuffer, 1},
+		{"unknown length", -1, size, 2 * size, 0},
+		{"announced, a little sent", size, 1000, 1024, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := strings.NewReader(body[:tt.sent])
+			b, err := readAll(r, tt.announced, 64<<20)
+			if err != nil || len(b) != tt.sent || cap(b) != tt.wantCap {
+				t.Errorf("readAll(%d bytes, announced %d) = %d bytes in a buffer of %d, %v; want %d in %d", tt.sent, tt.announced, len(b), cap(b), err, tt.sent, tt.wantCap)
+			}
+			if tt.wantAllocs == 0 {
+				return
+			}
+			allocs := testing.AllocsPerRun(10, func() {
+				r.Reset(body[:tt.sent])
+				readAll(r, tt.announced, 64<<20)
+			})
+			if allocs != tt.wantAllocs {
+				t.Errorf("readAll(%d bytes, announced %d) allocated %v times; want %v", tt.sent, tt.announced, allocs, tt.wantAllocs)
+			}
+		})
+	}
+	// The jump comes as soon as a quarter has arrived: the doublings before
+	// it add up to half the body, so reading it costs 1.5 times its size.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := readAll(strings.NewReader(body), size, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > size*3/2+size/16 {
+		t.Errorf("reading an announced %d MiB allocated %.2f times its size; want 1.5", size>>20, float64(got)/size)
+	}
+}
+
+// TestCallRetryPolicyFieldByField: a call's own retry policy replaces the
+// fields it sets and keeps the client's for those it leaves zero.
+func TestCallRetryPolicyFieldByField(t *testing.T) {
+	backoffFn := func(int) time.Duration { return time.Minute }
+	retryable := func(*http.Response, error) bool { return true }
+	client := RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 2 * time.Second, MaxRetryAfter: 3 * time.Second, AttemptTimeout: 4 * time.Second}
+	tests := []struct {
+		name string
+		call RetryPolicy
+		want func(p RetryPolicy) bool
+	}{
+		{"nothing set", RetryPolicy{}, func(p RetryPolicy) bool {
+			return p.MaxAttempts == 4 && p.BaseDelay == time.Second && p.MaxDelay == 2*time.Second && p.MaxRetryAfter == 3*time.Second && p.AttemptTimeout == 4*time.Second && p.Backoff == nil && p.Retryable == nil
+		}},
+		{"attempts", RetryPolicy{MaxAttempts: 7}, func(p RetryPolicy) bool { return p.MaxAttempts == 7 && p.BaseDelay == time.Second }},
+		{"base delay", RetryPolicy{BaseDelay: 5 * time.Second}, func(p RetryPolicy) bool { return p.BaseDelay == 5*time.Second && p.MaxDelay == 2*time.Second }},
+		{"max delay", RetryPolicy{MaxDelay: 6 * time.Second}, func(p RetryPolicy) bool { return p.MaxDelay == 6*time.Second && p.BaseDelay == time.Second }},
+		{"Retry-After cap", RetryPolicy{MaxRetryAfter: 7 * time.Second}, func(p RetryPolicy) bool { return p.MaxRetryAfter == 7*time.Second && p.MaxDelay == 2*time.Second }},
+		{"attempt timeout", RetryPolicy{AttemptTimeout: 8 * time.Second}, func(p RetryPolicy) bool { return p.AttemptTimeout == 8*time.Second && p.MaxRetryAfter == 3*time.Second }},
+		{"backoff", RetryPolicy{Backoff: backoffFn}, func(p RetryPolicy) bool { return p.Backoff != nil && p.Backoff(1) == time.Minute && p.Retryable == nil }},
+		{"predicate", RetryPolicy{Retryable: retryable}, func(p RetryPolicy) bool { return p.Retryable != nil && p.Backoff == nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := &call{retry: client}
+			cl.override(&tt.call)
+			if !tt.want(cl.retry) || cl.retriesLeft() != cl.retry.MaxAttempts-1 {
+				t.Errorf("override(%+v) = %+v with %d retries left", tt.call, cl.retry, cl.retriesLeft())
+			}
+		})
 	}
 }

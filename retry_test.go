@@ -394,3 +394,155 @@ func TestRateLimitRule(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportRetryAfterDefaultCap: with no options, a 503's Retry-After
+// is waited for up to 30s, and anything longer fails at once.
+func TestTransportRetryAfterDefaultCap(t *testing.T) {
+	for _, tt := range []struct {
+		hint    string
+		wantErr error
+		sleeps  string
+	}{
+		{"30", nil, "[30s]"},
+		{"31", concord.ErrWaitTooLong, "[]"},
+		{"1800", concord.ErrWaitTooLong, "[]"},
+	} {
+		clock := newFakeClock()
+		c := hintThenServe(t, http.StatusServiceUnavailable, tt.hint, clock)
+		_, err := concord.NewResource[Widget](c, "widgets").Get(context.Background(), "1")
+		if !errors.Is(err, tt.wantErr) || tt.wantErr == nil && err != nil || fmt.Sprint(clock.Sleeps()) != tt.sleeps {
+			t.Errorf("Get answered 503 Retry-After %s = %v after waits %v; want %v after %s", tt.hint, err, clock.Sleeps(), tt.wantErr, tt.sleeps)
+		}
+	}
+}
+
+// TestCancelEndsAWaitPromptly: canceling the context ends a Retry-After
+// wait (here 20s, under the cap) at once; the test bounds the call itself
+// rather than relying on go test's timeout.
+func TestCancelEndsAWaitPromptly(t *testing.T) {
+	c, mux := setup(t)
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "20")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it reach the wait
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Get canceled during a wait = %v; want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get did not return within 10s of its context's cancellation (the wait was 20s)")
+	}
+}
+
+// TestTransportRetriesAreSharedByTheCall: the retries of a call are one
+// pool for all its requests, so a PUT after a GET that used them up is not
+// retried.
+func TestTransportRetriesAreSharedByTheCall(t *testing.T) {
+	c, srv := setupFake(t, nil, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	srv.FailNext(1, "GET", "/widgets/w1", http.StatusServiceUnavailable, "")
+	srv.FailNext(1, "PUT", "/widgets/w1", http.StatusServiceUnavailable, "")
+	_, err := concord.NewResource[Widget](c, "widgets").Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
+	if err == nil || countRequests(srv, "PUT") != 1 || countRequests(srv, "GET") != 2 {
+		t.Errorf("Update = %v with %d GETs and %d PUTs; want the GET retried once and the PUT not retried", err, countRequests(srv, "GET"), countRequests(srv, "PUT"))
+	}
+}
+
+func TestShouldRetryOnASuccessIsIgnored(t *testing.T) {
+	c, mux := setup(t)
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Stripe-Should-Retry", "true")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	if _, err := concord.NewResource[Widget](c, "widgets").Create(bounded(t), Widget{Name: "gear"}); err != nil || hits.Load() != 1 {
+		t.Errorf("Create answered 201 with Stripe-Should-Retry: true = %v after %d requests; want success after 1", err, hits.Load())
+	}
+}
+
+// TestSlowDripEndsWithTheAttemptTimeout: a server that sends its headers
+// and then one byte at a time holds an attempt no longer than
+// AttemptTimeout; the timed-out read is retried, being safe to repeat.
+//
+// Each kind of caller's context takes its own path: one with a later
+// deadline gets a deadline of its own for the attempt, one without
+// cancellation a deadline shared with other attempts, one that can be
+// cancelled but has no deadline a deadline of its own.
+func TestSlowDripEndsWithTheAttemptTimeout(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"later deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute)
+		}},
+		{"Background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"cancellable", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, AttemptTimeout: 100 * time.Millisecond}))
+			var hits atomic.Int32
+			mux.HandleFunc("/widgets/1", drip(&hits))
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+			var timeout *concord.AttemptTimeoutError
+			if !errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) || hits.Load() != 2 {
+				t.Errorf("Get of a dripping body = %v after %d attempts; want an *AttemptTimeoutError after 2", err, hits.Load())
+			}
+		})
+	}
+}
+
+// TestSlowDripEndsWithTheCallersDeadline: when the caller's deadline comes
+// before AttemptTimeout, it alone bounds the attempt, body included, and
+// the call ends with the caller's error, not an attempt timeout.
+func TestSlowDripEndsWithTheCallersDeadline(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, AttemptTimeout: time.Hour}))
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", drip(&hits))
+	ctx, cancel := context.WithTimeout(bounded(t), 150*time.Millisecond)
+	defer cancel()
+	_, err := concord.NewResource[Widget](c, "widgets").Get(ctx, "1")
+	var timeout *concord.AttemptTimeoutError
+	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &timeout) || hits.Load() != 1 {
+		t.Errorf("Get of a dripping body under a 150ms deadline = %v after %d attempts; want context.DeadlineExceeded after 1", err, hits.Load())
+	}
+}
+
+// TestRequestsCountsNetHTTPsResends: a call's count of requests is what
+// reached the server, reads included, when net/http resends a write on its
+// own: here the PUT whose response was lost, net/http's resend (a 412), and
+// the read that finds the PUT took effect.
+func TestRequestsCountsNetHTTPsResends(t *testing.T) {
+	d, srv := newDocServer(t, `{"name":"gear"}`)
+	var calls []concord.CallEvent
+	c := newClient(t, srv.URL, concord.WithHooks(concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) { calls = append(calls, e) }}))
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1"); err != nil { // also warms the connection, so it is reused
+		t.Fatal(err)
+	}
+	_, _, before := d.state()
+	d.mu.Lock()
+	d.dropWrites = 1
+	d.mu.Unlock()
+	if _, err := widgets.Replace(bounded(t), "1", Widget{Name: "cog"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, reqs := d.state()
+	if len(calls) != 2 || calls[1].Requests != len(reqs)-len(before) {
+		t.Errorf("Replace's OnCallDone = %+v; want Requests %d, the server's %q", calls[len(calls)-1], len(reqs)-len(before), reqs[len(before):])
+	}
+}

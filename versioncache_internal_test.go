@@ -85,3 +85,23 @@ func TestVersionCacheConcurrentUse(t *testing.T) {
 		t.Errorf("cache holds %d bytes in %d entries (%d indexed); want at most %d, consistent", c.bytes, n, len(c.byURL), budget)
 	}
 }
+
+// TestVersionCacheAccountsExactly: an entry costs its URL, version, ETag
+// and body plus a fixed overhead; a budget filled exactly keeps every
+// entry, and a body of exactly its share is kept.
+func TestVersionCacheAccountsExactly(t *testing.T) {
+	c := newVersionCache(2 * (entryOverhead + 1 + 3 + 3 + 10))
+	c.put("a", snapshot{version: `"1"`, etag: `"1"`, body: make([]byte, 10)})
+	if want := int64(entryOverhead + 1 + 3 + 3 + 10); c.bytes != want {
+		t.Errorf("one entry costs %d; want %d", c.bytes, want)
+	}
+	c.put("b", snapshot{version: `"2"`, etag: `"2"`, body: make([]byte, 10)})
+	if _, ok := c.get("a"); !ok || c.order.Len() != 2 {
+		t.Errorf("a budget filled exactly kept %d entries; want 2", c.order.Len())
+	}
+	share := newVersionCache(8 * 1024)
+	share.put("s", snapshot{version: `"1"`, body: make([]byte, 1024)})
+	if s, _ := share.get("s"); len(s.body) != 1024 {
+		t.Errorf("a body of exactly its share was dropped")
+	}
+}

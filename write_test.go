@@ -1,16 +1,21 @@
 package concord_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
 )
 
 // tally counts its encodings and decodings.
@@ -209,5 +214,360 @@ func TestConcurrentUpdatesOfALargeDocumentShareNoCopy(t *testing.T) {
 	got, err := docs.Get(ctx, "1")
 	if err != nil || got.Value.Stock != 12 || got.Value.Tags[0] != "12" {
 		t.Errorf("after 12 concurrent Updates Get = stock %d, tags[0] %q, %v; want 12, \"12\"", got.Value.Stock, got.Value.Tags[0], err)
+	}
+}
+
+// TestUpdateChecksTheServerBeforeUnchanged: a mutate that changes nothing
+// according to the tracked copy is checked against the server before the
+// call reports Unchanged; trusting the cache would lose the write.
+func TestUpdateChecksTheServerBeforeUnchanged(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Stock: 5}, Widget{Name: "gear", Stock: 3})
+	res, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock = 5; return nil })
+	doc, _, _ := srv.Doc("widgets", "w1")
+	if err != nil || res.Unchanged || string(doc) == "" || res.Value.Stock != 5 {
+		t.Fatalf("Update(stock=5) with 5 cached and 3 stored = %+v, %v; want a write", res, err)
+	}
+	got, _ := widgets.Get(bounded(t), "w1")
+	if got.Value.Stock != 5 {
+		t.Errorf("server stock = %d; want 5", got.Value.Stock)
+	}
+}
+
+// TestWhatAWriteAnswered: a write answered with the document (with what
+// the server added) returns that; one answered with something else (an
+// HTML page, a CouchDB receipt without the body version) returns the value
+// written.
+func TestWhatAWriteAnswered(t *testing.T) {
+	tests := []struct {
+		name, get, answer string
+		opts              []concord.ResourceOption
+		want              Widget
+	}{
+		{"the document", `{"name":"gear"}`, `{"name":"gear","stock":1,"color":"set by the server"}`, nil, Widget{Name: "gear", Stock: 1, Color: "set by the server"}},
+		{"an HTML page", `{"name":"gear"}`, `<html>Created</html>`, nil, Widget{Name: "gear", Stock: 1}},
+		{"a CouchDB receipt", `{"_rev":"1-a","name":"gear"}`, `{"ok":true,"id":"1","rev":"2-b"}`,
+			[]concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev"})}, Widget{Name: "gear", Stock: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux := setup(t)
+			mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", `"v1"`)
+				if r.Method == http.MethodGet {
+					fmt.Fprint(w, tt.get)
+					return
+				}
+				w.Header().Set("ETag", `"v2"`)
+				fmt.Fprint(w, tt.answer)
+			})
+			res, err := concord.NewResource[Widget](c, "widgets", tt.opts...).Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil })
+			if err != nil || res.Value.Name != tt.want.Name || res.Value.Stock != tt.want.Stock || res.Value.Color != tt.want.Color {
+				t.Errorf("Update answered with %s = %+v, %v; want %+v", tt.name, res, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPatchNeedsABase: with WithPatch but no base body (a version given
+// with WithBaseVersion), the whole document is sent with PUT.
+func TestPatchNeedsABase(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	etag := seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	_, err := concord.NewResource[Widget](c, "widgets", concord.WithPatch()).Replace(bounded(t), "w1", Widget{Name: "cog"}, concord.WithBaseVersion(etag))
+	if err != nil || countRequests(srv, "PUT") != 1 || countRequests(srv, "PATCH") != 0 {
+		t.Errorf("Replace with a patch and no base = %v, %d PUTs, %d PATCHes; want one PUT", err, countRequests(srv, "PUT"), countRequests(srv, "PATCH"))
+	}
+}
+
+func TestNotModifiedToAWriteIsAnError(t *testing.T) {
+	c, mux := setup(t)
+	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotModified) })
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNotModified)
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if res, err := widgets.Create(bounded(t), Widget{Name: "gear"}); err == nil {
+		t.Errorf("Create answered 304 = %+v; want an error", res)
+	}
+	if res, err := widgets.Replace(bounded(t), "1", Widget{Name: "cog"}); err == nil {
+		t.Errorf("Replace answered 304 = %+v; want an error", res)
+	}
+	var apiErr *concord.APIError
+	if _, err := c.Do(bounded(t), &concord.Request{Method: "PATCH", Path: "/widgets/1", Body: "{}"}, nil); !errors.As(err, &apiErr) || apiErr.StatusCode != 304 {
+		t.Errorf("Do(PATCH) answered 304 = %v; want an *APIError with status 304", err)
+	}
+}
+
+func TestPanicsAreNotAborts(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
+	_, err := widgets.WithMerge(func(_, _, _ Widget) (Widget, error) {
+		var p *Widget
+		return *p, nil // a nil dereference: a bug, not a decision
+	}).Replace(bounded(t), "w1", Widget{Name: "gear", Price: 3})
+	var panicErr *concord.PanicError
+	if !errors.As(err, &panicErr) || errors.Is(err, concord.ErrMergeAborted) || panicErr.Func != "merge" || len(panicErr.Stack) == 0 {
+		t.Errorf("Replace whose merge panics = %v; want a *PanicError with its stack, not ErrMergeAborted", err)
+	}
+	_, err = widgets.Update(bounded(t), "w1", func(*Widget) error { panic("oops") })
+	if !errors.As(err, &panicErr) || errors.Is(err, concord.ErrMergeAborted) || panicErr.Func != "mutate" {
+		t.Errorf("Update whose mutate panics = %v; want a *PanicError", err)
+	}
+}
+
+// TestWriteAppliedIsReported: a write that took effect but whose answer
+// could not be used says so, with what is known, rather than looking failed.
+func TestWriteAppliedIsReported(t *testing.T) {
+	c, mux := setup(t, concord.WithMaxResponseBytes(64))
+	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"name": 42}`)
+	})
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Method == http.MethodGet {
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"name":"gear","color":"%s"}`, strings.Repeat("x", 100))
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	res, err := widgets.Create(bounded(t), Widget{Name: "gear"})
+	if !errors.Is(err, concord.ErrWriteApplied) || !errors.Is(err, concord.ErrDecode) || res == nil || res.StatusCode != http.StatusCreated {
+		t.Errorf("Create answered 201 with a body that does not decode = %+v, %v; want the result and ErrWriteApplied", res, err)
+	}
+	_, err = widgets.Update(bounded(t), "1", func(w *Widget) error { w.Stock = 1; return nil })
+	if !errors.Is(err, concord.ErrWriteApplied) || !errors.Is(err, concord.ErrResponseTooLarge) {
+		t.Errorf("Update answered 200 with a body over the limit = %v; want ErrWriteApplied", err)
+	}
+	if _, err := widgets.Get(bounded(t), "1"); errors.Is(err, concord.ErrWriteApplied) {
+		t.Errorf("Get = %v; a read never reports a write applied", err)
+	}
+}
+
+// TestReplaceAppliedButLostIsASuccess: a PUT that took effect, whose
+// response was lost, is retried; a server that ignores keys on PUT answers
+// the retry 412. The server holds exactly what was sent: that is success.
+func TestReplaceAppliedButLostIsASuccess(t *testing.T) {
+	d, srv := newDocServer(t, `{"name":"gear","price":1}`)
+	c := newClient(t, srv.URL)
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1"); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.dropWrites = 1
+	d.mu.Unlock()
+	res, err := widgets.Replace(bounded(t), "1", Widget{Name: "gear", Price: 2})
+	doc, writes, reqs := d.state()
+	if err != nil || res.Value.Price != 2 || writes != 1 {
+		t.Errorf("Replace whose response was lost = %v; want success (server holds %s after %d writes; requests %q)", err, doc, writes, reqs)
+	}
+}
+
+// TestReentrantWriteIsRefused: a mutate or merge that writes its own
+// resource through the same client would wait for its own turn forever;
+// it gets ErrReentrantWrite at once, even without a deadline.
+func TestReentrantWriteIsRefused(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Price: 1}, Widget{Name: "gear", Price: 2})
+	var inner error
+	_, err := widgets.Update(context.Background(), "w1", func(w *Widget) error {
+		_, inner = widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil })
+		return inner
+	})
+	if !errors.Is(inner, concord.ErrReentrantWrite) || !errors.Is(err, concord.ErrReentrantWrite) {
+		t.Errorf("Update writing its own resource from mutate = %v (inner %v); want ErrReentrantWrite", err, inner)
+	}
+	_, err = widgets.WithMerge(func(_, mine, _ Widget) (Widget, error) {
+		return mine, widgets.Delete(context.Background(), "w1")
+	}).Replace(context.Background(), "w1", Widget{Name: "gear", Price: 3})
+	if !errors.Is(err, concord.ErrReentrantWrite) {
+		t.Errorf("Replace whose merge deletes its own resource = %v; want ErrReentrantWrite", err)
+	}
+	// Other goroutines still take turns: no false refusals.
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock++; return nil })
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Update = %v", err)
+		}
+	}
+}
+
+// TestWriteAnsweredButCutShortIsSentOnce: a write answered 2xx took effect
+// even when its body is cut short, so it is never sent again (a server that
+// ignores keys would make a second record), and each write method returns
+// what it knows (status, headers, version) with ErrWriteApplied.
+func TestWriteAnsweredButCutShortIsSentOnce(t *testing.T) {
+	var writes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			if r.URL.Path == "/widgets/new" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		writes.Add(1)
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		status := "200 OK"
+		if r.Method == http.MethodPost || r.Header.Get("If-None-Match") == "*" {
+			status = "201 Created"
+		}
+		fmt.Fprintf(buf, "HTTP/1.1 %s\r\nETag: \"v2\"\r\nLocation: /widgets/7\r\nContent-Length: 100\r\n\r\n{\"name\":", status)
+		buf.Flush()
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: time.Microsecond}))
+	widgets := concord.NewResource[Widget](c, "widgets")
+	tests := []struct {
+		name       string
+		write      func() (*concord.Result[Widget], error)
+		wantStatus int
+	}{
+		{"Create", func() (*concord.Result[Widget], error) { return widgets.Create(bounded(t), Widget{Name: "gear"}) }, 201},
+		{"CreateAt", func() (*concord.Result[Widget], error) {
+			return widgets.CreateAt(bounded(t), "new", Widget{Name: "gear"})
+		}, 201},
+		{"Replace", func() (*concord.Result[Widget], error) {
+			return widgets.Replace(bounded(t), "1", Widget{Name: "cog"}, concord.WithBaseVersion(`"v1"`))
+		}, 200},
+		{"Update", func() (*concord.Result[Widget], error) {
+			return widgets.Update(bounded(t), "1", func(w *Widget) error { w.Price++; return nil })
+		}, 200},
+	}
+	for _, tt := range tests {
+		writes.Store(0)
+		res, err := tt.write()
+		if n := writes.Load(); n != 1 {
+			t.Errorf("%s answered %d with a cut body: sent %d times; want once", tt.name, tt.wantStatus, n)
+		}
+		if !errors.Is(err, concord.ErrWriteApplied) {
+			t.Errorf("%s = %v; want ErrWriteApplied", tt.name, err)
+		}
+		if res == nil || res.StatusCode != tt.wantStatus || res.Header.Get("Location") != "/widgets/7" || res.Version != `"v2"` {
+			t.Errorf("%s = %+v; want the result with status %d, headers and version", tt.name, res, tt.wantStatus)
+		}
+	}
+}
+
+func TestReplaceOfAMissingResourceCreatesIt(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	res, err := concord.NewResource[Widget](c, "widgets").Replace(context.Background(), "new", Widget{Name: "gear"})
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("Replace(new) = %v, %v; want 201", res, err)
+	}
+	reqs := srv.Requests()
+	if last := reqs[len(reqs)-1]; last.Header.Get("If-None-Match") != "*" {
+		t.Errorf("create-by-replace sent If-None-Match %q; want *", last.Header.Get("If-None-Match"))
+	}
+}
+
+func TestWritesOfOneClientTakeTurns(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	seedWidget(t, srv, "w", Widget{Name: "gear"})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := widgets.Update(context.Background(), "w", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+				t.Errorf("Update = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := srv.Stats(); st.Conflicts != 0 || st.Writes != 20 {
+		t.Errorf("stats = %+v; want 20 writes and no conflicts among one client's goroutines", st)
+	}
+	// Waiting for a turn ends with the context.
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := widgets.Update(context.Background(), "w", func(w *Widget) error {
+			close(started)
+			<-ctx.Done() // hold the turn until the waiter gives up
+			w.Stock++
+			return nil
+		})
+		done <- err
+	}()
+	<-started
+	waitCtx, waitCancel := context.WithCancel(context.Background())
+	waitCancel()
+	if _, err := widgets.Update(waitCtx, "w", func(w *Widget) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("Update waiting for a turn with a canceled context = %v; want context.Canceled", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("the Update holding the turn = %v", err)
+	}
+}
+
+func TestUpdateModes(t *testing.T) {
+	tests := []struct {
+		name string
+		api  []concordtest.Option
+		opts []concord.ResourceOption
+	}{
+		{"412", nil, nil},
+		{"409", []concordtest.Option{concordtest.ConflictStatus(409)}, nil},
+		{"conflict carries state", []concordtest.Option{concordtest.ConflictWithState()}, nil},
+		{"body version", []concordtest.Option{concordtest.VersionInBody("version", "")}, []concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "version"})}},
+		{"merge patch", nil, []concord.ResourceOption{concord.WithPatch()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, srv := setupFake(t, tt.api)
+			seedWidget(t, srv, "w1", Widget{Name: "gear", Stock: 1})
+			widgets := concord.NewResource[Widget](c, "widgets", tt.opts...)
+			if _, err := widgets.Get(context.Background(), "w1"); err != nil {
+				t.Fatal(err)
+			}
+			// Another writer changes the price behind our back.
+			doc, _, _ := srv.Doc("widgets", "w1")
+			var other map[string]any
+			_ = json.Unmarshal(doc, &other)
+			other["price"] = 50
+			if _, err := srv.Seed("widgets", "w1", other); err != nil {
+				t.Fatal(err)
+			}
+			before := len(srv.Requests())
+			res, err := widgets.Update(context.Background(), "w1", func(w *Widget) error { w.Stock += 2; return nil })
+			if err != nil {
+				t.Fatalf("Update = %v", err)
+			}
+			if res.Value.Stock != 3 || res.Value.Price != 50 || res.Conflicts != 1 {
+				t.Errorf("Update = %+v after %d conflicts; want stock 3, price 50, 1 conflict", res.Value, res.Conflicts)
+			}
+			want := 3 // write, refetch, write
+			if tt.name == "conflict carries state" {
+				want = 2 // the conflict response was the refetch
+			}
+			if got := len(srv.Requests()) - before; got != want {
+				t.Errorf("requests for one conflict = %d; want %d", got, want)
+			}
+		})
 	}
 }

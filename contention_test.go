@@ -124,3 +124,63 @@ func assertConnectionsClose(t *testing.T, srv *concordtest.Server, clients ...*c
 		t.Errorf("server has %d connections open after the client closed its idle ones; want 0 (a body left open?)", n)
 	}
 }
+
+func TestUpdateManyWritersLoseNothing(t *testing.T) {
+	const writers, increments = 64, 10
+	tests := []struct {
+		name   string
+		client func(t *testing.T, url string) func() *concord.Client
+	}{
+		// The usual shape: one client shared by the goroutines, whose
+		// writes to one resource take turns.
+		{"shared client", func(t *testing.T, url string) func() *concord.Client {
+			c := newClient(t, url)
+			return func() *concord.Client { return c }
+		}},
+		// A shared client that lets its writes race, resolved by conflicts.
+		{"concurrent writes", func(t *testing.T, url string) func() *concord.Client {
+			c := newClient(t, url, concord.WithConcurrentWrites())
+			return func() *concord.Client { return c }
+		}},
+		// A client per goroutine, as separate processes would have.
+		{"client per writer", func(t *testing.T, url string) func() *concord.Client {
+			return func() *concord.Client { return newClient(t, url) }
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := concordtest.NewServer(t)
+			seedWidget(t, srv, "counter", Widget{Name: "counter"})
+			client := tt.client(t, srv.URL)
+			var wg sync.WaitGroup
+			errs := make(chan error, writers*increments)
+			for range writers {
+				widgets := concord.NewResource[Widget](client(), "widgets")
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range increments {
+						_, err := widgets.Update(context.Background(), "counter", func(w *Widget) error {
+							w.Stock++
+							return nil
+						}, concord.WithMaxConflicts(1000))
+						if err != nil {
+							errs <- err
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("Update = %v", err)
+			}
+			doc, _, _ := srv.Doc("widgets", "counter")
+			var w Widget
+			if err := json.Unmarshal(doc, &w); err != nil || w.Stock != writers*increments {
+				t.Errorf("counter = %s; want stock %d", doc, writers*increments)
+			}
+			t.Logf("%d conflicts for %d updates", srv.Stats().Conflicts, writers*increments)
+		})
+	}
+}
