@@ -491,7 +491,7 @@ func (r *Resource[T]) appliedAlready(ctx context.Context, w *write[T], sent []by
 }
 
 // buildWrite encodes the write of one round: the body (or merge patch),
-// its version precondition and, unless WithoutIdempotencyKey, its
+// its version precondition and, unless WithoutIdempotencyKeys, its
 // idempotency key, fresh whenever the bytes or the version change.
 func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []byte, error) {
 	o := w.opts
@@ -520,7 +520,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 
 // condition makes out, a write of body (nil for a delete) to its item,
 // conditional on version in the versioner's terms (a header, a query
-// parameter, a member of body), and gives it, unless WithoutIdempotencyKey,
+// parameter, a member of body), and gives it, unless WithoutIdempotencyKeys,
 // its idempotency key, fresh whenever the bytes or the version change. With
 // no version it fails with ErrNoVersion, unless the call is
 // WithUnconditional: never a reason to send it without one.

@@ -151,7 +151,7 @@ func TestCreateAfterLostResponseMakesOneResource(t *testing.T) {
 func TestCreateWithoutKeyIsSentOnce(t *testing.T) {
 	c, srv := setupFake(t, nil)
 	srv.DropNext(1, "POST", "/widgets")
-	_, err := concord.NewResource[Widget](c, "widgets", concord.WithoutIdempotencyKey()).Create(context.Background(), Widget{Name: "gear"})
+	_, err := concord.NewResource[Widget](c, "widgets", concord.WithoutIdempotencyKeys()).Create(context.Background(), Widget{Name: "gear"})
 	if err == nil {
 		t.Fatal("Create without a key over a dropped connection = nil error; want the transport error")
 	}

@@ -28,46 +28,6 @@ type TokenFunc func(ctx context.Context) (token string, expiry time.Time, err er
 // it does not expire in flight.
 const tokenEarly = time.Minute
 
-// WithTokenSource sends "Authorization: Bearer <token>" on every attempt,
-// with the token from f: kept until a minute before it expires, then asked
-// for again, one refresh at a time, which concurrent calls share. A token
-// that is due but not yet expired is used while its refresh runs. A call
-// never waits for a token past its own context, whatever f does with the
-// context it is given (the call's values without its cancellation, and
-// the attempt timeout as deadline, after which the refresh is given up).
-// When the server answers 401 the token is asked for again and the request
-// sent once more, since a 401 means it was not processed: that resend is
-// an allowance of its own, made even when the retry policy allows no
-// retry, and does not use up the call's retries. The token
-// follows the redirect and redaction rules of any credential. Nil is an
-// error from New.
-func WithTokenSource(f TokenFunc) Option {
-	return func(c *Client) error {
-		if f == nil {
-			return errors.New("concord: nil token source")
-		}
-		c.tokens = &tokenCache{f: f}
-		return nil
-	}
-}
-
-// WithSigner calls sign on every attempt, retries included, just before it
-// is sent, so that a request signature (AWS SigV4, Azure SharedKey, an
-// HMAC) covers the attempt's headers and is fresh. The body is available
-// through req.GetBody. What sign adds follows the redirect and redaction
-// rules: it is never carried to another origin, and shown in logs only if
-// allowlisted. An error from sign ends the call with it. Nil is an error
-// from New.
-func WithSigner(sign func(req *http.Request) error) Option {
-	return func(c *Client) error {
-		if sign == nil {
-			return errors.New("concord: nil signer")
-		}
-		c.signer = sign
-		return nil
-	}
-}
-
 // tokenCache keeps the current token of a TokenFunc and runs its
 // refreshes: one at a time, each in a goroutine of its own, so that no call
 // waits on a token source longer than its own context allows, even one that

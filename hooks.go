@@ -96,19 +96,19 @@ const (
 	// MergeUnchanged: the merge result equals the server's: nothing to
 	// write.
 	MergeUnchanged
-	// MergeAborted: the merge function returned an error or panicked.
-	MergeAborted
+	// MergeFailed: the merge function returned an error or panicked.
+	MergeFailed
 )
 
-// String returns "merged", "unchanged" or "aborted".
+// String returns "merged", "unchanged" or "failed".
 func (m MergeOutcome) String() string {
 	switch m {
 	case MergeMerged:
 		return "merged"
 	case MergeUnchanged:
 		return "unchanged"
-	case MergeAborted:
-		return "aborted"
+	case MergeFailed:
+		return "failed"
 	}
 	return "unknown"
 }

@@ -22,10 +22,10 @@ const (
 	// clashing member. It is the default: nobody's edit is dropped
 	// silently.
 	ClashFail ClashPolicy = iota
-	// ClashMineWins keeps this writer's value.
-	ClashMineWins
-	// ClashTheirsWins keeps the value already on the server.
-	ClashTheirsWins
+	// ClashKeepMine keeps this writer's value.
+	ClashKeepMine
+	// ClashKeepTheirs keeps the value already on the server.
+	ClashKeepTheirs
 )
 
 // MergeOption configures MergeJSON and ThreeWay.
@@ -119,9 +119,9 @@ func (cfg *mergeConfig) merge3(base, mine, theirs any, ptr string, clashes *[]st
 		}
 	}
 	switch cfg.clash {
-	case ClashMineWins:
+	case ClashKeepMine:
 		return mine
-	case ClashTheirsWins:
+	case ClashKeepTheirs:
 		return theirs
 	}
 	if ptr == "" {

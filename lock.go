@@ -61,33 +61,6 @@ const lockWaitTTLs = 4
 // which runs even when the call's context has ended.
 const lockReleaseTimeout = 5 * time.Second
 
-// WithLocks makes every Replace, Update, Delete and CreateAt of the
-// resource's items take the server's lock on the item first, with locker,
-// for ttl (DefaultLockTTL when 0; at least a second, the unit of WebDAV's
-// Timeout), refreshed every half TTL while the call runs. The
-// call's requests carry the lock's proof, so a write whose lock was lost
-// is refused by the server; it did not take effect, so the call takes the
-// lock again and redoes its round on a fresh read, within the conflict
-// policy's budget, and past it returns an error matching ErrLocked.
-// The lock is released at the end, on errors, panics and ended contexts
-// too. A lock another holder keeps is waited for, with backoff
-// and Retry-After, until the context ends or four TTLs pass. Writes keep
-// their preconditions as well. Create (a POST to the collection) has no
-// item to lock: its idempotency key keeps it single. Locks cost two
-// requests per write and make writers take turns: use them where the
-// server's preconditions cannot be trusted (concord probe says where).
-func WithLocks(locker Locker, ttl time.Duration) ResourceOption {
-	return resourceSetting(func(o *callOptions) {
-		switch {
-		case ttl <= 0:
-			ttl = DefaultLockTTL
-		case ttl < time.Second:
-			ttl = time.Second
-		}
-		o.locker, o.lockTTL = locker, ttl
-	})
-}
-
 // errLockLost marks a write refused because the call's lock was lost: the
 // write did not take effect, so the call may take the lock again.
 var errLockLost = errors.New("concord: the lock was lost")

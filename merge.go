@@ -22,7 +22,7 @@ type MergeFunc[T any] func(base, mine, theirs T) (T, error)
 // MineWins writes mine over whatever the server holds, now conditional on
 // the fresh version: a deliberate, visible "force". It drops theirs'
 // changes to members mine did not change, which ThreeWay with
-// OnClash(ClashMineWins) keeps; and unlike WithUnconditional (for APIs
+// OnClash(ClashKeepMine) keeps; and unlike WithUnconditional (for APIs
 // without versions) it still never overwrites a state it has not seen.
 func MineWins[T any]() MergeFunc[T] {
 	return func(_, mine, _ T) (T, error) { return mine, nil }
@@ -93,7 +93,7 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(w.url), Attempt: round}
 	w.turn.callback(func() { merged, err = safeMerge(w.merge, base, mine, their) })
 	if err != nil {
-		event.Outcome, event.Err = MergeAborted, err
+		event.Outcome, event.Err = MergeFailed, err
 		r.c.observeMerge(ctx, event)
 		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", r.c.redact.url(w.url), err)
 	}

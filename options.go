@@ -417,14 +417,14 @@ func WithUnconditional() ResourceOption {
 	return resourceSetting(func(o *callOptions) { o.unconditional = true })
 }
 
-// WithoutIdempotencyKey sends the resource's writes without a key, for APIs
+// WithoutIdempotencyKeys sends the resource's writes without a key, for APIs
 // that reject the header. Every write carries one by default: a create, so
 // that its retry is answered with the original result; a conditional write
 // or delete too, so that a server honoring keys on them replays the answer
 // to a retry after a lost response instead of rejecting the retry as stale.
 // Without a key a create is sent exactly once, never retried, since a
 // repeat could create twice.
-func WithoutIdempotencyKey() ResourceOption {
+func WithoutIdempotencyKeys() ResourceOption {
 	return resourceSetting(func(o *callOptions) { o.noKey = true })
 }
 
@@ -476,4 +476,102 @@ func WithQuery(name, value string) CallOption {
 		o.query = cloneValues(o.query)
 		o.query.Add(name, value)
 	})
+}
+
+// WithSensitive names more headers and query parameters that carry
+// credentials, beyond the built-in ones. Their values never appear in
+// errors, logs or hook events, and a header so named never follows a
+// redirect to another origin, even one concord would otherwise show (such
+// as a credential an API takes in Prefer). Names are case-insensitive.
+func WithSensitive(names ...string) Option {
+	return func(c *Client) error {
+		for _, n := range names {
+			if n == "" {
+				return errors.New("concord: WithSensitive got an empty name")
+			}
+			if c.redact.sensitive == nil {
+				c.redact.sensitive = make(map[string]bool)
+			}
+			c.redact.sensitive[strings.ToLower(n)] = true
+		}
+		return nil
+	}
+}
+
+// WithTokenSource sends "Authorization: Bearer <token>" on every attempt,
+// with the token from f: kept until a minute before it expires, then asked
+// for again, one refresh at a time, which concurrent calls share. A token
+// that is due but not yet expired is used while its refresh runs. A call
+// never waits for a token past its own context, whatever f does with the
+// context it is given (the call's values without its cancellation, and
+// the attempt timeout as deadline, after which the refresh is given up).
+// When the server answers 401 the token is asked for again and the request
+// sent once more, since a 401 means it was not processed: that resend is
+// an allowance of its own, made even when the retry policy allows no
+// retry, and does not use up the call's retries. The token
+// follows the redirect and redaction rules of any credential. Nil is an
+// error from New.
+func WithTokenSource(f TokenFunc) Option {
+	return func(c *Client) error {
+		if f == nil {
+			return errors.New("concord: nil token source")
+		}
+		c.tokens = &tokenCache{f: f}
+		return nil
+	}
+}
+
+// WithSigner calls sign on every attempt, retries included, just before it
+// is sent, so that a request signature (AWS SigV4, Azure SharedKey, an
+// HMAC) covers the attempt's headers and is fresh. The body is available
+// through req.GetBody. What sign adds follows the redirect and redaction
+// rules: it is never carried to another origin, and shown in logs only if
+// allowlisted. An error from sign ends the call with it. Nil is an error
+// from New.
+func WithSigner(sign func(req *http.Request) error) Option {
+	return func(c *Client) error {
+		if sign == nil {
+			return errors.New("concord: nil signer")
+		}
+		c.signer = sign
+		return nil
+	}
+}
+
+// WithLocks makes every Replace, Update, Delete and CreateAt of the
+// resource's items take the server's lock on the item first, with locker,
+// for ttl (DefaultLockTTL when 0; at least a second, the unit of WebDAV's
+// Timeout), refreshed every half TTL while the call runs. The
+// call's requests carry the lock's proof, so a write whose lock was lost
+// is refused by the server; it did not take effect, so the call takes the
+// lock again and redoes its round on a fresh read, within the conflict
+// policy's budget, and past it returns an error matching ErrLocked.
+// The lock is released at the end, on errors, panics and ended contexts
+// too. A lock another holder keeps is waited for, with backoff
+// and Retry-After, until the context ends or four TTLs pass. Writes keep
+// their preconditions as well. Create (a POST to the collection) has no
+// item to lock: its idempotency key keeps it single. Locks cost two
+// requests per write and make writers take turns: use them where the
+// server's preconditions cannot be trusted (concord probe says where).
+func WithLocks(locker Locker, ttl time.Duration) ResourceOption {
+	return resourceSetting(func(o *callOptions) {
+		switch {
+		case ttl <= 0:
+			ttl = DefaultLockTTL
+		case ttl < time.Second:
+			ttl = time.Second
+		}
+		o.locker, o.lockTTL = locker, ttl
+	})
+}
+
+// WithTrustedETags turns off the check that a server's ETags identify
+// content (see ErrETagUnreliable): the client keeps revalidating with them
+// and making writes conditional on them whatever it sees. Use it only for
+// a server known to change its strong ETag with every change of content.
+func WithTrustedETags() Option {
+	return func(c *Client) error {
+		c.trustETags = true
+		return nil
+	}
 }

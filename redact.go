@@ -163,26 +163,6 @@ func (r redactor) err(err error) error {
 	return err
 }
 
-// WithSensitive names more headers and query parameters that carry
-// credentials, beyond the built-in ones. Their values never appear in
-// errors, logs or hook events, and a header so named never follows a
-// redirect to another origin, even one concord would otherwise show (such
-// as a credential an API takes in Prefer). Names are case-insensitive.
-func WithSensitive(names ...string) Option {
-	return func(c *Client) error {
-		for _, n := range names {
-			if n == "" {
-				return errors.New("concord: WithSensitive got an empty name")
-			}
-			if c.redact.sensitive == nil {
-				c.redact.sensitive = make(map[string]bool)
-			}
-			c.redact.sensitive[strings.ToLower(n)] = true
-		}
-		return nil
-	}
-}
-
 // pagingParam reports whether a query parameter name (lower case, "-" for
 // "_") is a paging cursor or position: page-token, pagetoken,
 // next-page-token, continuation-token, cursor, continue, starting-after,

@@ -278,7 +278,7 @@ func decode[T any](c *Client, resp *Response, method, u string, v *T) error {
 // and bytes, so a create whose response was lost is answered with the
 // original result (Result.Replayed) rather than made twice. If the server
 // reports the key still in progress, Create waits and resends it.
-// WithoutIdempotencyKey sends the create once, without retries.
+// WithoutIdempotencyKeys sends the create once, without retries.
 func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
 	cl, o := begin(r, ctx, opts)
 	defer func() { r.c.callDone(ctx, "Create", r.path, "", cl, 0, err) }()

@@ -67,14 +67,3 @@ func (c *Client) applyVersion(v Versioner, version string, o *outgoing, q url.Va
 	o.ifMatch = version
 	return body, nil
 }
-
-// WithTrustedETags turns off the check that a server's ETags identify
-// content (see ErrETagUnreliable): the client keeps revalidating with them
-// and making writes conditional on them whatever it sees. Use it only for
-// a server known to change its strong ETag with every change of content.
-func WithTrustedETags() Option {
-	return func(c *Client) error {
-		c.trustETags = true
-		return nil
-	}
-}

@@ -197,7 +197,7 @@ func Put(client, base string) (Call, func()) {
 		c := newConcord(base, concord.WithVersionCacheBytes(0))
 		var opts []concord.ResourceOption
 		if client == "concord-nokey" {
-			opts = append(opts, concord.WithoutIdempotencyKey())
+			opts = append(opts, concord.WithoutIdempotencyKeys())
 		}
 		widgets := concord.NewResource[Widget](c, "widgets", opts...)
 		return func(ctx context.Context) error {

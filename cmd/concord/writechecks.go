@@ -377,7 +377,7 @@ func (p *prober) keys(ctx context.Context, t target, f *findings) {
 		case f.postRefused:
 			fd.Verdict, fd.Concord = "not replayed: the repeat was refused ("+status(again)+")", "Create is create-only, but a create whose response was lost ends in ErrAlreadyExists"
 		default:
-			fd.Verdict, fd.Concord = "IGNORED: a second item was created", "cannot retry a POST create safely (WithoutIdempotencyKey sends it once)"
+			fd.Verdict, fd.Concord = "IGNORED: a second item was created", "cannot retry a POST create safely (WithoutIdempotencyKeys sends it once)"
 			fd.Breaks = !f.createOnly // then no create here can be retried without risking a duplicate
 		}
 		p.add(fd)
