@@ -120,7 +120,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		if opt == nil {
 			continue
 		}
-		if err := opt(c); err != nil {
+		if err := opt.configure(c); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +139,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.conflict = c.conflict.withDefaults()
 	// Each call's own count of retries decides (see call.retriesLeft);
 	// RetryMax only has to be out of its way, since a call may allow more
-	// than the client (WithCallRetryPolicy).
+	// than the client (WithRetryPolicy).
 	c.transport = newTransport(c.sender, math.MaxInt32)
 	return c, nil
 }
@@ -344,7 +344,7 @@ func appendQuery(u, rawQuery string) string {
 // context.WithValue on every call.
 type call struct {
 	ctx          context.Context // the caller's
-	retry        RetryPolicy     // the client's, or the call's own (WithCallRetryPolicy)
+	retry        RetryPolicy     // the client's, or the call's own (WithRetryPolicy)
 	id           string
 	started      time.Time // when the call began: its duration, and its conflict time budget
 	ledger                 // what the call sent

@@ -274,7 +274,7 @@ func TestSignerSignsWhatIsSent(t *testing.T) {
 		}
 		fmt.Fprint(w, `{"name":"gear"}`)
 	})
-	_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1", concord.WithRequestHeader("X-Trace", "t1"))
+	_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1", concord.WithHeader("X-Trace", "t1"))
 	if err != nil || hits.Load() != 3 || len(bad) != 0 {
 		t.Errorf("Get signed, after two 503s = %v in %d requests; bad signatures: %q", err, hits.Load(), bad)
 	}

@@ -14,8 +14,31 @@ import (
 )
 
 // Option configures a Client in New. An option that gets an invalid value
-// makes New return an error.
-type Option func(*Client) error
+// makes New return an error. A nil Option is skipped.
+type Option interface {
+	configure(*Client) error
+}
+
+// clientSetting is an Option that configures the client alone.
+type clientSetting func(*Client) error
+
+func (f clientSetting) configure(c *Client) error { return f(c) }
+
+// Setting is an option that applies at every level: given to New, to all
+// the client's requests; given to NewResource, to all the resource's calls;
+// given to a call, to that call. It is an Option and a CallOption, so one
+// name serves each idea at every level (WithHeader, WithRetryPolicy).
+type Setting struct {
+	client func(*Client) error
+	call   func(*callOptions)
+}
+
+func (s Setting) configure(c *Client) error { return s.client(c) }
+func (s Setting) apply(o *callOptions)      { s.call(o) }
+func (Setting) writeOption()                {}
+func (Setting) createOption()               {}
+func (Setting) resourceOption()             {}
+func (Setting) callOption()                 {}
 
 // WithHTTPClient sends requests through hc, so that its transport (TLS,
 // proxies, instrumentation), redirect policy and cookie jar apply. Nil means
@@ -25,10 +48,10 @@ type Option func(*Client) error
 // concord's redirect rules apply before hc's CheckRedirect (see
 // WithSensitive); bound the whole call with the context.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.httpClient = hc
 		return nil
-	}
+	})
 }
 
 // WithTransport sends requests through rt inside a client of concord's own.
@@ -37,35 +60,45 @@ func WithHTTPClient(hc *http.Client) Option {
 // transport, so that one client's CloseIdleConnections, or a test's
 // server going away, never reaches another's connections.
 func WithTransport(rt http.RoundTripper) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if rt != nil {
 			c.httpClient = &http.Client{Transport: rt}
 		}
 		return nil
-	}
+	})
 }
 
-// WithHeader adds a header to every request. It returns an error from New
+// WithHeader sets a header on every request of the client (in New), of
+// the resource (in NewResource) or of one call. In New it returns an error
 // for an invalid name or a value holding a line break.
-func WithHeader(name, value string) Option {
-	return func(c *Client) error {
-		if !validHeaderName(name) || strings.ContainsAny(value, "\r\n\x00") {
-			return fmt.Errorf("concord: invalid default header %q", name)
-		}
-		c.header.Set(name, value)
-		return nil
+func WithHeader(name, value string) Setting {
+	return Setting{
+		client: func(c *Client) error {
+			if !validHeaderName(name) || strings.ContainsAny(value, "\r\n\x00") {
+				return fmt.Errorf("concord: invalid default header %q", name)
+			}
+			c.header.Set(name, value)
+			return nil
+		},
+		call: func(o *callOptions) {
+			o.header = o.header.Clone()
+			if o.header == nil {
+				o.header = make(http.Header)
+			}
+			o.header.Set(name, value)
+		},
 	}
 }
 
 // WithBearerToken sends "Authorization: Bearer token" with every request.
 // concord never logs it.
 func WithBearerToken(token string) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if token == "" {
 			return errors.New("concord: empty bearer token")
 		}
-		return WithHeader("Authorization", "Bearer "+token)(c)
-	}
+		return WithHeader("Authorization", "Bearer "+token).configure(c)
+	})
 }
 
 // WithUserAgent sets the User-Agent header. The default is "concord-go".
@@ -75,21 +108,28 @@ func WithUserAgent(ua string) Option { return WithHeader("User-Agent", ua) }
 // Nil, the default, logs nothing. Credentials (Authorization, cookies,
 // API-key and token headers, passwords and keys in URLs) are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.logger = l
 		return nil
-	}
+	})
 }
 
-// WithRetryPolicy sets the transport retry policy. Its zero fields keep
-// their defaults; MaxAttempts 1 turns transport retries off.
-func WithRetryPolicy(p RetryPolicy) Option {
-	return func(c *Client) error {
-		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 || p.AttemptTimeout < 0 {
-			return errors.New("concord: retry policy values must not be negative")
-		}
-		c.retry = p
-		return nil
+// WithRetryPolicy sets the transport retry policy. In New it is the
+// client's: its zero fields keep their defaults, MaxAttempts 1 turns
+// transport retries off, and a negative value is an error. In NewResource
+// or for one call it overrides the client's, field by field: its zero
+// fields keep the client's values (a Delete that must not wait, or a Get
+// that may retry more than the client's default, say).
+func WithRetryPolicy(p RetryPolicy) Setting {
+	return Setting{
+		client: func(c *Client) error {
+			if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 || p.MaxRetryAfter < 0 || p.AttemptTimeout < 0 {
+				return errors.New("concord: retry policy values must not be negative")
+			}
+			c.retry = p
+			return nil
+		},
+		call: func(o *callOptions) { o.retry = &p },
 	}
 }
 
@@ -98,110 +138,110 @@ func WithRetryPolicy(p RetryPolicy) Option {
 // budget of NewRetryBudget(DefaultBudgetMax, DefaultBudgetRatio); pass one
 // budget to several clients to limit them together.
 func WithRetryBudget(b *RetryBudget) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.budget = b
 		return nil
-	}
+	})
 }
 
 // WithConflictPolicy sets how the conflict loop retries. Zero fields keep
 // their defaults.
 func WithConflictPolicy(p ConflictPolicy) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if p.MaxAttempts < 0 {
 			return errors.New("concord: conflict MaxAttempts must not be negative")
 		}
 		c.conflict = p
 		return nil
-	}
+	})
 }
 
 // WithClock replaces the wall clock, for tests that check schedules without
 // sleeping. Nil keeps the wall clock.
 func WithClock(clk Clock) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if clk != nil {
 			c.clock = clk
 		}
 		return nil
-	}
+	})
 }
 
 // WithJitterSource replaces the random source behind the transport backoff's
 // jitter. f returns a number in [0, 1) and must be safe for concurrent use.
 // Nil keeps math/rand/v2's Float64.
 func WithJitterSource(f func() float64) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if f != nil {
 			c.rand = f
 		}
 		return nil
-	}
+	})
 }
 
 // WithClassifier adds a conflict classifier for an API's own conflict
 // bodies. It runs before the built-in recognizers and may defer to them.
 func WithClassifier(cl Classifier) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.classifier = cl
 		return nil
-	}
+	})
 }
 
 // WithHooks adds callbacks for attempts, retries, conflicts, merges and
 // calls. Given more than once, every set of hooks is called, in the order
 // given, so tracing and metrics can be combined.
 func WithHooks(h Hooks) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.hooks = c.hooks.and(h)
 		return nil
-	}
+	})
 }
 
 // WithIdempotencyKeyHeader sets the header idempotency keys are sent in.
 // The default is DefaultIdempotencyKeyHeader.
 func WithIdempotencyKeyHeader(name string) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if !validHeaderName(name) {
 			return fmt.Errorf("concord: invalid idempotency key header %q", name)
 		}
 		c.keyHeader = textproto.CanonicalMIMEHeaderKey(name)
 		return nil
-	}
+	})
 }
 
 // WithIdempotencyKeyFunc replaces the key generator (a random UUID by
 // default). It must be safe for concurrent use and return unique keys.
 func WithIdempotencyKeyFunc(f func() (string, error)) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if f == nil {
 			return errors.New("concord: nil idempotency key function")
 		}
 		c.newKey = f
 		return nil
-	}
+	})
 }
 
 // WithIdempotencyKeyFormat sets how keys are written: KeyBare (default) or
 // KeyQuoted.
 func WithIdempotencyKeyFormat(f KeyFormat) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if f != KeyBare && f != KeyQuoted {
 			return fmt.Errorf("concord: unknown key format %d", f)
 		}
 		c.keyFormat = f
 		return nil
-	}
+	})
 }
 
 // WithInvocationHeaders sends HeaderInvocationID (one ID per logical call)
 // and HeaderAttempt (the attempt number) on every request, so server logs
 // can tie retries together. Off by default.
 func WithInvocationHeaders() Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.invocationHeaders = true
 		return nil
-	}
+	})
 }
 
 // WithVersionCacheBytes bounds in bytes what the client remembers of the
@@ -212,13 +252,13 @@ func WithInvocationHeaders() Option {
 // eighth of the budget is not kept, only its version. 0 turns tracking
 // off: every write then starts with a GET.
 func WithVersionCacheBytes(n int64) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if n < 0 {
 			return errors.New("concord: negative version cache size")
 		}
 		c.versions = newVersionCache(n)
 		return nil
-	}
+	})
 }
 
 // WithConcurrentWrites lets calls on one client write the same resource at
@@ -230,34 +270,34 @@ func WithVersionCacheBytes(n int64) Option {
 // turn forever, and gets ErrReentrantWrite instead; turn this on if yours
 // must.
 func WithConcurrentWrites() Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.writeLocks = nil
 		return nil
-	}
+	})
 }
 
 // WithMaxResponseBytes bounds a success body; a longer one fails with
 // ErrResponseTooLarge. The default is DefaultMaxResponseBytes.
 func WithMaxResponseBytes(n int64) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if n <= 0 {
 			return errors.New("concord: max response bytes must be positive")
 		}
 		c.maxBody = n
 		return nil
-	}
+	})
 }
 
 // WithMaxErrorBodyBytes bounds the prefix of an error body kept in
 // APIError.Body. The default is DefaultMaxErrorBodyBytes.
 func WithMaxErrorBodyBytes(n int64) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if n <= 0 {
 			return errors.New("concord: max error body bytes must be positive")
 		}
 		c.maxErrorBody = n
 		return nil
-	}
+	})
 }
 
 // validHeaderName reports whether name is an RFC 9110 token.
@@ -452,24 +492,6 @@ func WithIdempotencyKey(key string) CreateOption {
 	return createSetting(func(o *callOptions) { o.key = key })
 }
 
-// WithCallRetryPolicy overrides the client's retry policy: its zero fields
-// keep the client's values. A Delete that must not wait, or a Get that may
-// retry more than the client's default, say.
-func WithCallRetryPolicy(p RetryPolicy) CallOption {
-	return callSetting(func(o *callOptions) { o.retry = &p })
-}
-
-// WithRequestHeader sets a header on the requests.
-func WithRequestHeader(name, value string) CallOption {
-	return callSetting(func(o *callOptions) {
-		o.header = o.header.Clone()
-		if o.header == nil {
-			o.header = make(http.Header)
-		}
-		o.header.Set(name, value)
-	})
-}
-
 // WithQuery adds a query parameter to the requests.
 func WithQuery(name, value string) CallOption {
 	return callSetting(func(o *callOptions) {
@@ -484,7 +506,7 @@ func WithQuery(name, value string) CallOption {
 // redirect to another origin, even one concord would otherwise show (such
 // as a credential an API takes in Prefer). Names are case-insensitive.
 func WithSensitive(names ...string) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		for _, n := range names {
 			if n == "" {
 				return errors.New("concord: WithSensitive got an empty name")
@@ -495,7 +517,7 @@ func WithSensitive(names ...string) Option {
 			c.redact.sensitive[strings.ToLower(n)] = true
 		}
 		return nil
-	}
+	})
 }
 
 // WithTokenSource sends "Authorization: Bearer <token>" on every attempt,
@@ -512,13 +534,13 @@ func WithSensitive(names ...string) Option {
 // follows the redirect and redaction rules of any credential. Nil is an
 // error from New.
 func WithTokenSource(f TokenFunc) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if f == nil {
 			return errors.New("concord: nil token source")
 		}
 		c.tokens = &tokenCache{f: f}
 		return nil
-	}
+	})
 }
 
 // WithSigner calls sign on every attempt, retries included, just before it
@@ -529,13 +551,13 @@ func WithTokenSource(f TokenFunc) Option {
 // allowlisted. An error from sign ends the call with it. Nil is an error
 // from New.
 func WithSigner(sign func(req *http.Request) error) Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		if sign == nil {
 			return errors.New("concord: nil signer")
 		}
 		c.signer = sign
 		return nil
-	}
+	})
 }
 
 // WithLocks makes every Replace, Update, Delete and CreateAt of the
@@ -570,8 +592,8 @@ func WithLocks(locker Locker, ttl time.Duration) ResourceOption {
 // and making writes conditional on them whatever it sees. Use it only for
 // a server known to change its strong ETag with every change of content.
 func WithTrustedETags() Option {
-	return func(c *Client) error {
+	return clientSetting(func(c *Client) error {
 		c.trustETags = true
 		return nil
-	}
+	})
 }

@@ -1,6 +1,7 @@
 package concord_test
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,5 +79,26 @@ func TestOptionLimitsMustBePositive(t *testing.T) {
 	}
 	if _, err := concord.New("https://api.example.com", concord.WithVersionCacheBytes(0)); err != nil {
 		t.Errorf("New(WithVersionCacheBytes(0)) = %v; 0 turns tracking off", err)
+	}
+}
+
+// TestWithHeaderAtEveryLevel: one WithHeader serves the client, a resource
+// and a call; the nearer level wins for one name.
+func TestWithHeaderAtEveryLevel(t *testing.T) {
+	var got http.Header
+	c, mux := setup(t, concord.WithHeader("X-Client", "c"), concord.WithHeader("X-Level", "client"))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.Header().Set("ETag", `"v1"`)
+		w.Write([]byte(`{"name":"gear"}`))
+	})
+	widgets := concord.NewResource[Widget](c, "widgets", concord.WithHeader("X-Resource", "r"), concord.WithHeader("X-Level", "resource"))
+	if _, err := widgets.Get(bounded(t), "1", concord.WithHeader("X-Call", "x"), concord.WithHeader("X-Level", "call")); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"X-Client": "c", "X-Resource": "r", "X-Call": "x", "X-Level": "call"} {
+		if got.Get(name) != want {
+			t.Errorf("the request's %s = %q; want %q", name, got.Get(name), want)
+		}
 	}
 }

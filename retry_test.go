@@ -321,7 +321,7 @@ func TestCallRetryPolicyOverridesTheClients(t *testing.T) {
 		<-r.Context().Done()
 	})
 	widgets := concord.NewResource[Widget](c, "widgets")
-	widgets.Get(context.Background(), "1", concord.WithCallRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
+	widgets.Get(context.Background(), "1", concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
 	if got := hits.Load(); got != 1 {
 		t.Errorf("Get with MaxAttempts 1 for the call: %d requests; want 1", got)
 	}
