@@ -347,6 +347,7 @@ type call struct {
 	retry        RetryPolicy     // the client's, or the call's own (WithRetryPolicy)
 	id           string
 	started      time.Time // when the call began: its duration, and its conflict time budget
+	maxRounds    int       // the count that bounds the call's rounds, 0 for none (see spent)
 	ledger                 // what the call sent
 	token        string    // the bearer token the last attempt carried
 	refusedToken string    // a token the server answered 401 to
@@ -496,7 +497,7 @@ func (cl *call) retriesLeft() int { return cl.retry.MaxAttempts - 1 - cl.retries
 // newCall starts a call made under ctx. Every request of the call is made
 // under ctx, through the call (see call.Value).
 func (c *Client) newCall(ctx context.Context) *call {
-	cl := &call{ctx: ctx, retry: c.retry, started: c.clock.Now()}
+	cl := &call{ctx: ctx, retry: c.retry, started: c.clock.Now(), maxRounds: c.conflict.MaxAttempts}
 	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
 		// Only pay for an ID when something will read it.
 		cl.id, _ = newUUIDKey()
@@ -537,7 +538,7 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response,
 			return resp, err
 		}
 		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: c.redact.url(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
-		if c.spent(cl, round, c.conflict.MaxAttempts) {
+		if c.spent(cl, round) {
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
 		}
 		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())

@@ -28,10 +28,12 @@ type ConflictPolicy struct {
 	// rather than give up after a count that depends on how many others
 	// write. Default DefaultConflictMaxElapsed.
 	MaxElapsed time.Duration
-	// MaxAttempts, when positive, also bounds the rounds by count: the
-	// writes one call makes, the first included, the reads it makes
-	// waiting for a usable version, the sends of a key in progress.
-	// Default 0: no count, only MaxElapsed and the context.
+	// MaxAttempts, when positive, also bounds the rounds by count, each
+	// kind on its own: the writes one call makes, the first included; the
+	// reads it makes waiting for a usable version; the sends of a key in
+	// progress; the lost locks it takes again. WithMaxConflicts overrides
+	// it for one call, for all four. Default 0: no count, only MaxElapsed
+	// and the context.
 	MaxAttempts int
 	// NewBackOff, when set, returns a fresh backoff for each call's waits;
 	// concord calls NextBackOff before each wait and stops on
@@ -68,11 +70,14 @@ func (p ConflictPolicy) withDefaults() ConflictPolicy {
 	return p
 }
 
-// spent reports whether a call that has gone round rounds times may not
-// go round again: limit rounds when limit is positive, or the policy's
-// MaxElapsed since the call began.
-func (c *Client) spent(cl *call, rounds, limit int) bool {
-	return limit > 0 && rounds >= limit || c.clock.Now().Sub(cl.started) >= c.conflict.MaxElapsed
+// spent reports whether a call that has gone round rounds times (writing
+// again after a conflict, reading again for a usable version, resending a
+// key in progress, taking a lost lock again) may not go round again: the
+// call's maxRounds when set (WithMaxConflicts, else
+// ConflictPolicy.MaxAttempts), or the policy's MaxElapsed since the call
+// began. It is the one bound of all four.
+func (c *Client) spent(cl *call, rounds int) bool {
+	return cl.maxRounds > 0 && rounds >= cl.maxRounds || c.clock.Now().Sub(cl.started) >= c.conflict.MaxElapsed
 }
 
 // backOff waits between the tries of one call, with a backoff of its own
@@ -167,7 +172,6 @@ type write[T any] struct {
 	turn      *writeLock // nil with WithConcurrentWrites
 
 	// The loop's own state, set by writeLoop.
-	limit      int            // conflictLimit
 	contention backOff        // between writes that conflicted
 	waiting    backOff        // between reads that wait for a version
 	key        idempotencyKey // one key state for all the call's writes
@@ -183,7 +187,6 @@ type write[T any] struct {
 // (ready), send it, and read a refusal (refused), which may need the
 // current state (theirs).
 func (r *Resource[T]) writeLoop(ctx context.Context, w *write[T]) (*Result[T], error) {
-	w.limit = r.c.conflictLimit(w.opts)
 	w.contention, w.waiting = r.c.contentionBackOff(), r.c.waitingBackOff()
 	for round := 1; ; round++ {
 		out, sent, step := r.ready(ctx, w, round)
@@ -233,7 +236,7 @@ func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoi
 	o := w.opts
 	out, sent, err := r.buildWrite(w, &w.key)
 	if r.unsettled(err, o, w.underLock) {
-		f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, w.limit, &w.waiting)
+		f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, &w.waiting)
 		if ferr != nil {
 			return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr))
 		}
@@ -305,7 +308,7 @@ func (r *Resource[T]) refused(ctx context.Context, w *write[T], round int, out *
 			}
 		}
 		return end[T](nil, conflictError(apiErr.Kind, round, version, err))
-	case c.spent(w.call, round, w.limit):
+	case c.spent(w.call, round):
 		return end[T](nil, conflictError(apiErr.Kind, round, w.base.version, err))
 	}
 	theirs, ferr := r.theirs(ctx, w, round, apiErr, resp, err)
@@ -377,16 +380,6 @@ func (r *Resource[T]) mergeRound(ctx context.Context, w *write[T], sent []byte, 
 	return again[T]()
 }
 
-// conflictLimit is the count that bounds a call's conflict rounds, version
-// waits and key-in-progress waits: WithMaxConflicts, else
-// ConflictPolicy.MaxAttempts (0: none, only MaxElapsed; see spent).
-func (c *Client) conflictLimit(o *callOptions) int {
-	if o.maxConflicts > 0 {
-		return o.maxConflicts
-	}
-	return c.conflict.MaxAttempts
-}
-
 // unsettled reports whether a conditional request cannot go as built: the
 // version it has cannot be sent (err wraps ErrNoVersion) and the call did
 // not ask to go without one, or it was read before the call took the
@@ -403,7 +396,7 @@ func (r *Resource[T]) unsettled(err error, o *callOptions, underLock bool) bool 
 // weak ETag, as Apache serves for a second after each write, cannot be). It
 // reports whether the item changed since known: then what the call built
 // on known is stale.
-func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *callOptions, known string, limit int, waiting *backOff) (*fetched, bool, error) {
+func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *callOptions, known string, waiting *backOff) (*fetched, bool, error) {
 	var f *fetched
 	if o.lockHeld {
 		lf, err := r.fetch(ctx, cl, u, o, false)
@@ -413,7 +406,7 @@ func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *cal
 		f = &lf
 	} else {
 		var err error
-		if f, err = r.awaitVersion(ctx, cl, u, o, limit, waiting); err != nil {
+		if f, err = r.awaitVersion(ctx, cl, u, o, waiting); err != nil {
 			return nil, false, err
 		}
 	}
@@ -425,7 +418,7 @@ func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *cal
 // conflict budget (limit reads when positive). It
 // fails with ErrNoVersion when none comes, or at once when the server
 // serves no version at all, which waiting will not change.
-func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *callOptions, limit int, waiting *backOff) (*fetched, error) {
+func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *callOptions, waiting *backOff) (*fetched, error) {
 	for tries := 1; ; tries++ {
 		if tries > 1 {
 			if err := waiting.wait(ctx); err != nil {
@@ -441,7 +434,7 @@ func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *c
 			return &f, nil
 		case f.snap.version == "":
 			return nil, fmt.Errorf("%w: the server sends none", ErrNoVersion)
-		case r.c.spent(cl, tries, limit):
+		case r.c.spent(cl, tries):
 			return nil, fmt.Errorf("%w: still %s after %d reads", ErrNoVersion, f.snap.version, tries)
 		}
 	}

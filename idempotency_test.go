@@ -89,3 +89,22 @@ func TestInProgressWaitNeverPassesTheDeadline(t *testing.T) {
 		t.Errorf("Create = %v after waits %v; want ErrWaitTooLong at once", err, clock.Sleeps())
 	}
 }
+
+// TestWithMaxConflictsBoundsKeysInProgress: WithMaxConflicts bounds every
+// kind of round of its call, the resends of a key in progress included.
+func TestWithMaxConflictsBoundsKeysInProgress(t *testing.T) {
+	c, mux := setup(t, concord.WithClock(newFakeClock()))
+	var hits atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"error":{"code":"idempotency_key_in_use"}}`))
+	})
+	_, err := concord.NewResource[Widget](c, "widgets").Replace(bounded(t), "1", Widget{Name: "gear"}, concord.WithBaseVersion(`"v1"`), concord.WithMaxConflicts(2))
+	var ce *concord.ConflictError
+	if !errors.As(err, &ce) || ce.Kind != concord.KindInProgress || hits.Load() != 2 {
+		t.Errorf("Replace always in progress with WithMaxConflicts(2) = %v after %d requests; want a ConflictError of KindInProgress after 2", err, hits.Load())
+	}
+}

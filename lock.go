@@ -79,7 +79,7 @@ func locked[T any](r *Resource[T], ctx context.Context, cl *call, u string, o *c
 		}
 		res, err := work(lo)
 		r.c.release(ctx, h, u)
-		if h == nil || !errors.Is(err, errLockLost) || r.c.spent(cl, round, r.c.conflict.MaxAttempts) {
+		if h == nil || !errors.Is(err, errLockLost) || r.c.spent(cl, round) {
 			return res, err
 		}
 	}

@@ -477,8 +477,10 @@ func WithBaseVersion(v string) WriteOption {
 	return writeSetting(func(o *callOptions) { o.version = v })
 }
 
-// WithMaxConflicts bounds the writes of this call's conflict loop,
-// overriding ConflictPolicy.MaxAttempts.
+// WithMaxConflicts bounds this call's rounds by count, overriding
+// ConflictPolicy.MaxAttempts: all it bounds (writes after a conflict,
+// reads waiting for a usable version, sends of a key in progress, lost
+// locks taken again).
 func WithMaxConflicts(n int) WriteOption {
 	return writeSetting(func(o *callOptions) { o.maxConflicts = n })
 }

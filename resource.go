@@ -142,6 +142,9 @@ func begin[T any, O interface{ apply(*callOptions) }](r *Resource[T], ctx contex
 	cl.opts = r.base
 	applyOptions(&cl.opts, opts)
 	cl.override(cl.opts.retry)
+	if cl.opts.maxConflicts > 0 {
+		cl.maxRounds = cl.opts.maxConflicts
+	}
 	return cl, &cl.opts
 }
 
@@ -545,7 +548,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		// it would delete a state nobody here has seen: that is a
 		// conflict, not a delete.
 		waiting := r.c.waitingBackOff()
-		f, changed, ferr := r.settleBase(ctx, d.cl, d.u, o, d.version, r.c.conflictLimit(o), &waiting)
+		f, changed, ferr := r.settleBase(ctx, d.cl, d.u, o, d.version, &waiting)
 		if ferr != nil {
 			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), ferr)
 		}
