@@ -348,6 +348,7 @@ type call struct {
 	id           string
 	started      time.Time // when the call began: its duration, and its conflict time budget
 	maxRounds    int       // the count that bounds the call's rounds, 0 for none (see spent)
+	retryBackoff Backoff   // the policy's NewBackoff's, made at the first retry
 	ledger                 // what the call sent
 	token        string    // the bearer token the last attempt carried
 	refusedToken string    // a token the server answered 401 to
@@ -469,8 +470,8 @@ func (cl *call) override(p *RetryPolicy) {
 	if p.AttemptTimeout > 0 {
 		r.AttemptTimeout = p.AttemptTimeout
 	}
-	if p.Backoff != nil {
-		r.Backoff = p.Backoff
+	if p.NewBackoff != nil {
+		r.NewBackoff = p.NewBackoff
 	}
 	if p.Retryable != nil {
 		r.Retryable = p.Retryable
@@ -490,6 +491,20 @@ func (l *ledger) resentSince(mark int32) bool { return l.wire.Load()-mark > 1 }
 // sent returns how many requests the call has sent: concord's attempts,
 // and the writes net/http resent on its own beyond them.
 func (l *ledger) sent() int { return l.requests + max(0, int(l.wire.Load())-l.writes) }
+
+// retryDelay returns the wait before the call's next retry, or false when
+// its Backoff stopped: full jitter by default (with the client's random
+// source), else the policy's own Backoff, made at the first retry.
+func (cl *call) retryDelay(rnd func() float64) (time.Duration, bool) {
+	if cl.retry.NewBackoff == nil {
+		return fullJitter(cl.retry.BaseDelay, cl.retry.MaxDelay, cl.retries, rnd), true
+	}
+	if cl.retryBackoff == nil {
+		cl.retryBackoff = cl.retry.NewBackoff()
+	}
+	d, ok := cl.retryBackoff.Next(cl.retries)
+	return max(d, 0), ok
+}
 
 // retriesLeft is how many retries the call may still spend.
 func (cl *call) retriesLeft() int { return cl.retry.MaxAttempts - 1 - cl.retries }

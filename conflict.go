@@ -7,12 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"time"
-
-	"github.com/cenkalti/backoff/v4"
 )
 
 // ConflictPolicy sets how the conflict loop retries a write after a
@@ -35,19 +32,17 @@ type ConflictPolicy struct {
 	// it for one call, for all four. Default 0: no count, only MaxElapsed
 	// and the context.
 	MaxAttempts int
-	// NewBackOff, when set, returns a fresh backoff for each call's waits;
-	// concord calls NextBackOff before each wait and stops on
-	// backoff.Stop. By default the waits between conflicting writes are
-	// decorrelated jitter: each drawn uniformly between
-	// DefaultConflictInitialInterval and three times the previous one, at
-	// most DefaultConflictMaxInterval, which spreads writers that collided
-	// further apart than exponential backoff does (BENCHMARKS.md compares
-	// them). Waits for a state to pass double from
-	// DefaultConflictInitialInterval, ±50% jitter, up to
-	// DefaultWaitMaxInterval: they wait out a time (Apache's weak tags
-	// last a second), not other writers, and waits that can shrink would
-	// give up early. MaxElapsed and the context's deadline bound them.
-	NewBackOff func() backoff.BackOff
+	// NewBackoff, when set, returns a fresh Backoff for each call's waits;
+	// one that stops ends the call. By default the waits between
+	// conflicting writes are DecorrelatedJitter(
+	// DefaultConflictInitialInterval, DefaultConflictMaxInterval), which
+	// spreads writers that collided further apart than exponential backoff
+	// does (BENCHMARKS.md compares them), and waits for a state to pass
+	// are Exponential(DefaultConflictInitialInterval,
+	// DefaultWaitMaxInterval, 0.5): they wait out a time (Apache's weak
+	// tags last a second), not other writers. MaxElapsed and the
+	// context's deadline bound them.
+	NewBackoff func() Backoff
 }
 
 // Default conflict settings. DefaultConflictMaxElapsed is a minute: with
@@ -80,40 +75,31 @@ func (c *Client) spent(cl *call, rounds int) bool {
 	return cl.maxRounds > 0 && rounds >= cl.maxRounds || c.clock.Now().Sub(cl.started) >= c.conflict.MaxElapsed
 }
 
-// backOff waits between the tries of one call, with a backoff of its own
-// made at the first wait: most calls never wait, and a backoff holds
+// backOff waits between the rounds of one call, with a Backoff of its
+// own made at the first wait: most calls never wait, and a Backoff holds
 // per-call state, never shared between goroutines.
 type backOff struct {
 	c    *Client
-	make func() backoff.BackOff
-	bo   backoff.BackOff
+	make func() Backoff
+	bo   Backoff
+	n    int // waits so far
 }
 
 // contentionBackOff is the backoff between writes that conflicted.
 func (c *Client) contentionBackOff() backOff {
-	return c.newBackOff(func() backoff.BackOff {
-		return &decorrelatedJitter{base: DefaultConflictInitialInterval, limit: DefaultConflictMaxInterval, rand: rand.Float64}
-	})
+	return c.newBackOff(func() Backoff { return DecorrelatedJitter(DefaultConflictInitialInterval, DefaultConflictMaxInterval) })
 }
 
 // waitingBackOff is the backoff of a call waiting for a state to pass.
 func (c *Client) waitingBackOff() backOff {
-	return c.newBackOff(func() backoff.BackOff {
-		return backoff.NewExponentialBackOff(
-			backoff.WithInitialInterval(DefaultConflictInitialInterval),
-			backoff.WithMultiplier(2),
-			backoff.WithRandomizationFactor(0.5),
-			backoff.WithMaxInterval(DefaultWaitMaxInterval),
-			backoff.WithMaxElapsedTime(0),
-		)
-	})
+	return c.newBackOff(func() Backoff { return Exponential(DefaultConflictInitialInterval, DefaultWaitMaxInterval, 0.5) })
 }
 
-// newBackOff is a backoff made by ConflictPolicy.NewBackOff when the
+// newBackOff is a backoff made by ConflictPolicy.NewBackoff when the
 // caller set one, else by def.
-func (c *Client) newBackOff(def func() backoff.BackOff) backOff {
-	if c.conflict.NewBackOff != nil {
-		def = c.conflict.NewBackOff
+func (c *Client) newBackOff(def func() Backoff) backOff {
+	if c.conflict.NewBackoff != nil {
+		def = c.conflict.NewBackoff
 	}
 	return backOff{c: c, make: def}
 }
@@ -123,8 +109,9 @@ func (b *backOff) next() (time.Duration, bool) {
 	if b.bo == nil {
 		b.bo = b.make()
 	}
-	d := b.bo.NextBackOff()
-	return d, d != backoff.Stop
+	d, ok := b.bo.Next(b.n)
+	b.n++
+	return max(d, 0), ok
 }
 
 // wait sleeps for the next wait (see Client.wait).
@@ -135,26 +122,6 @@ func (b *backOff) wait(ctx context.Context) error {
 	}
 	return b.c.wait(ctx, d)
 }
-
-// decorrelatedJitter is the "decorrelated jitter" of Marc Brooker's
-// "Exponential Backoff And Jitter" (AWS Architecture Blog, 2015): each
-// wait is drawn uniformly from [base, 3 × the previous wait], at most
-// limit. Waits grow like exponential backoff's, while two writers that
-// collided draw far apart.
-type decorrelatedJitter struct {
-	base, limit, last time.Duration
-	rand              func() float64 // in [0, 1)
-}
-
-// NextBackOff returns the next wait; it never stops.
-func (d *decorrelatedJitter) NextBackOff() time.Duration {
-	prev := max(d.last, d.base)
-	d.last = min(d.limit, d.base+time.Duration(d.rand()*float64(3*prev-d.base)))
-	return d.last
-}
-
-// Reset starts again from base.
-func (d *decorrelatedJitter) Reset() { d.last = 0 }
 
 // write is the state of one conditional write through the conflict loop.
 type write[T any] struct {

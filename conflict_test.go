@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/concord-go/concord"
 	"github.com/concord-go/concord/concordtest"
 )
@@ -63,7 +62,9 @@ func TestConflictErrorVersionIsTheNewestTheCallKnows(t *testing.T) {
 func TestConflictBackoffNeverPassesTheDeadline(t *testing.T) {
 	clock := newFakeClock()
 	c, srv := setupFake(t, nil, concord.WithClock(clock), concord.WithConflictPolicy(concord.ConflictPolicy{
-		NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Minute) },
+		NewBackoff: func() concord.Backoff {
+			return concord.BackoffFunc(func(int) (time.Duration, bool) { return time.Minute, true })
+		},
 	}))
 	widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear"}, Widget{Name: "changed"})
 	ctx, cancel := context.WithDeadline(context.Background(), clock.Now().Add(10*time.Second))
@@ -208,7 +209,9 @@ func TestCancelDuringConflictBackoffReturnsPromptly(t *testing.T) {
 	defer cancel()
 	hooks := concord.Hooks{OnConflict: func(context.Context, concord.ConflictEvent) { cancel() }}
 	// A conflict backoff of an hour: only cancellation can end the wait.
-	policy := concord.ConflictPolicy{NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }}
+	policy := concord.ConflictPolicy{NewBackoff: func() concord.Backoff {
+		return concord.BackoffFunc(func(int) (time.Duration, bool) { return time.Hour, true })
+	}}
 	c, srv := setupFake(t, nil, concord.WithHooks(hooks), concord.WithConflictPolicy(policy))
 	seedWidget(t, srv, "w1", Widget{Name: "gear"})
 	widgets := concord.NewResource[Widget](c, "widgets")

@@ -53,10 +53,11 @@ type RetryPolicy struct {
 	// deadline, which may end an attempt up to 1/16 of the timeout late.
 	// Default 30s.
 	AttemptTimeout time.Duration
-	// Backoff, when set, replaces full jitter: it returns the wait before
-	// retry number retry (0 for the first retry). Retry-After hints still
-	// take precedence.
-	Backoff func(retry int) time.Duration
+	// NewBackoff, when set, replaces full jitter from BaseDelay to
+	// MaxDelay (FullJitter): it returns a fresh Backoff for each call that
+	// retries, whose Next gives the wait before each retry, or stops the
+	// retries. Retry-After hints still take precedence.
+	NewBackoff func() Backoff
 	// Retryable, when set, decides whether a failed attempt is worth
 	// another: it sees the response (body already read) or the transport
 	// error, and replaces DefaultRetryable. Call DefaultRetryable from it
@@ -98,24 +99,6 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.AttemptTimeout = DefaultAttemptTimeout
 	}
 	return p
-}
-
-// backoff returns the wait before retry number retry: "full jitter", a
-// uniform draw from [0, min(MaxDelay, BaseDelay*2^retry)). AWS measured that
-// full jitter does less than half the work of unjittered backoff under
-// contention, because it spreads the retries of clients that failed
-// together.
-func (p RetryPolicy) backoff(retry int, rnd func() float64) time.Duration {
-	if p.Backoff != nil {
-		return max(p.Backoff(retry), 0)
-	}
-	ceil := p.MaxDelay
-	if retry < 32 {
-		if d := p.BaseDelay << retry; d > 0 && d < ceil {
-			ceil = d
-		}
-	}
-	return time.Duration(rnd() * float64(ceil))
 }
 
 // safeToRepeat reports whether sending a request twice cannot apply its side
@@ -439,7 +422,11 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if a.call.retriesLeft() <= 0 {
 		return false, nil
 	}
-	delay, hinted := a.call.retry.backoff(a.call.retries, a.c.rand), false
+	delay, more := a.call.retryDelay(a.c.rand)
+	if !more {
+		return false, nil
+	}
+	hinted := false
 	if resp != nil {
 		if d, ok := retryHint(resp.Header, a.c.clock.Now()); ok {
 			delay, hinted = d, true

@@ -56,13 +56,19 @@ func TestFullJitterBackoff(t *testing.T) {
 		{5, 0, 0},
 	}
 	for _, tt := range tests {
-		if got := p.backoff(tt.retry, func() float64 { return tt.rnd }); got != tt.want {
-			t.Errorf("backoff(%d, rnd %v) = %v; want %v", tt.retry, tt.rnd, got, tt.want)
+		if got := fullJitter(p.BaseDelay, p.MaxDelay, tt.retry, func() float64 { return tt.rnd }); got != tt.want {
+			t.Errorf("fullJitter(%d, rnd %v) = %v; want %v", tt.retry, tt.rnd, got, tt.want)
 		}
 	}
-	custom := RetryPolicy{Backoff: func(n int) time.Duration { return time.Duration(n-5) * time.Second }}
-	if got := custom.backoff(1, nil); got != 0 {
-		t.Errorf("custom backoff returning a negative wait = %v; want 0", got)
+	negative := &call{retry: RetryPolicy{NewBackoff: func() Backoff {
+		return BackoffFunc(func(n int) (time.Duration, bool) { return time.Duration(n-5) * time.Second, n < 2 })
+	}}}
+	if got, more := negative.retryDelay(nil); got != 0 || !more {
+		t.Errorf("a Backoff returning a negative wait gives %v, %v; want 0, true", got, more)
+	}
+	negative.retries = 2
+	if _, more := negative.retryDelay(nil); more {
+		t.Error("a Backoff that stopped gives another retry; want none")
 	}
 }
 
@@ -147,12 +153,12 @@ func TestRetryPolicyDefaults(t *testing.T) {
 	}
 	one := func() float64 { return 0.999999 }
 	for retry, want := range map[int]time.Duration{0: 100 * time.Millisecond, 3: 800 * time.Millisecond, 10: 5 * time.Second, 40: 5 * time.Second} {
-		if got := p.backoff(retry, one); got < want*99/100 || got > want {
+		if got := fullJitter(p.BaseDelay, p.MaxDelay, retry, one); got < want*99/100 || got > want {
 			t.Errorf("backoff(%d) ceiling = %v; want %v", retry, got, want)
 		}
 	}
 	huge := RetryPolicy{BaseDelay: 1 << 40, MaxDelay: time.Hour}.withDefaults()
-	if got := huge.backoff(24, one); got < 59*time.Minute { // 1<<64 overflows to 0
+	if got := fullJitter(huge.BaseDelay, huge.MaxDelay, 24, one); got < 59*time.Minute { // 1<<64 overflows to 0
 		t.Errorf("backoff where the shift overflows = %v; want the MaxDelay ceiling", got)
 	}
 }
@@ -212,7 +218,9 @@ func TestReadAllGrowth(t *testing.T) {
 // TestCallRetryPolicyFieldByField: a call's own retry policy replaces the
 // fields it sets and keeps the client's for those it leaves zero.
 func TestCallRetryPolicyFieldByField(t *testing.T) {
-	backoffFn := func(int) time.Duration { return time.Minute }
+	backoffFn := func() Backoff {
+		return BackoffFunc(func(int) (time.Duration, bool) { return time.Minute, true })
+	}
 	retryable := func(*http.Response, error) bool { return true }
 	client := RetryPolicy{MaxAttempts: 4, BaseDelay: time.Second, MaxDelay: 2 * time.Second, MaxRetryAfter: 3 * time.Second, AttemptTimeout: 4 * time.Second}
 	tests := []struct {
@@ -221,15 +229,18 @@ func TestCallRetryPolicyFieldByField(t *testing.T) {
 		want func(p RetryPolicy) bool
 	}{
 		{"nothing set", RetryPolicy{}, func(p RetryPolicy) bool {
-			return p.MaxAttempts == 4 && p.BaseDelay == time.Second && p.MaxDelay == 2*time.Second && p.MaxRetryAfter == 3*time.Second && p.AttemptTimeout == 4*time.Second && p.Backoff == nil && p.Retryable == nil
+			return p.MaxAttempts == 4 && p.BaseDelay == time.Second && p.MaxDelay == 2*time.Second && p.MaxRetryAfter == 3*time.Second && p.AttemptTimeout == 4*time.Second && p.NewBackoff == nil && p.Retryable == nil
 		}},
 		{"attempts", RetryPolicy{MaxAttempts: 7}, func(p RetryPolicy) bool { return p.MaxAttempts == 7 && p.BaseDelay == time.Second }},
 		{"base delay", RetryPolicy{BaseDelay: 5 * time.Second}, func(p RetryPolicy) bool { return p.BaseDelay == 5*time.Second && p.MaxDelay == 2*time.Second }},
 		{"max delay", RetryPolicy{MaxDelay: 6 * time.Second}, func(p RetryPolicy) bool { return p.MaxDelay == 6*time.Second && p.BaseDelay == time.Second }},
 		{"Retry-After cap", RetryPolicy{MaxRetryAfter: 7 * time.Second}, func(p RetryPolicy) bool { return p.MaxRetryAfter == 7*time.Second && p.MaxDelay == 2*time.Second }},
 		{"attempt timeout", RetryPolicy{AttemptTimeout: 8 * time.Second}, func(p RetryPolicy) bool { return p.AttemptTimeout == 8*time.Second && p.MaxRetryAfter == 3*time.Second }},
-		{"backoff", RetryPolicy{Backoff: backoffFn}, func(p RetryPolicy) bool { return p.Backoff != nil && p.Backoff(1) == time.Minute && p.Retryable == nil }},
-		{"predicate", RetryPolicy{Retryable: retryable}, func(p RetryPolicy) bool { return p.Retryable != nil && p.Backoff == nil }},
+		{"backoff", RetryPolicy{NewBackoff: backoffFn}, func(p RetryPolicy) bool {
+			d, ok := p.NewBackoff().Next(1)
+			return d == time.Minute && ok && p.Retryable == nil
+		}},
+		{"predicate", RetryPolicy{Retryable: retryable}, func(p RetryPolicy) bool { return p.Retryable != nil && p.NewBackoff == nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -130,7 +130,9 @@ func TestRetryAfterBeyondTheCapFailsFast(t *testing.T) {
 }
 
 func TestBackoffBeyondTheDeadlineFailsFast(t *testing.T) {
-	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{Backoff: func(int) time.Duration { return time.Hour }}))
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{NewBackoff: func() concord.Backoff {
+		return concord.BackoffFunc(func(int) (time.Duration, bool) { return time.Hour, true })
+	}}))
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -143,7 +145,9 @@ func TestBackoffBeyondTheDeadlineFailsFast(t *testing.T) {
 func TestCancelDuringTransportBackoff(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	hooks := concord.Hooks{OnRetry: func(context.Context, concord.RetryEvent) { cancel() }}
-	c, mux := setup(t, concord.WithHooks(hooks), concord.WithRetryPolicy(concord.RetryPolicy{Backoff: func(int) time.Duration { return time.Hour }}))
+	c, mux := setup(t, concord.WithHooks(hooks), concord.WithRetryPolicy(concord.RetryPolicy{NewBackoff: func() concord.Backoff {
+		return concord.BackoffFunc(func(int) (time.Duration, bool) { return time.Hour, true })
+	}}))
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	var err error
 	returnsWithin(t, 10*time.Second, func() { _, err = concord.NewResource[Widget](c, "widgets").Get(ctx, "1") })

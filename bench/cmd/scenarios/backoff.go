@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/concord-go/concord"
 )
 
@@ -23,9 +22,8 @@ func backoffStudy(runs int) {
 		name   string
 		policy concord.ConflictPolicy
 	}{
-		{"exponential 10ms x2 ±50%, at most 1s", concord.ConflictPolicy{NewBackOff: func() backoff.BackOff {
-			return backoff.NewExponentialBackOff(backoff.WithInitialInterval(10*time.Millisecond), backoff.WithMultiplier(2),
-				backoff.WithRandomizationFactor(0.5), backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0))
+		{"exponential 10ms x2 ±50%, at most 1s", concord.ConflictPolicy{NewBackoff: func() concord.Backoff {
+			return concord.Exponential(10*time.Millisecond, time.Second, 0.5)
 		}}},
 		{"decorrelated jitter 10ms, at most 500ms (concord's default)", concord.ConflictPolicy{}},
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 // TestDecorrelatedJitter: each wait lies in [base, 3 × the previous], at
-// most the limit, and Reset starts again from base.
+// most the limit, and each one starts again from base.
 func TestDecorrelatedJitter(t *testing.T) {
 	const base, limit = 10 * time.Millisecond, 500 * time.Millisecond
 	tests := []struct {
@@ -20,14 +20,13 @@ func TestDecorrelatedJitter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := &decorrelatedJitter{base: base, limit: limit, rand: func() float64 { return tt.rand }}
 			for round := range 2 {
+				d := &decorrelatedJitter{base: base, limit: limit, rand: func() float64 { return tt.rand }}
 				for i, want := range tt.want {
-					if got := d.NextBackOff(); got != want {
-						t.Fatalf("round %d: wait %d = %v; want %v", round, i, got, want)
+					if got, ok := d.Next(i); got != want || !ok {
+						t.Fatalf("round %d: wait %d = %v, %v; want %v", round, i, got, ok, want)
 					}
 				}
-				d.Reset()
 			}
 		})
 	}
