@@ -293,7 +293,7 @@ type target struct{ read, write, del, method string }
 // target resolves an item's URLs: the routes' templates for id, else the
 // item URL itself. The probe keeps this routing of its own instead of
 // Resource's: an item it created is known by the Location the server
-// answered, an URL with no ID to route by (id ""), and its templates are
+// answered, a URL with no ID to route by (id ""), and its templates are
 // links resolved against the collection URL, as the server's would be,
 // where Resource joins paths to the base URL. It builds no Resource.
 func (p *prober) target(id, item string) target {
