@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -281,5 +282,36 @@ func TestPlainConflictIsAnsweredOnce(t *testing.T) {
 	_, err = c.Do(bounded(t), &concord.Request{Method: http.MethodPost, Path: "/orders/1/cancel"}, nil)
 	if !errors.As(err, &apiErr) || apiErr.Kind != concord.KindBusinessRule || hits.Load() != 1 {
 		t.Errorf("keyed POST answered a plain 409 = %v after %d requests; want a business-rule conflict after 1", err, hits.Load())
+	}
+}
+
+// TestConflictBackoffIsAskedInOrder: a ConflictPolicy's Backoff is asked
+// for the waits of one call with n counting from 0, here while the call
+// waits for a strong ETag in place of a weak one.
+func TestConflictBackoffIsAskedInOrder(t *testing.T) {
+	var asked []int
+	policy := concord.ConflictPolicy{NewBackoff: func() concord.Backoff {
+		return concord.BackoffFunc(func(n int) (time.Duration, bool) { asked = append(asked, n); return time.Millisecond, true })
+	}}
+	c, mux := setup(t, concord.WithConflictPolicy(policy))
+	var gets atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			if gets.Add(1) <= 3 {
+				w.Header().Set("ETag", `W/"v1"`)
+			} else {
+				w.Header().Set("ETag", `"v1"`)
+			}
+			w.Write([]byte(`{"name":"gear"}`))
+			return
+		}
+		w.Header().Set("ETag", `"v2"`)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if _, err := concord.NewResource[Widget](c, "widgets").Replace(bounded(t), "1", Widget{Name: "cog"}, concord.WithBaseVersion(`W/"v1"`)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{0, 1, 2}; !slices.Equal(asked, want) {
+		t.Errorf("the Backoff was asked for waits %v; want %v", asked, want)
 	}
 }

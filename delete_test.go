@@ -204,11 +204,13 @@ func TestBodyVersionDeleteWithoutQueryIsNotDowngraded(t *testing.T) {
 // be checked, not reported as a conflict.
 func TestLostDeleteResentByNetHTTPIsASuccess(t *testing.T) {
 	d, srv := newDocServer(t, `{"name":"gear"}`)
-	c := newClient(t, srv.URL)
+	var calls []concord.CallEvent
+	c := newClient(t, srv.URL, concord.WithHooks(concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) { calls = append(calls, e) }}))
 	widgets := concord.NewResource[Widget](c, "widgets")
 	if _, err := widgets.Get(bounded(t), "1"); err != nil { // also warms the connection, so it is reused
 		t.Fatal(err)
 	}
+	_, _, before := d.state()
 	d.mu.Lock()
 	d.dropWrites = 1
 	d.mu.Unlock()
@@ -216,6 +218,10 @@ func TestLostDeleteResentByNetHTTPIsASuccess(t *testing.T) {
 	doc, writes, reqs := d.state()
 	if err != nil || doc != "" || writes != 1 {
 		t.Errorf("Delete whose response was lost = %v (server %q after %d deletes, requests %q); want success", err, doc, writes, reqs)
+	}
+	// The resend had no body (no GetBody to count it): the trace did.
+	if len(calls) != 2 || calls[1].Requests != len(reqs)-len(before) {
+		t.Errorf("Delete's OnCallDone = %+v; want Requests %d, the server's %q", calls[len(calls)-1], len(reqs)-len(before), reqs[len(before):])
 	}
 }
 
