@@ -249,3 +249,30 @@ func TestWeakTagThenStrongDeletesOnlyWhatWasSeen(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteAfterPreconditionRequiredIsNotFoundWhenGone: a Delete the
+// server answered 428 goes again, conditional; when that one finds the
+// item gone (another writer deleted it meanwhile), the call says so: its
+// second request went out once, so the item was not deleted by it.
+func TestDeleteAfterPreconditionRequiredIsNotFoundWhenGone(t *testing.T) {
+	c, mux := setup(t)
+	var deletes atomic.Int32
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodDelete && r.Header.Get("If-Match") == "":
+			w.WriteHeader(http.StatusPreconditionRequired)
+		case r.Method == http.MethodDelete:
+			deletes.Add(1)
+			http.NotFound(w, r)
+		case deletes.Load() == 0:
+			w.Header().Set("ETag", `"v1"`)
+			w.Write([]byte(`{"name":"gear"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	err := concord.NewResource[Widget](c, "widgets", concord.WithUnconditional()).Delete(bounded(t), "1")
+	if !errors.Is(err, concord.ErrNotFound) {
+		t.Errorf("Delete after a 428 that found the item gone = %v; want ErrNotFound", err)
+	}
+}
