@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord/concordtest"
+)
+
+func probeOf(t *testing.T, collection string, write bool) *report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := probe(ctx, probeConfig{collection: collection, doc: []byte(`{"name":"probe"}`), write: write}, nil)
+	if err != nil {
+		t.Fatalf("probe(%s) = %v", collection, err)
+	}
+	return rep
+}
+
+func verdict(rep *report, property string) string {
+	for _, f := range rep.Findings {
+		if f.Property == property {
+			return f.Verdict
+		}
+	}
+	return "(missing)"
+}
+
+// TestProbeVerdicts: the probe's verdicts against concordtest configured
+// to behave each way, and nothing left behind.
+func TestProbeVerdicts(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []concordtest.Option
+		want   map[string]string
+		holds  bool
+		config string
+	}{
+		{"concordtest's own dialect", nil, map[string]string{
+			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (412)",
+			"idempotency key on POST": "replayed", "key reused with another body": "rejected (422)",
+			"idempotency key on PUT": "replayed", "conditional GET": "honored (304)", "PATCH merge patch": "accepted",
+			"stale conditional DELETE": "refused (412)", "error format": "problem+json", "unconditional write": "accepted",
+		}, true, "concord.NewResource[T](c, path)"},
+		{"weak and opaque (Azure Table)", []concordtest.Option{concordtest.WeakETags(0), concordtest.OpaqueETags()}, map[string]string{
+			"ETag": "always weak", "weak tag in If-Match": "accepted (compared as an opaque string)",
+		}, true, "ETagVersion{Opaque: true}"},
+		{"weak for a while (Apache)", []concordtest.Option{concordtest.WeakETags(time.Second)}, map[string]string{
+			"ETag": "weak for a while after writes",
+		}, true, ""},
+		{"upserts", []concordtest.Option{concordtest.IgnoreIfNoneMatch()}, map[string]string{
+			"If-None-Match: *": "IGNORED: an upsert",
+		}, true, "Create with r.Create"},
+		{"keys on POST only", []concordtest.Option{concordtest.KeysOnPOSTOnly()}, map[string]string{
+			"idempotency key on PUT": "not replayed (412 on the repeat)", "idempotency key on POST": "replayed",
+		}, true, ""},
+		{"428", []concordtest.Option{concordtest.RequirePreconditions()}, map[string]string{
+			"unconditional write": "refused with 428",
+		}, true, ""},
+		{"Azure errors", []concordtest.Option{concordtest.Errors(concordtest.DialectAzure)}, map[string]string{
+			"error format": "azure",
+		}, true, ""},
+		{"content-hash tags (S3)", []concordtest.Option{concordtest.ContentHashETags()}, map[string]string{
+			"ETag moves with content": "yes", "stale If-Match": "rejected (412)", "conditional GET": "honored (304)",
+		}, true, "concord.NewResource[T](c, path)"},
+		{"If-Match ignored on DELETE only", []concordtest.Option{concordtest.IgnoreIfMatch(http.MethodDelete)}, map[string]string{
+			"stale If-Match": "rejected (412)", "stale conditional DELETE": "IGNORED: the item was deleted",
+		}, false, "!! A Delete can remove a newer version"},
+		{"If-Match ignored on every write", []concordtest.Option{concordtest.IgnoreIfMatch()}, map[string]string{
+			"stale If-Match": "IGNORED: the stale write overwrote", "preconditions": "NONE HONORED", "stale conditional DELETE": "IGNORED: the item was deleted",
+		}, false, "!! Updates can be lost"},
+		{"upserts and no POST create (WebDAV)", []concordtest.Option{concordtest.IgnoreIfNoneMatch(), concordtest.NoPOSTCreate()}, map[string]string{
+			"If-None-Match: *": "IGNORED: an upsert", "idempotency key on POST": "POST create not available (405)", "create-only operation": "NONE",
+		}, false, "!! Creates are not safe"},
+		{"keys and If-Match ignored", []concordtest.Option{concordtest.IgnoreIdempotencyKeys(), concordtest.IgnoreIfMatch()}, map[string]string{
+			"idempotency key on PUT": "IGNORED: executed again, undoing another write", "idempotency key on POST": "IGNORED: a second item was created",
+		}, false, ""},
+		{"merge patch ignored (json-server)", []concordtest.Option{concordtest.IgnoreMergePatch()}, map[string]string{
+			"PATCH merge patch": "IGNORED: answered 200, changed nothing",
+		}, true, ""},
+		{"locks, If-Match ignored (nginx with dav-ext)", []concordtest.Option{concordtest.Locks(), concordtest.IgnoreIfMatch()}, map[string]string{
+			"locks": "WebDAV LOCK, enforced (423)", "preconditions": "NONE HONORED",
+		}, true, "concord.WithLocks(concord.WebDAVLocker{}, 0)"},
+		{"leases, If-Match ignored", []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()}, map[string]string{
+			"locks": "Azure Blob lease, enforced (412)",
+		}, true, "concord.WithLocks(concord.AzureLeaseLocker{}, 0)"},
+		{"locks not asked for", nil, map[string]string{"locks": "none", "If-Match atomic": "no race seen in 5 rounds"}, true, "concord.NewResource[T](c, path)"},
+		{"If-Match not atomic (Apache)", []concordtest.Option{concordtest.RacyIfMatch()}, map[string]string{
+			"If-Match atomic": "NO: concurrent writes with one tag went through", "stale If-Match": "rejected (412)",
+		}, false, "!! Updates can be lost: the server checks If-Match without a lock"},
+		{"If-Match not atomic, locks (Apache with its lock database)", []concordtest.Option{concordtest.RacyIfMatch(), concordtest.Locks()}, map[string]string{
+			"If-Match atomic": "NO: concurrent writes with one tag went through",
+		}, true, "concord.WithLocks(concord.WebDAVLocker{}, 0)"},
+		{"collection redirected", []concordtest.Option{concordtest.RedirectCollections(http.StatusMovedPermanently)}, map[string]string{
+			"idempotency key on POST": "POST create not available (301)", "stale If-Match": "rejected (412)",
+		}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := concordtest.NewServer(t, tt.opts...)
+			rep := probeOf(t, srv.URL+"/widgets", true)
+			for prop, want := range tt.want {
+				if got := verdict(rep, prop); got != want {
+					t.Errorf("%s = %q; want %q", prop, got, want)
+				}
+			}
+			if rep.Holds != tt.holds || rep.broken() == tt.holds || !strings.Contains(rep.Config, tt.config) {
+				t.Errorf("holds = %v, config %q; want %v, containing %q", rep.Holds, rep.Config, tt.holds, tt.config)
+			}
+			if !tt.holds && strings.Contains(rep.Config, "r.Create") && verdict(rep, "create-only operation") == "NONE" {
+				t.Errorf("config %q recommends a create this run found unavailable", rep.Config)
+			}
+			if n := srv.Len("widgets"); n != 0 {
+				t.Errorf("the probe left %d items behind", n)
+			}
+		})
+	}
+}
+
+// ignoringServer overwrites whatever If-Match says and deletes likewise:
+// the worst verdicts.
+func ignoringServer(t *testing.T) *httptest.Server {
+	var mu sync.Mutex
+	docs := map[string][]byte{}
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method == http.MethodPost:
+			n++
+			id := fmt.Sprint(n)
+			docs[id] = body
+			w.Header().Set("Location", "/widgets/"+id)
+			w.WriteHeader(http.StatusCreated)
+		case r.Method == http.MethodGet && docs[strings.TrimPrefix(r.URL.Path, "/widgets/")] != nil:
+			w.Header().Set("ETag", `"x"`)
+			w.Write(docs[strings.TrimPrefix(r.URL.Path, "/widgets/")])
+		case r.Method == http.MethodPut:
+			docs[strings.TrimPrefix(r.URL.Path, "/widgets/")] = body
+		case r.Method == http.MethodDelete:
+			delete(docs, strings.TrimPrefix(r.URL.Path, "/widgets/"))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestProbeQueryVersions: an API whose writes carry the version in the
+// query (Google Cloud Storage's ifGenerationMatch), probed with
+// -version-param.
+func TestProbeQueryVersions(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.GenerationQuery("ifGenerationMatch", "X-Goog-Generation"))
+	var out, errs bytes.Buffer
+	code := run([]string{"probe", "-write", "-json", "-version-param", "ifGenerationMatch", srv.URL + "/widgets"}, nil, &out, &errs)
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || code != 0 {
+		t.Fatalf("probe = %d %s %s", code, out.String(), errs.String())
+	}
+	for prop, want := range map[string]string{
+		"version": "in X-Goog-Generation", "current ifGenerationMatch": "accepted", "stale ifGenerationMatch": "rejected (412)",
+		"ifGenerationMatch=0": "honored (412)", "stale conditional DELETE": "refused (412)",
+	} {
+		if got := verdict(&rep, prop); got != want {
+			t.Errorf("%s = %q; want %q", prop, got, want)
+		}
+	}
+	if !strings.Contains(rep.Config, `QueryVersion{Header: "X-Goog-Generation"`) || srv.Len("widgets") != 0 {
+		t.Errorf("config %q, %d items left; want QueryVersion and nothing left", rep.Config, srv.Len("widgets"))
+	}
+}
+
+func TestProbeShowsWhatNoClientCanHave(t *testing.T) {
+	srv := ignoringServer(t)
+	var out, errs bytes.Buffer
+	code := run([]string{"probe", "-write", srv.URL + "/widgets"}, nil, &out, &errs)
+	if code != 1 {
+		t.Errorf("exit status = %d; want 1 (a guarantee cannot hold)", code)
+	}
+	for _, want := range []string{"!! preconditions", "NONE HONORED", "IGNORED: the stale write overwrote", "!! idempotency key on POST", "IGNORED: an upsert", "cannot hold"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestProbeReadOnlyWritesNothing(t *testing.T) {
+	srv := concordtest.NewServer(t)
+	var out, errs bytes.Buffer
+	t.Setenv("CONCORD_HEADERS", "Authorization: Bearer secret-token")
+	if code := run([]string{"probe", "-json", srv.URL + "/widgets"}, nil, &out, &errs); code != exitUnverified {
+		t.Fatalf("exit status = %d: %s", code, errs.String())
+	}
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Wrote || len(rep.Findings) == 0 {
+		t.Errorf("-json report = %s, %v; want findings and no writes", out.String(), err)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method != http.MethodGet {
+			t.Errorf("read-only probe sent %s %s", r.Method, r.Path)
+		}
+		if r.Header.Get("Authorization") != "Bearer secret-token" {
+			t.Errorf("CONCORD_HEADERS not sent: %v", r.Header)
+		}
+	}
+	if strings.Contains(out.String(), "secret-token") {
+		t.Error("the report shows the token")
+	}
+}
+
+// TestProbeFileTimeETags: against tags made of a one-second file time and
+// the size (nginx's), the probe sees one tag for two contents, a 304 for
+// changed content, and says neither If-Match nor revalidation can be
+// trusted. The fake's clock starts on a whole second when the probe does,
+// so that the first writes share a second.
+func TestProbeFileTimeETags(t *testing.T) {
+	start, origin := time.Now(), time.Unix(1_800_000_000, 0)
+	srv := concordtest.NewServer(t, concordtest.FileTimeETags(), concordtest.Now(func() time.Time { return origin.Add(time.Since(start)) }))
+	rep := probeOf(t, srv.URL+"/widgets", true)
+	for prop, want := range map[string]string{
+		"ETag": "strong", "ETag moves with content": "NOT WITHIN A SECOND: one tag for two contents", "conditional GET": "UNSAFE: 304 for changed content",
+	} {
+		if got := verdict(rep, prop); got != want {
+			t.Errorf("%s = %q; want %q", prop, got, want)
+		}
+	}
+	if rep.Holds || !rep.broken() || !strings.Contains(rep.Config, "!! Updates can be lost") {
+		t.Errorf("holds = %v, config %q; want broken, updates can be lost", rep.Holds, rep.Config)
+	}
+}
