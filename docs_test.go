@@ -49,3 +49,44 @@ func TestArchitectureListsEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// testName is a test, fuzz target, benchmark or example named in a doc.
+var testName = regexp.MustCompile(`\b((?:Test|Fuzz|Benchmark|Example)[A-Z_]\w*)`)
+
+// TestTestingNamesOnlyTestsThatExist keeps TESTING.md's promise-to-test
+// table pointing at tests: every test it names (before any "/subtest") is
+// a function in some test file of the repository, nested modules included,
+// so that a test renamed or moved without its row fails here.
+func TestTestingNamesOnlyTestsThatExist(t *testing.T) {
+	doc, err := os.ReadFile("TESTING.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") && path != ".":
+			return filepath.SkipDir
+		case !strings.HasSuffix(path, "_test.go"):
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		sources.Write(src)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := testName.FindAllStringSubmatch(string(doc), -1)
+	if len(names) == 0 {
+		t.Fatal("TESTING.md names no test")
+	}
+	for _, name := range names {
+		declared := regexp.MustCompile(`(?m)^func (\([^)]*\) )?` + name[1] + `\(`)
+		if !declared.MatchString(sources.String()) {
+			t.Errorf("TESTING.md names %s, which no test file declares", name[1])
+		}
+	}
+}
