@@ -80,8 +80,43 @@ func TestDeleteOfAnItemSomeoneElseDeleted(t *testing.T) {
 	}
 	deleted.Store(true) // another writer deletes it
 	err := widgets.Delete(bounded(t), "w1")
-	if !errors.Is(err, concord.ErrNotFound) || deletes.Load() != 1 {
-		t.Errorf("Delete of an item another writer deleted = %v after %d DELETEs; want ErrNotFound after 1", err, deletes.Load())
+	var conflict *concord.ConflictError
+	if !errors.Is(err, concord.ErrNotFound) || errors.As(err, &conflict) || deletes.Load() != 1 {
+		t.Errorf("Delete of an item another writer deleted = %v after %d DELETEs; want ErrNotFound, not a conflict, after 1", err, deletes.Load())
+	}
+}
+
+// TestStaleDeleteAnswered404IsAConflict: a server that answers a DELETE
+// with a stale version 404 while the item is there (pouchdb-server's
+// "missing" revision) has refused a stale delete: the read after it finds
+// the item, and the Delete reports a conflict with the current version, not
+// ErrNotFound, and deletes nothing.
+func TestStaleDeleteAnswered404IsAConflict(t *testing.T) {
+	c, mux := setup(t)
+	var deletes atomic.Int32
+	var changed atomic.Bool
+	mux.HandleFunc("/widgets/w1", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodDelete:
+			deletes.Add(1)
+			http.NotFound(w, r)
+		case changed.Load():
+			w.Header().Set("ETag", `"v2"`)
+			fmt.Fprint(w, `{"name":"theirs"}`)
+		default:
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+		}
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	changed.Store(true) // another writer changes it
+	err := widgets.Delete(bounded(t), "w1")
+	var conflict *concord.ConflictError
+	if !errors.As(err, &conflict) || conflict.Version != `"v2"` || deletes.Load() != 1 {
+		t.Errorf("Delete of a stale version answered 404 = %v after %d DELETEs; want a ConflictError naming \"v2\" after 1", err, deletes.Load())
 	}
 }
 
