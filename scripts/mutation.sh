@@ -4,7 +4,7 @@
 # concordtest, examples, commands and the nested modules are left out.
 # Writes the machine-readable result to MUTATION_OUT (default
 # mutation.json); TESTING.md keeps the summary and the lived mutants.
-#   scripts/mutation.sh              the whole package (about 30 min on 2 cores)
+#   scripts/mutation.sh              the whole package (about 2 hours on 2 cores)
 #   scripts/mutation.sh -D main      only what changed since main
 # Do not pass --test-cpu: v0.6.0 sends it to go test as one argument
 # ("-cpu 1"), go test rejects it, and every mutant then counts as killed.
