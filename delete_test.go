@@ -54,69 +54,59 @@ func TestDeleteWithCallerKeySendsItOnce(t *testing.T) {
 	}
 }
 
-// TestDeleteOfAnItemSomeoneElseDeleted: a conditional DELETE that went out
-// once and is answered 404, with a read confirming the item is gone, is
-// another writer's delete, not a lost one of ours: ErrNotFound, as for any
-// missing item. (The read is not counted as a send of the delete.)
-func TestDeleteOfAnItemSomeoneElseDeleted(t *testing.T) {
-	c, mux := setup(t)
-	var deleted atomic.Bool
-	var deletes atomic.Int32
-	mux.HandleFunc("/widgets/w1", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodDelete:
-			deletes.Add(1)
-			http.NotFound(w, r)
-		case deleted.Load():
-			http.NotFound(w, r)
-		default:
-			w.Header().Set("ETag", `"v1"`)
-			fmt.Fprint(w, `{"name":"gear"}`)
-		}
-	})
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
-		t.Fatal(err)
-	}
-	deleted.Store(true) // another writer deletes it
-	err := widgets.Delete(bounded(t), "w1")
-	var conflict *concord.ConflictError
-	if !errors.Is(err, concord.ErrNotFound) || errors.As(err, &conflict) || deletes.Load() != 1 {
-		t.Errorf("Delete of an item another writer deleted = %v after %d DELETEs; want ErrNotFound, not a conflict, after 1", err, deletes.Load())
-	}
-}
-
-// TestStaleDeleteAnswered404IsAConflict: a server that answers a DELETE
-// with a stale version 404 while the item is there (pouchdb-server's
-// "missing" revision) has refused a stale delete: the read after it finds
-// the item, and the Delete reports a conflict with the current version, not
-// ErrNotFound, and deletes nothing.
-func TestStaleDeleteAnswered404IsAConflict(t *testing.T) {
-	c, mux := setup(t)
-	var deletes atomic.Int32
-	var changed atomic.Bool
-	mux.HandleFunc("/widgets/w1", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodDelete:
-			deletes.Add(1)
-			http.NotFound(w, r)
-		case changed.Load():
+// TestDeleteAnswered404ReadsBack: a conditional DELETE that went out once
+// and is answered 404 is read back before it is reported. Item gone:
+// another writer's delete, not a lost one of ours, so ErrNotFound as for
+// any missing item, and not a conflict. Item there with a newer version: a
+// server that answers a stale version 404 (pouchdb-server's "missing"
+// revision) refused a stale delete, so a ConflictError naming the current
+// version. The read is not counted as a send of the delete.
+func TestDeleteAnswered404ReadsBack(t *testing.T) {
+	tests := []struct {
+		name         string
+		afterGet     func(w http.ResponseWriter, r *http.Request) // what another writer left
+		wantConflict bool
+	}{
+		{"another writer deleted it", http.NotFound, false},
+		{"another writer changed it", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("ETag", `"v2"`)
 			fmt.Fprint(w, `{"name":"theirs"}`)
-		default:
-			w.Header().Set("ETag", `"v1"`)
-			fmt.Fprint(w, `{"name":"gear"}`)
-		}
-	})
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
-		t.Fatal(err)
+		}, true},
 	}
-	changed.Store(true) // another writer changes it
-	err := widgets.Delete(bounded(t), "w1")
-	var conflict *concord.ConflictError
-	if !errors.As(err, &conflict) || conflict.Version != `"v2"` || deletes.Load() != 1 {
-		t.Errorf("Delete of a stale version answered 404 = %v after %d DELETEs; want a ConflictError naming \"v2\" after 1", err, deletes.Load())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, mux := setup(t)
+			var gotten atomic.Bool
+			var deletes atomic.Int32
+			mux.HandleFunc("/widgets/w1", func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.Method == http.MethodDelete:
+					deletes.Add(1)
+					http.NotFound(w, r)
+				case gotten.Load():
+					tt.afterGet(w, r)
+				default:
+					w.Header().Set("ETag", `"v1"`)
+					fmt.Fprint(w, `{"name":"gear"}`)
+				}
+			})
+			widgets := concord.NewResource[Widget](c, "widgets")
+			if _, err := widgets.Get(bounded(t), "w1"); err != nil {
+				t.Fatal(err)
+			}
+			gotten.Store(true)
+			err := widgets.Delete(bounded(t), "w1")
+			var conflict *concord.ConflictError
+			if isConflict := errors.As(err, &conflict); isConflict != tt.wantConflict || deletes.Load() != 1 {
+				t.Fatalf("Delete answered 404 = %v after %d DELETEs; want a conflict: %v, after 1", err, deletes.Load(), tt.wantConflict)
+			}
+			if tt.wantConflict && conflict.Version != `"v2"` {
+				t.Errorf("ConflictError.Version = %s; want \"v2\"", conflict.Version)
+			}
+			if !tt.wantConflict && !errors.Is(err, concord.ErrNotFound) {
+				t.Errorf("Delete of an item another writer deleted = %v; want ErrNotFound", err)
+			}
+		})
 	}
 }
 
@@ -238,25 +228,15 @@ func TestBodyVersionDeleteWithoutQueryIsNotDowngraded(t *testing.T) {
 // retry count stays 0; the resend's 412 (If-Match on a missing item) must
 // be checked, not reported as a conflict.
 func TestLostDeleteResentByNetHTTPIsASuccess(t *testing.T) {
-	d, srv := newDocServer(t, `{"name":"gear"}`)
-	var calls []concord.CallEvent
-	c := newClient(t, srv.URL, concord.WithHooks(concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) { calls = append(calls, e) }}))
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(bounded(t), "1"); err != nil { // also warms the connection, so it is reused
-		t.Fatal(err)
-	}
-	_, _, before := d.state()
-	d.mu.Lock()
-	d.dropWrites = 1
-	d.mu.Unlock()
+	d, widgets, calls, before := lostWriteSetup(t)
 	err := widgets.Delete(bounded(t), "1")
 	doc, writes, reqs := d.state()
 	if err != nil || doc != "" || writes != 1 {
 		t.Errorf("Delete whose response was lost = %v (server %q after %d deletes, requests %q); want success", err, doc, writes, reqs)
 	}
 	// The resend had no body (no GetBody to count it): the trace did.
-	if len(calls) != 2 || calls[1].Requests != len(reqs)-len(before) {
-		t.Errorf("Delete's OnCallDone = %+v; want Requests %d, the server's %q", calls[len(calls)-1], len(reqs)-len(before), reqs[len(before):])
+	if len(*calls) != 2 || (*calls)[1].Requests != len(reqs)-len(before) {
+		t.Errorf("Delete's OnCallDone events = %+v; want 2, the last with Requests %d, the server's %q", *calls, len(reqs)-len(before), reqs[len(before):])
 	}
 }
 

@@ -294,3 +294,25 @@ func drip(hits *atomic.Int32) http.HandlerFunc {
 		}
 	}
 }
+
+// lostWriteSetup serves {"name":"gear"} as item 1 of a docServer, reads it
+// with a client whose calls are recorded (the read also warms a connection,
+// so that net/http reuses it and resends a write on it by itself), and
+// makes the server drop the response to the next write. It returns the
+// server, the resource, the calls recorded, and the requests the server
+// had seen before the write.
+func lostWriteSetup(t *testing.T) (d *docServer, widgets *concord.Resource[Widget], calls *[]concord.CallEvent, before []string) {
+	t.Helper()
+	d, srv := newDocServer(t, `{"name":"gear"}`)
+	calls = new([]concord.CallEvent)
+	c := newClient(t, srv.URL, concord.WithHooks(concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) { *calls = append(*calls, e) }}))
+	widgets = concord.NewResource[Widget](c, "widgets")
+	if _, err := widgets.Get(bounded(t), "1"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, before = d.state()
+	d.mu.Lock()
+	d.dropWrites = 1
+	d.mu.Unlock()
+	return d, widgets, calls, before
+}

@@ -531,22 +531,12 @@ func TestSlowDripEndsWithTheCallersDeadline(t *testing.T) {
 // own: here the PUT whose response was lost, net/http's resend (a 412), and
 // the read that finds the PUT took effect.
 func TestRequestsCountsNetHTTPsResends(t *testing.T) {
-	d, srv := newDocServer(t, `{"name":"gear"}`)
-	var calls []concord.CallEvent
-	c := newClient(t, srv.URL, concord.WithHooks(concord.Hooks{OnCallDone: func(_ context.Context, e concord.CallEvent) { calls = append(calls, e) }}))
-	widgets := concord.NewResource[Widget](c, "widgets")
-	if _, err := widgets.Get(bounded(t), "1"); err != nil { // also warms the connection, so it is reused
-		t.Fatal(err)
-	}
-	_, _, before := d.state()
-	d.mu.Lock()
-	d.dropWrites = 1
-	d.mu.Unlock()
+	d, widgets, calls, before := lostWriteSetup(t)
 	if _, err := widgets.Replace(bounded(t), "1", Widget{Name: "cog"}); err != nil {
 		t.Fatal(err)
 	}
 	_, _, reqs := d.state()
-	if len(calls) != 2 || calls[1].Requests != len(reqs)-len(before) {
-		t.Errorf("Replace's OnCallDone = %+v; want Requests %d, the server's %q", calls[len(calls)-1], len(reqs)-len(before), reqs[len(before):])
+	if len(*calls) != 2 || (*calls)[1].Requests != len(reqs)-len(before) {
+		t.Errorf("Replace's OnCallDone events = %+v; want 2, the last with Requests %d, the server's %q", *calls, len(reqs)-len(before), reqs[len(before):])
 	}
 }
