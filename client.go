@@ -112,7 +112,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		keyHeader:    DefaultIdempotencyKeyHeader,
 		newKey:       newUUIDKey,
 		versions:     newVersionCache(DefaultVersionCacheBytes),
-		writeLocks:   &writeLocks{byURL: make(map[string]*writeLock)},
+		writeLocks:   &writeLocks{byURL: make(map[itemURL]*writeLock)},
 		maxBody:      DefaultMaxResponseBytes,
 		maxErrorBody: DefaultMaxErrorBodyBytes,
 	}

@@ -125,7 +125,7 @@ func (b *backOff) wait(ctx context.Context) error {
 
 // write is the state of one conditional write through the conflict loop.
 type write[T any] struct {
-	url      string
+	url      itemURL
 	mine     T
 	mineBody []byte   // mine encoded, when already known; nil otherwise
 	base     snapshot // body nil when the base is unknown
@@ -205,7 +205,7 @@ func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoi
 	if r.unsettled(err, o, w.underLock) {
 		f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, &w.waiting)
 		if ferr != nil {
-			return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), ferr))
+			return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(string(w.url)), ferr))
 		}
 		if changed {
 			w.conflicts++
@@ -218,7 +218,7 @@ func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoi
 		out, sent, err = r.buildWrite(w, &w.key)
 	}
 	if err != nil {
-		return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(w.url), err))
+		return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(string(w.url)), err))
 	}
 	return out, sent, goOn[T]()
 }
@@ -228,7 +228,7 @@ func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoi
 func (r *Resource[T]) succeeded(ctx context.Context, w *write[T], resp *Response, sent []byte) (*Result[T], error) {
 	res := r.written(resp, w.url, w.mine, sent, w.opts, w.conflicts)
 	if r.c.noteETag(ctx, w.opts.versioner, w.url, w.base, resp.ETag, sent) {
-		return res, fmt.Errorf("%w: %w: %s kept ETag %s across the write", ErrWriteApplied, ErrETagUnreliable, r.c.redact.url(w.url), resp.ETag)
+		return res, fmt.Errorf("%w: %w: %s kept ETag %s across the write", ErrWriteApplied, ErrETagUnreliable, r.c.redact.url(string(w.url)), resp.ETag)
 	}
 	return res, nil
 }
@@ -250,13 +250,13 @@ func (r *Resource[T]) refused(ctx context.Context, w *write[T], round int, out *
 		// was held: the lock was lost (it expired, or the server
 		// refused its token). The write did not take effect; writing
 		// again would not be under the lock (see locked).
-		return end[T](nil, fmt.Errorf("concord: write to %s: %w: %w: %w", r.c.redact.url(w.url), errLockLost, ErrLocked, err))
+		return end[T](nil, fmt.Errorf("concord: write to %s: %w: %w: %w", r.c.redact.url(string(w.url)), errLockLost, ErrLocked, err))
 	}
 	if apiErr.Kind != KindStaleVersion && apiErr.Kind != KindPreconditionRequired {
 		return end[T](nil, err)
 	}
 	w.conflicts++
-	c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(w.url), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
+	c.observeConflict(ctx, ConflictEvent{InvocationID: w.call.id, Method: out.method, URL: r.c.redact.url(string(w.url)), Kind: apiErr.Kind, StatusCode: apiErr.StatusCode, Attempt: round, Version: w.base.version})
 	switch {
 	case apiErr.Kind == KindPreconditionRequired && (w.required || out.conditional):
 		return end[T](nil, err)
@@ -363,7 +363,7 @@ func (r *Resource[T]) unsettled(err error, o *callOptions, underLock bool) bool 
 // weak ETag, as Apache serves for a second after each write, cannot be). It
 // reports whether the item changed since known: then what the call built
 // on known is stale.
-func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *callOptions, known string, waiting *backOff) (*fetched, bool, error) {
+func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u itemURL, o *callOptions, known string, waiting *backOff) (*fetched, bool, error) {
 	var f *fetched
 	if o.lockHeld {
 		lf, err := r.fetch(ctx, cl, u, o, false)
@@ -385,7 +385,7 @@ func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u string, o *cal
 // conflict budget (limit reads when positive). It
 // fails with ErrNoVersion when none comes, or at once when the server
 // serves no version at all, which waiting will not change.
-func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u string, o *callOptions, waiting *backOff) (*fetched, error) {
+func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u itemURL, o *callOptions, waiting *backOff) (*fetched, error) {
 	for tries := 1; ; tries++ {
 		if tries > 1 {
 			if err := waiting.wait(ctx); err != nil {
@@ -493,7 +493,7 @@ func (r *Resource[T]) buildWrite(w *write[T], key *idempotencyKey) (outgoing, []
 // refused 1 locked write in 6 runs of the interop suite's locked counter).
 // A version in the body or the query is still sent: the API may need it to
 // accept the request at all.
-func (r *Resource[T]) condition(out *outgoing, opts *callOptions, u, version string, underLock bool, body []byte, key *idempotencyKey) error {
+func (r *Resource[T]) condition(out *outgoing, opts *callOptions, u itemURL, version string, underLock bool, body []byte, key *idempotencyKey) error {
 	_, tags := opts.versioner.(ETagVersion)
 	q := opts.query
 	if !tags {
@@ -509,7 +509,7 @@ func (r *Resource[T]) condition(out *outgoing, opts *callOptions, u, version str
 		}
 		out.conditional = true
 	case !opts.unconditional:
-		return fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(u))
+		return fmt.Errorf("%w (no version known for %s)", ErrNoVersion, r.c.redact.url(string(u)))
 	}
 	out.setQuery(q)
 	out.body = body

@@ -71,7 +71,7 @@ var errLockLost = errors.New("concord: the lock was lost")
 // again, with a fresh lock and a fresh read, within the conflict policy's
 // budget: a server whose lock database loses locks under contention
 // (Apache mod_dav, seen) then costs a round, not the call.
-func locked[T any](r *Resource[T], ctx context.Context, cl *call, u string, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
+func locked[T any](r *Resource[T], ctx context.Context, cl *call, u itemURL, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
 		lo, h, err := r.hold(ctx, u, o)
 		if err != nil {
@@ -98,7 +98,7 @@ type held struct {
 // exist and it does not: the call then goes on unlocked, and finds the
 // item missing as it would without the lock (a create stays create-only
 // by If-None-Match: *).
-func (r *Resource[T]) hold(ctx context.Context, u string, o *callOptions) (*callOptions, *held, error) {
+func (r *Resource[T]) hold(ctx context.Context, u itemURL, o *callOptions) (*callOptions, *held, error) {
 	if o.locker == nil {
 		return o, nil, nil
 	}
@@ -125,7 +125,7 @@ func (r *Resource[T]) hold(ctx context.Context, u string, o *callOptions) (*call
 // release stops refreshing and gives the lock up, with a deadline of its
 // own so that a call whose context ended still releases it. A release
 // that fails is logged: the lock then expires by its TTL.
-func (c *Client) release(ctx context.Context, h *held, u string) {
+func (c *Client) release(ctx context.Context, h *held, u itemURL) {
 	if h == nil {
 		return
 	}
@@ -135,14 +135,14 @@ func (c *Client) release(ctx context.Context, h *held, u string) {
 	defer cancel()
 	if err := h.lease.Release(rctx); err != nil && c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: releasing a lock failed; it expires by its TTL",
-			slog.String("url", c.redact.url(u)), slog.String("error", err.Error()))
+			slog.String("url", c.redact.url(string(u))), slog.String("error", err.Error()))
 	}
 }
 
 // keepLocked refreshes the lock every half TTL until the call stops it.
 // A refresh that fails is logged and not retried: if the lock is lost,
 // the server refuses the call's next write, which reports it.
-func (c *Client) keepLocked(ctx context.Context, h *held, u string, ttl time.Duration) {
+func (c *Client) keepLocked(ctx context.Context, h *held, u itemURL, ttl time.Duration) {
 	defer h.done.Done()
 	t := time.NewTicker(ttl / 2)
 	defer t.Stop()
@@ -156,7 +156,7 @@ func (c *Client) keepLocked(ctx context.Context, h *held, u string, ttl time.Dur
 			cancel()
 			if err != nil && c.logger != nil {
 				c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: refreshing a lock failed",
-					slog.String("url", c.redact.url(u)), slog.String("error", err.Error()))
+					slog.String("url", c.redact.url(string(u))), slog.String("error", err.Error()))
 			}
 		}
 	}
@@ -165,11 +165,11 @@ func (c *Client) keepLocked(ctx context.Context, h *held, u string, ttl time.Dur
 // acquire takes the lock, waiting while another holder has it: Retry-After
 // when the server gives one, else the backoff between conflicting writes,
 // until ctx ends or lockWaitTTLs TTLs have passed.
-func (c *Client) acquire(ctx context.Context, l Locker, u string, ttl time.Duration) (Lease, error) {
+func (c *Client) acquire(ctx context.Context, l Locker, u itemURL, ttl time.Duration) (Lease, error) {
 	waiting := c.contentionBackOff()
 	giveUp := c.clock.Now().Add(lockWaitTTLs * ttl)
 	for {
-		lease, err := l.Lock(ctx, c, u, ttl)
+		lease, err := l.Lock(ctx, c, string(u), ttl)
 		if err == nil || !errors.Is(err, ErrLocked) {
 			return lease, err
 		}
@@ -182,7 +182,7 @@ func (c *Client) acquire(ctx context.Context, l Locker, u string, ttl time.Durat
 			d, _ = waiting.next()
 		}
 		if c.clock.Now().Add(d).After(giveUp) {
-			return nil, fmt.Errorf("concord: %s stayed locked for %v: %w", c.redact.url(u), lockWaitTTLs*ttl, err)
+			return nil, fmt.Errorf("concord: %s stayed locked for %v: %w", c.redact.url(string(u)), lockWaitTTLs*ttl, err)
 		}
 		if werr := c.wait(ctx, d); werr != nil {
 			return nil, errors.Join(werr, err)
@@ -193,7 +193,7 @@ func (c *Client) acquire(ctx context.Context, l Locker, u string, ttl time.Durat
 // dropCreated deletes the empty item that taking the lock created, for a
 // call that found nothing to work on, so that the lock leaves nothing
 // behind.
-func (r *Resource[T]) dropCreated(ctx context.Context, cl *call, u string, o *callOptions) {
+func (r *Resource[T]) dropCreated(ctx context.Context, cl *call, u itemURL, o *callOptions) {
 	out := r.outgoing(http.MethodDelete, o.at.del, o)
 	out.setQuery(o.query)
 	_, _ = r.c.exchange(ctx, cl, out) // best effort: the item was empty

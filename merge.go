@@ -83,19 +83,19 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 		dst  *T
 	}{{baseBody, &base}, {mineBody, &mine}, {theirs.body, &their}} {
 		if err := json.Unmarshal(d.body, d.dst); err != nil {
-			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(w.url), Type: fmt.Sprintf("%T", *d.dst), Err: err}
+			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(string(w.url)), Type: fmt.Sprintf("%T", *d.dst), Err: err}
 		}
 	}
 	theirBody, err := json.Marshal(their) // before the merge function can touch it
 	if err != nil {
 		return merged, nil, false, fmt.Errorf("concord: encoding %T: %w", their, err)
 	}
-	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(w.url), Attempt: round}
+	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(string(w.url)), Attempt: round}
 	w.turn.callback(func() { merged, err = safeMerge(w.merge, base, mine, their) })
 	if err != nil {
 		event.Outcome, event.Err = MergeFailed, err
 		r.c.observeMerge(ctx, event)
-		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", r.c.redact.url(w.url), err)
+		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", r.c.redact.url(string(w.url)), err)
 	}
 	if mergedBody, err = json.Marshal(merged); err != nil {
 		return merged, nil, false, fmt.Errorf("concord: encoding the merge result: %w", err)

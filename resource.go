@@ -101,14 +101,23 @@ func (o *outgoing) ensureHeader() http.Header {
 	return o.header
 }
 
-// collectionURL and itemURL build the resource's URLs; the ID is escaped.
+// collectionURL is the URL of the resource's collection.
 func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
-// itemURL is the URL of item id: {path}/{id} with the ID escaped, or what
-// WithItemPath builds. An ID of "", "." or ".." would name the collection
-// or its parent once a proxy normalizes the path (a Delete of "widgets/.."
-// reaching "/"), so it is refused before anything is sent.
-func (r *Resource[T]) itemURL(id string, o *callOptions) (string, route, error) {
+// itemURL is the URL that names one item: the key of everything the client
+// remembers of it (its version and body, the kept copy of its value, its
+// write turn). It has a type of its own so that an item's ID, also a
+// string, cannot be passed where its address is expected: a Replace that
+// created its item once remembered the version under the ID, and its next
+// Replace wrote over another writer's change.
+type itemURL string
+
+// address returns the URL of item id, {path}/{id} with the ID escaped or
+// what WithItemPath builds, and its route. An ID of "", "." or ".." would
+// name the collection or its parent once a proxy normalizes the path (a
+// Delete of "widgets/.." reaching "/"), so it is refused before anything
+// is sent.
+func (r *Resource[T]) address(id string, o *callOptions) (itemURL, route, error) {
 	switch id {
 	case "", ".", "..":
 		return "", route{}, fmt.Errorf("%w: %q", ErrInvalidID, id)
@@ -130,7 +139,7 @@ func (r *Resource[T]) itemURL(id string, o *callOptions) (string, route, error) 
 	if m := o.routes.WriteMethod; m != "" {
 		at.writeMethod = m
 	}
-	return u, at, nil
+	return itemURL(u), at, nil
 }
 
 // begin starts a call of r under ctx: its state, and its options (the
@@ -152,9 +161,9 @@ func begin[T any, O interface{ apply(*callOptions) }](r *Resource[T], ctx contex
 // which keys its tracked version, with the options routed to the item
 // (callOptions.at: set here and nowhere else), or an error for an invalid
 // ID. The call is returned either way, for callDone.
-func start[T any, O interface{ apply(*callOptions) }](r *Resource[T], ctx context.Context, id string, opts []O) (*call, *callOptions, string, error) {
+func start[T any, O interface{ apply(*callOptions) }](r *Resource[T], ctx context.Context, id string, opts []O) (*call, *callOptions, itemURL, error) {
 	cl, o := begin(r, ctx, opts)
-	u, at, err := r.itemURL(id, o)
+	u, at, err := r.address(id, o)
 	o.at = at
 	return cl, o, u, err
 }
@@ -204,7 +213,7 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 // the caller's own reads, false for the reads the conflict loop makes on its
 // own, so that a call that fails leaves the tracked version where the
 // caller's value came from (see Replace).
-func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOptions, remember bool) (fetched, error) {
+func (r *Resource[T]) fetch(ctx context.Context, cl *call, u itemURL, o *callOptions, remember bool) (fetched, error) {
 	out := r.outgoing(http.MethodGet, o.at.read, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
@@ -223,7 +232,7 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		if !ok {
-			return fetched{}, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(u))
+			return fetched{}, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(string(u)))
 		}
 		// A 304 carries the ETag a 200 would have: a tag that was weak may
 		// be strong now (Apache), so the new one is kept.
@@ -254,13 +263,13 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u string, o *callOpti
 type fetched struct {
 	snap snapshot
 	resp Response
-	url  string
+	url  itemURL
 }
 
 // result decodes a fetched representation into a Result.
 func (r *Resource[T]) result(f *fetched, conflicts int) (*Result[T], error) {
 	res := &Result[T]{Version: f.snap.version, Conflicts: conflicts, Response: f.resp}
-	if err := decode(r.c, &res.Response, http.MethodGet, f.url, &res.Value); err != nil {
+	if err := decode(r.c, &res.Response, http.MethodGet, string(f.url), &res.Value); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -316,7 +325,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 	if loc := resp.Header.Get("Location"); loc != "" && len(resp.Body) > 0 {
 		if u, err := url.Parse(out.url); err == nil {
 			if abs, err := u.Parse(loc); err == nil {
-				r.c.versions.put(abs.String(), snapshot{version: res.Version, etag: resp.ETag, body: resp.Body})
+				r.c.versions.put(itemURL(abs.String()), snapshot{version: res.Version, etag: resp.ETag, body: resp.Body})
 			}
 		}
 	}
@@ -346,7 +355,7 @@ func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...Crea
 
 // createAt is CreateAt of v at u, past its preamble, under the server's
 // lock with WithLocks.
-func (r *Resource[T]) createAt(ctx context.Context, cl *call, u string, v T, o *callOptions) (*Result[T], error) {
+func (r *Resource[T]) createAt(ctx context.Context, cl *call, u itemURL, v T, o *callOptions) (*Result[T], error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
@@ -425,7 +434,7 @@ func versionPath(v Versioner) []string {
 // an ETag, and so does one with exactly the bytes sent: the result's Value
 // is then v. Without a version the resource is forgotten and refetched when
 // next needed.
-func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *callOptions, conflicts int) *Result[T] {
+func (r *Resource[T]) written(resp *Response, u itemURL, v T, sent []byte, o *callOptions, conflicts int) *Result[T] {
 	res := &Result[T]{Value: v, Conflicts: conflicts, Response: *resp}
 	body, encoded := sent, true
 	if len(resp.Body) > 0 && bytes.Equal(resp.Body, sent) {
@@ -435,7 +444,7 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 	} else if len(resp.Body) > 0 && representation(o.versioner, resp.Body) {
 		encoded = false
 		res.Value = *new(T)
-		if err := decode(r.c, resp, "", u, &res.Value); err == nil {
+		if err := decode(r.c, resp, "", string(u), &res.Value); err == nil {
 			body = resp.Body
 		} else {
 			res.Value = v
@@ -465,7 +474,7 @@ func (r *Resource[T]) written(resp *Response, u string, v T, sent []byte, o *cal
 // err, so that the caller does not write again blindly. What the client
 // remembered of u is older than the write, so it is forgotten: a Get must
 // not revalidate it. Any other failure returns nil and err.
-func (r *Resource[T]) applied(u string, resp *Response, v T, o *callOptions, conflicts int, err error) (*Result[T], error) {
+func (r *Resource[T]) applied(u itemURL, resp *Response, v T, o *callOptions, conflicts int, err error) (*Result[T], error) {
 	if resp.StatusCode == 0 || !errors.Is(err, ErrWriteApplied) {
 		return nil, err
 	}
@@ -513,7 +522,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 	_, err = locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) {
 		if o.lockCreated { // the item was not there: taking the lock made it
 			r.dropCreated(ctx, cl, u, o)
-			return nil, fmt.Errorf("concord: delete %s: %w", r.c.redact.url(u), ErrNotFound)
+			return nil, fmt.Errorf("concord: delete %s: %w", r.c.redact.url(string(u)), ErrNotFound)
 		}
 		d := &deletion[T]{r: r, u: u, o: o, cl: cl, version: o.version}
 		if snap, ok := r.c.versions.get(u); ok && d.version == "" {
@@ -528,7 +537,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 // all its requests, so a key is never sent with two different requests.
 type deletion[T any] struct {
 	r         *Resource[T]
-	u         string
+	u         itemURL
 	o         *callOptions
 	cl        *call
 	version   string
@@ -550,7 +559,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		waiting := r.c.waitingBackOff()
 		f, changed, ferr := r.settleBase(ctx, d.cl, d.u, o, d.version, &waiting)
 		if ferr != nil {
-			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(d.u), ferr)
+			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(string(d.u)), ferr)
 		}
 		if changed {
 			return &ConflictError{Kind: KindStaleVersion, Attempts: 0, Version: f.snap.version,

@@ -26,7 +26,7 @@ import (
 // revalidating with them and refuses writes conditional on them (see
 // ErrETagUnreliable). It reports whether this sight proved it. Weak tags
 // are exempt: RFC 9110 lets one weak tag stand for equivalent contents.
-func (c *Client) noteETag(ctx context.Context, v Versioner, u string, before snapshot, tag ETag, content []byte) bool {
+func (c *Client) noteETag(ctx context.Context, v Versioner, u itemURL, before snapshot, tag ETag, content []byte) bool {
 	if _, tags := v.(ETagVersion); !tags || c.trustETags || tag == "" || tag.IsWeak() || tag != before.etag || before.body == nil || content == nil {
 		return false
 	}
@@ -36,7 +36,7 @@ func (c *Client) noteETag(ctx context.Context, v Versioner, u string, before sna
 	c.etagsUnreliable.Store(true)
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: the server's ETags do not identify content: conditional writes on them are refused",
-			slog.String("url", c.redact.url(u)), slog.String("etag", string(tag)))
+			slog.String("url", c.redact.url(string(u))), slog.String("etag", string(tag)))
 	}
 	return true
 }

@@ -49,11 +49,11 @@ type versionCache struct {
 	mu    sync.Mutex
 	bytes int64
 	order *list.List // of *cacheEntry, most recent first
-	byURL map[string]*list.Element
+	byURL map[itemURL]*list.Element
 }
 
 type cacheEntry struct {
-	url  string
+	url  itemURL
 	snap snapshot
 }
 
@@ -72,10 +72,10 @@ func (e *cacheEntry) cost() int64 {
 }
 
 func newVersionCache(maxBytes int64) *versionCache {
-	return &versionCache{maxBytes: maxBytes, order: list.New(), byURL: make(map[string]*list.Element)}
+	return &versionCache{maxBytes: maxBytes, order: list.New(), byURL: make(map[itemURL]*list.Element)}
 }
 
-func (v *versionCache) get(url string) (snapshot, bool) {
+func (v *versionCache) get(url itemURL) (snapshot, bool) {
 	if v.maxBytes == 0 {
 		return snapshot{}, false
 	}
@@ -91,7 +91,7 @@ func (v *versionCache) get(url string) (snapshot, bool) {
 
 // put remembers s for url; a snapshot without a version is forgotten
 // instead, since it cannot make a write conditional.
-func (v *versionCache) put(url string, s snapshot) {
+func (v *versionCache) put(url itemURL, s snapshot) {
 	if v.maxBytes == 0 {
 		return
 	}
@@ -122,7 +122,7 @@ func (v *versionCache) put(url string, s snapshot) {
 
 // claim takes value out of url's snapshot, if it is still there, and
 // reports whether it was: the caller then holds the only reference to it.
-func (v *versionCache) claim(url string, value any) bool {
+func (v *versionCache) claim(url itemURL, value any) bool {
 	if v.maxBytes == 0 {
 		return false
 	}
@@ -148,7 +148,7 @@ func (v *versionCache) keepsBody(n int) bool {
 	return v.maxBytes > 0 && int64(n) <= v.maxBytes/bodyShare
 }
 
-func (v *versionCache) forget(url string) {
+func (v *versionCache) forget(url itemURL) {
 	if v.maxBytes == 0 {
 		return
 	}

@@ -17,7 +17,7 @@ func TestVersionCacheEvictsLeastRecentlyUsed(t *testing.T) {
 		t.Fatal("get(a) missed")
 	}
 	c.put("d", snapshot{version: `"4"`}) // evicts b
-	for url, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+	for url, want := range map[itemURL]bool{"a": true, "b": false, "c": true, "d": true} {
 		if _, ok := c.get(url); ok != want {
 			t.Errorf("get(%s) found=%v; want %v", url, ok, want)
 		}
@@ -46,7 +46,7 @@ func TestVersionCacheIsBoundedInBytes(t *testing.T) {
 		// without a Content-Length is: the budget counts what they hold.
 		body := make([]byte, 1<<20-512, (1+i%2)<<20)
 		copy(body, bytes.Repeat([]byte("x"), len(body)))
-		c.put(fmt.Sprint("https://api.example.com/docs/", i), snapshot{version: fmt.Sprintf(`"%d"`, i), body: body})
+		c.put(itemURL(fmt.Sprint("https://api.example.com/docs/", i)), snapshot{version: fmt.Sprintf(`"%d"`, i), body: body})
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -71,7 +71,7 @@ func TestVersionCacheConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 500 {
-				url := fmt.Sprint(i % 40)
+				url := itemURL(fmt.Sprint(i % 40))
 				c.put(url, snapshot{version: fmt.Sprint(g)})
 				c.get(url)
 				if i%7 == 0 {

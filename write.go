@@ -42,14 +42,14 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 		return nil, err
 	}
 	defer r.c.writeLocks.unlock(u)
-	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.replace(ctx, cl, id, u, mine, o, turn) })
+	return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) { return r.replace(ctx, cl, u, mine, o, turn) })
 }
 
 // replace is Replace past the turns, under the server's lock with
 // WithLocks.
-func (r *Resource[T]) replace(ctx context.Context, cl *call, id, u string, mine T, o *callOptions, turn *writeLock) (*Result[T], error) {
+func (r *Resource[T]) replace(ctx context.Context, cl *call, u itemURL, mine T, o *callOptions, turn *writeLock) (*Result[T], error) {
 	if o.lockCreated {
-		return r.createAt(ctx, cl, id, mine, o)
+		return r.createAt(ctx, cl, u, mine, o)
 	}
 	base, known := r.c.versions.get(u)
 	underLock := false // base was read under the server's lock
@@ -61,7 +61,7 @@ func (r *Resource[T]) replace(ctx context.Context, cl *call, id, u string, mine 
 	case !known && !o.unconditional:
 		f, err := r.fetch(ctx, cl, u, o, true)
 		if errors.Is(err, ErrNotFound) {
-			return r.createAt(ctx, cl, id, mine, o)
+			return r.createAt(ctx, cl, u, mine, o)
 		}
 		if err != nil {
 			return nil, err
@@ -96,10 +96,10 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 }
 
 // update is Update past the turns, under the server's lock with WithLocks.
-func (r *Resource[T]) update(ctx context.Context, cl *call, u string, mutate func(*T) error, o *callOptions, turn *writeLock) (*Result[T], error) {
+func (r *Resource[T]) update(ctx context.Context, cl *call, u itemURL, mutate func(*T) error, o *callOptions, turn *writeLock) (*Result[T], error) {
 	if o.lockCreated { // the item was not there: taking the lock made it
 		r.dropCreated(ctx, cl, u, o)
-		return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), ErrNotFound)
+		return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(string(u)), ErrNotFound)
 	}
 	base, cached := r.c.versions.get(u)
 	cached = cached && base.body != nil // a version without its body: read it
@@ -117,7 +117,7 @@ func (r *Resource[T]) update(ctx context.Context, cl *call, u string, mutate fun
 			// holds: what decoding the bytes it wrote would give, without
 			// the decode. Claimed, it is this call's to change.
 			mine = *kept
-		} else if err := decode(r.c, &Response{Body: base.body}, http.MethodGet, u, &mine); err != nil {
+		} else if err := decode(r.c, &Response{Body: base.body}, http.MethodGet, string(u), &mine); err != nil {
 			return nil, err
 		}
 		// The no-op check compares encodings of T before and after mutate.
@@ -135,7 +135,7 @@ func (r *Resource[T]) update(ctx context.Context, cl *call, u string, mutate fun
 		}
 		turn.callback(func() { err = safeMutate(mutate, &mine) })
 		if err != nil {
-			return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(u), err)
+			return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(string(u)), err)
 		}
 		mineBody, err := json.Marshal(mine)
 		if err != nil {

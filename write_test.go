@@ -482,6 +482,30 @@ func TestReplaceOfAMissingResourceCreatesIt(t *testing.T) {
 	}
 }
 
+// A Replace that created its item remembers the version it created, under
+// the item's address: the next Replace from the same client is conditional
+// on it, and another writer's change in between is a conflict, not
+// overwritten (issue #28: it was remembered under the ID).
+func TestReplaceThatCreatedThenReplaceKeepsTheOtherWriter(t *testing.T) {
+	c, srv := setupFake(t, nil)
+	widgets := concord.NewResource[Widget](c, "widgets")
+	ctx := context.Background()
+	if _, err := widgets.Replace(ctx, "w1", Widget{Name: "gear", Stock: 1}); err != nil {
+		t.Fatalf("Replace(w1) creating = %v", err)
+	}
+	seedWidget(t, srv, "w1", Widget{Name: "gear", Stock: 99}) // another writer
+	_, err := widgets.Replace(ctx, "w1", Widget{Name: "gear", Stock: 2})
+	var ce *concord.ConflictError
+	if !errors.As(err, &ce) {
+		t.Errorf("Replace(w1) over another writer's change = %v; want a *ConflictError", err)
+	}
+	doc, _, _ := srv.Doc("widgets", "w1")
+	var got Widget
+	if jerr := json.Unmarshal(doc, &got); jerr != nil || got.Stock != 99 {
+		t.Errorf("after the second Replace the item holds %s; want the other writer's stock 99", doc)
+	}
+}
+
 func TestWritesOfOneClientTakeTurns(t *testing.T) {
 	c, srv := setupFake(t, nil)
 	seedWidget(t, srv, "w", Widget{Name: "gear"})

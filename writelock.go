@@ -20,7 +20,7 @@ import (
 // with the context.
 type writeLocks struct {
 	mu    sync.Mutex
-	byURL map[string]*writeLock
+	byURL map[itemURL]*writeLock
 	free  []*writeLock // unused locks kept for reuse, at most maxFreeLocks
 }
 
@@ -42,7 +42,7 @@ type writeLock struct {
 // function that writes its own resource through the same client would wait
 // for its own turn forever: that is refused at once with
 // ErrReentrantWrite.
-func (l *writeLocks) lock(ctx context.Context, url string) (*writeLock, error) {
+func (l *writeLocks) lock(ctx context.Context, url itemURL) (*writeLock, error) {
 	if l == nil {
 		return nil, nil
 	}
@@ -102,7 +102,7 @@ func goroutineID() int64 {
 }
 
 // unlock ends url's turn.
-func (l *writeLocks) unlock(url string) {
+func (l *writeLocks) unlock(url itemURL) {
 	if l == nil {
 		return
 	}
@@ -116,7 +116,7 @@ func (l *writeLocks) unlock(url string) {
 // release drops a holder's or waiter's reference, forgetting the lock when
 // nobody holds or waits for it, so the map stays as small as the writes in
 // flight.
-func (l *writeLocks) release(url string, wl *writeLock) {
+func (l *writeLocks) release(url itemURL, wl *writeLock) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if wl.refs--; wl.refs == 0 {

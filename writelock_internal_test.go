@@ -7,14 +7,14 @@ import (
 )
 
 func TestWriteLocksForgetAndReuse(t *testing.T) {
-	l := &writeLocks{byURL: make(map[string]*writeLock)}
+	l := &writeLocks{byURL: make(map[itemURL]*writeLock)}
 	for i := range maxFreeLocks + 10 { // all held at once, then all freed
-		if wl, err := l.lock(context.Background(), fmt.Sprint("u", i)); err != nil || wl == nil {
+		if wl, err := l.lock(context.Background(), itemURL(fmt.Sprint("u", i))); err != nil || wl == nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range maxFreeLocks + 10 {
-		l.unlock(fmt.Sprint("u", i))
+		l.unlock(itemURL(fmt.Sprint("u", i)))
 	}
 	if len(l.byURL) != 0 || len(l.free) != maxFreeLocks {
 		t.Errorf("after %d locks: %d held, %d kept for reuse; want 0 and %d", maxFreeLocks+10, len(l.byURL), len(l.free), maxFreeLocks)
