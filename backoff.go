@@ -4,6 +4,7 @@ package concord
 
 import (
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -80,4 +81,20 @@ func Exponential(initial, max time.Duration, jitter float64) Backoff {
 		backoff.WithMaxElapsedTime(0),
 	)
 	return BackoffFunc(func(int) (time.Duration, bool) { return e.NextBackOff(), true })
+}
+
+// delay is the one rule for how long any loop of concord waits before it
+// goes round again (a transport retry, a key in progress, a conflict, a
+// version or a lock not yet to be had): the server's hint in h
+// (Retry-After, or a rate limit's reset: retryHint) when it gave one, and
+// never less than the loop's own backoff, own. The floor is what keeps a
+// server answering "Retry-After: 0", or a date in the past, from making a
+// loop spin (one did at 6,000 requests a second). A hint longer than
+// maxHint is not waited out: tooLong reports it, with d the hint.
+func delay(h http.Header, now time.Time, own, maxHint time.Duration) (d time.Duration, tooLong bool) {
+	hint, hinted := retryHint(h, now)
+	if hinted && hint > maxHint {
+		return hint, true
+	}
+	return max(hint, own), false
 }

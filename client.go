@@ -556,17 +556,7 @@ func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response,
 		if c.spent(cl, round) {
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
 		}
-		d, ok := parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())
-		if ok && d > cl.retry.MaxRetryAfter {
-			werr := fmt.Errorf("%w: the server asked for %v, more than MaxRetryAfter (%v)", ErrWaitTooLong, d, cl.retry.MaxRetryAfter)
-			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
-		}
-		if !ok {
-			if d, ok = waiting.next(); !ok {
-				return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
-			}
-		}
-		if werr := c.wait(ctx, d); werr != nil {
+		if werr := waiting.wait(ctx, cl, apiErr.Header); werr != nil {
 			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
 		}
 	}

@@ -83,6 +83,9 @@ type backOff struct {
 	make func() Backoff
 	bo   Backoff
 	n    int // waits so far
+	// until, when set, bounds this loop's waits beyond the call's own
+	// bounds: the wait for a lock ends within lockWaitTTLs.
+	until time.Time
 }
 
 // contentionBackOff is the backoff between writes that conflicted.
@@ -114,14 +117,33 @@ func (b *backOff) next() (time.Duration, bool) {
 	return max(d, 0), ok
 }
 
-// wait sleeps for the next wait (see Client.wait).
-func (b *backOff) wait(ctx context.Context) error {
-	d, ok := b.next()
+// wait is the one wait of every loop of a call above the transport (a key
+// in progress, a conflict, a version or a lock not yet to be had): delay's
+// rule, the server's hint in h (nil when there is none) but never less
+// than the backoff's next wait; no wait at all when the backoff stopped,
+// the hint passes MaxRetryAfter, or the wait would pass the context's
+// deadline or the call's MaxElapsed (each an error: the call ends).
+func (b *backOff) wait(ctx context.Context, cl *call, h http.Header) error {
+	own, ok := b.next()
 	if !ok {
-		return errors.New("concord: the conflict backoff stopped")
+		return errBackoffStopped
+	}
+	d, tooLong := delay(h, b.c.clock.Now(), own, cl.retry.MaxRetryAfter)
+	if tooLong {
+		return fmt.Errorf("%w: the server asked for %v, more than MaxRetryAfter (%v)", ErrWaitTooLong, d, cl.retry.MaxRetryAfter)
+	}
+	end := b.c.clock.Now().Add(d)
+	if end.After(cl.started.Add(b.c.conflict.MaxElapsed)) {
+		return fmt.Errorf("%w: %v would pass the call's MaxElapsed (%v)", ErrWaitTooLong, d, b.c.conflict.MaxElapsed)
+	}
+	if !b.until.IsZero() && end.After(b.until) {
+		return fmt.Errorf("%w: %v would pass the loop's bound", ErrWaitTooLong, d)
 	}
 	return b.c.wait(ctx, d)
 }
+
+// errBackoffStopped ends a call whose ConflictPolicy backoff said stop.
+var errBackoffStopped = errors.New("concord: the conflict backoff stopped")
 
 // write is the state of one conditional write through the conflict loop.
 type write[T any] struct {
@@ -309,7 +331,7 @@ func (r *Resource[T]) theirs(ctx context.Context, w *write[T], round int, apiErr
 		}
 	}
 	if apiErr.Kind == KindStaleVersion {
-		if werr := w.contention.wait(ctx); werr != nil {
+		if werr := w.contention.wait(ctx, w.call, apiErr.Header); werr != nil {
 			return nil, conflictError(apiErr.Kind, round, w.base.version, errors.Join(werr, err))
 		}
 	}
@@ -388,7 +410,7 @@ func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u itemURL, o *ca
 func (r *Resource[T]) awaitVersion(ctx context.Context, cl *call, u itemURL, o *callOptions, waiting *backOff) (*fetched, error) {
 	for tries := 1; ; tries++ {
 		if tries > 1 {
-			if err := waiting.wait(ctx); err != nil {
+			if err := waiting.wait(ctx, cl, nil); err != nil {
 				return nil, fmt.Errorf("%w: waiting for a usable version: %w", ErrNoVersion, err)
 			}
 		}

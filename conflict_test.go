@@ -209,8 +209,9 @@ func TestCancelDuringConflictBackoffReturnsPromptly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	hooks := concord.Hooks{OnConflict: func(context.Context, concord.ConflictEvent) { cancel() }}
-	// A conflict backoff of an hour: only cancellation can end the wait.
-	policy := concord.ConflictPolicy{NewBackoff: func() concord.Backoff {
+	// A conflict backoff of an hour, within the call's MaxElapsed: only
+	// cancellation can end the wait.
+	policy := concord.ConflictPolicy{MaxElapsed: 2 * time.Hour, NewBackoff: func() concord.Backoff {
 		return concord.BackoffFunc(func(int) (time.Duration, bool) { return time.Hour, true })
 	}}
 	c, srv := setupFake(t, nil, concord.WithHooks(hooks), concord.WithConflictPolicy(policy))

@@ -107,8 +107,8 @@ func TestWeakETagIsNeverSentInIfMatch(t *testing.T) {
 		t.Errorf("PUTs sent with If-Match %q; want none", ifMatch)
 	}
 	// It waited for a strong tag within the conflict policy: reads with
-	// backoffs between them until the time budget ran out.
-	if waited := clock.Now().Sub(start); waited < concord.DefaultConflictMaxElapsed || waited > concord.DefaultConflictMaxElapsed+2*concord.DefaultWaitMaxInterval {
+	// backoffs between them until the next wait would pass the budget.
+	if waited := clock.Now().Sub(start); waited < concord.DefaultConflictMaxElapsed-2*concord.DefaultWaitMaxInterval || waited > concord.DefaultConflictMaxElapsed {
 		t.Errorf("waited %v for a strong ETag over %d waits; want the default budget, %v", waited, len(clock.Sleeps()), concord.DefaultConflictMaxElapsed)
 	}
 }

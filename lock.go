@@ -73,7 +73,7 @@ var errLockLost = errors.New("concord: the lock was lost")
 // (Apache mod_dav, seen) then costs a round, not the call.
 func locked[T any](r *Resource[T], ctx context.Context, cl *call, u itemURL, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
-		lo, h, err := r.hold(ctx, u, o)
+		lo, h, err := r.hold(ctx, cl, u, o)
 		if err != nil {
 			return nil, err
 		}
@@ -98,11 +98,11 @@ type held struct {
 // exist and it does not: the call then goes on unlocked, and finds the
 // item missing as it would without the lock (a create stays create-only
 // by If-None-Match: *).
-func (r *Resource[T]) hold(ctx context.Context, u itemURL, o *callOptions) (*callOptions, *held, error) {
+func (r *Resource[T]) hold(ctx context.Context, cl *call, u itemURL, o *callOptions) (*callOptions, *held, error) {
 	if o.locker == nil {
 		return o, nil, nil
 	}
-	lease, err := r.c.acquire(ctx, o.locker, u, o.lockTTL)
+	lease, err := r.c.acquire(ctx, cl, o.locker, u, o.lockTTL)
 	if errors.Is(err, ErrNotFound) {
 		return o, nil, nil
 	}
@@ -165,27 +165,23 @@ func (c *Client) keepLocked(ctx context.Context, h *held, u itemURL, ttl time.Du
 // acquire takes the lock, waiting while another holder has it: Retry-After
 // when the server gives one, else the backoff between conflicting writes,
 // until ctx ends or lockWaitTTLs TTLs have passed.
-func (c *Client) acquire(ctx context.Context, l Locker, u itemURL, ttl time.Duration) (Lease, error) {
+func (c *Client) acquire(ctx context.Context, cl *call, l Locker, u itemURL, ttl time.Duration) (Lease, error) {
 	waiting := c.contentionBackOff()
-	giveUp := c.clock.Now().Add(lockWaitTTLs * ttl)
+	began := c.clock.Now()
+	waiting.until = began.Add(lockWaitTTLs * ttl)
 	for {
 		lease, err := l.Lock(ctx, c, string(u), ttl)
 		if err == nil || !errors.Is(err, ErrLocked) {
 			return lease, err
 		}
+		var h http.Header
 		var apiErr *APIError
-		d, ok := time.Duration(0), false
 		if errors.As(err, &apiErr) {
-			d, ok = parseRetryAfter(apiErr.Header.Get("Retry-After"), c.clock.Now())
+			h = apiErr.Header
 		}
-		if !ok {
-			d, _ = waiting.next()
-		}
-		if c.clock.Now().Add(d).After(giveUp) {
-			return nil, fmt.Errorf("concord: %s stayed locked for %v: %w", c.redact.url(string(u)), lockWaitTTLs*ttl, err)
-		}
-		if werr := c.wait(ctx, d); werr != nil {
-			return nil, errors.Join(werr, err)
+		if werr := waiting.wait(ctx, cl, h); werr != nil {
+			return nil, fmt.Errorf("concord: %s: another holder kept its lock; gave up after %v of waiting (at most %d TTLs of %v): %w",
+				c.redact.url(string(u)), c.clock.Now().Sub(began).Round(time.Millisecond), lockWaitTTLs, ttl, errors.Join(err, werr))
 		}
 	}
 }

@@ -422,19 +422,18 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if a.call.retriesLeft() <= 0 {
 		return false, nil
 	}
-	delay, more := a.call.retryDelay(a.c.rand)
+	own, more := a.call.retryDelay(a.c.rand)
 	if !more {
 		return false, nil
 	}
-	hinted := false
+	var h http.Header
 	if resp != nil {
-		if d, ok := retryHint(resp.Header, a.c.clock.Now()); ok {
-			delay, hinted = d, true
-		}
+		h = resp.Header
 	}
+	wait, tooLong := delay(h, a.c.clock.Now(), own, a.call.retry.MaxRetryAfter)
 	switch {
-	case hinted && delay > a.call.retry.MaxRetryAfter, a.c.beyondDeadline(ctx, delay):
-		a.stop, a.stopDelay = ErrWaitTooLong, delay
+	case tooLong, a.c.beyondDeadline(ctx, wait):
+		a.stop, a.stopDelay = ErrWaitTooLong, wait
 		return false, nil
 	case !allowed:
 		a.stop = ErrRetryBudgetExhausted
@@ -446,8 +445,8 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	}
 	a.prior = append(a.prior, attemptErr)
 	a.call.retried()
-	a.delay = delay
-	a.c.observeRetry(ctx, a.call, &a.out, a.n, resp, attemptErr, delay)
+	a.delay = wait
+	a.c.observeRetry(ctx, a.call, &a.out, a.n, resp, attemptErr, wait)
 	return true, nil
 }
 
