@@ -81,6 +81,11 @@ var (
 	// Azure lease), longer than a call waits for it, or a write under a
 	// lock was refused because the lock was lost. See WithLocks.
 	ErrLocked = errors.New("concord: the resource is locked")
+	// ErrLockUnavailable: WithLocks could not take the server's lock on
+	// an item for a reason waiting will not change (a LOCK answered 404,
+	// 405 or 5xx, a server that does not speak the locker's protocol):
+	// the call ends without writing rather than go on unlocked.
+	ErrLockUnavailable = errors.New("concord: the server's lock cannot be taken")
 	// ErrPageLoop: a collection's next page is one already read (a page
 	// that names itself, or a cycle of links or cursors), so following
 	// it would read the same pages forever.

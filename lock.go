@@ -11,12 +11,12 @@ package concord
 // writes, and gives it up at the end, whatever happened.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -28,7 +28,13 @@ type Locker interface {
 	// sending its requests with c.Do. An error matching ErrLocked means
 	// another holder has it (concord waits and asks again, honoring a
 	// Retry-After in an *APIError); ErrNotFound means the resource must
-	// exist to be locked, and does not.
+	// exist to be locked, and does not (a create then goes unlocked and
+	// relies on If-None-Match: *), so a Locker says it only where its
+	// protocol means that; any other error ends the call, and should
+	// match ErrLockUnavailable when the server cannot lock the item at
+	// all. Lock must not write the item: on a server that does not speak
+	// its protocol, a request meant to take a lock can be taken for a
+	// write.
 	Lock(ctx context.Context, c *Client, url string, ttl time.Duration) (Lease, error)
 }
 
@@ -44,12 +50,18 @@ type Lease interface {
 	Release(ctx context.Context) error
 	// Created reports that taking the lock created the resource, empty
 	// (RFC 4918's LOCK of an unmapped URL): it did not exist before.
+	// concord believes it only when a read under the lock finds the item
+	// empty.
 	Created() bool
+	// Timeout is how long the server granted the lock for, at the last
+	// Lock or Refresh, which may differ from the ttl asked (nginx grants
+	// its own setting): concord refreshes the lock every half of it.
+	Timeout() time.Duration
 }
 
 // DefaultLockTTL is how long a lock taken by WithLocks lasts unless
 // refreshed. A process that dies holding one delays the others by at most
-// this long.
+// this long, or by the timeout the server granted when it grants another.
 const DefaultLockTTL = 30 * time.Second
 
 // lockWaitTTLs bounds the wait for a lock held by others, in lock TTLs: a
@@ -73,31 +85,40 @@ var errLockLost = errors.New("concord: the lock was lost")
 // (Apache mod_dav, seen) then costs a round, not the call.
 func locked[T any](r *Resource[T], ctx context.Context, cl *call, u itemURL, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
-		lo, h, err := r.hold(ctx, cl, u, o)
-		if err != nil {
-			return nil, err
-		}
-		res, err := work(lo)
-		r.c.release(ctx, h, u)
-		if h == nil || !errors.Is(err, errLockLost) || r.c.spent(cl, round) {
+		res, held, err := r.lockedRound(ctx, cl, u, o, work)
+		if !held || !errors.Is(err, errLockLost) || r.c.spent(cl, round) {
 			return res, err
 		}
 	}
 }
 
+// lockedRound runs work once under the lock, which a defer releases
+// whatever ends the round: a result, an error, a panic in the caller's
+// code, an ended context. held reports that there was a lock.
+func (r *Resource[T]) lockedRound(ctx context.Context, cl *call, u itemURL, o *callOptions, work func(o *callOptions) (*Result[T], error)) (res *Result[T], held bool, err error) {
+	lo, h, err := r.hold(ctx, cl, u, o)
+	if err != nil {
+		return nil, false, err
+	}
+	defer r.c.release(ctx, h, u)
+	res, err = work(lo)
+	return res, h != nil, err
+}
+
 // held is a call's hold on the server's lock of one item.
 type held struct {
-	lease Lease
-	stop  chan struct{} // closed to stop the refresher
-	done  sync.WaitGroup
+	lease  Lease
+	cancel context.CancelFunc // ends the refresher, and a refresh in flight
+	done   chan struct{}      // closed when the refresher has returned
 }
 
 // hold takes the lock on u when the resource has WithLocks, and returns
 // the call's options with the lock's proof on every request, and the hold.
 // The hold is nil without WithLocks, and when the locker needs the item to
-// exist and it does not: the call then goes on unlocked, and finds the
-// item missing as it would without the lock (a create stays create-only
-// by If-None-Match: *).
+// exist and it does not (ErrNotFound, which only a Locker whose protocol
+// means that returns: Azure's leases): the call then goes on unlocked,
+// and finds the item missing as it would without the lock (a create stays
+// create-only by If-None-Match: *).
 func (r *Resource[T]) hold(ctx context.Context, cl *call, u itemURL, o *callOptions) (*callOptions, *held, error) {
 	if o.locker == nil {
 		return o, nil, nil
@@ -109,28 +130,44 @@ func (r *Resource[T]) hold(ctx context.Context, cl *call, u itemURL, o *callOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	h := &held{lease: lease, stop: make(chan struct{})}
-	h.done.Add(1)
-	go r.c.keepLocked(ctx, h, u, o.lockTTL)
+	// The refresher lives until release, past the call's context: a lock
+	// is released even by a call whose context ended.
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h := &held{lease: lease, cancel: cancel, done: make(chan struct{})}
+	go r.c.keepLocked(rctx, h, u)
 	locked := *o
-	locked.lockHeld, locked.lockCreated = true, lease.Created()
+	locked.lockHeld = true
 	locked.header = o.header.Clone()
 	if locked.header == nil {
 		locked.header = make(http.Header)
 	}
 	lease.Apply(locked.header)
+	// A LOCK that says it created the item is believed only when the item
+	// is empty: a server or proxy that answers 201 for an item that exists
+	// would otherwise have the call drop the real item (dropCreated).
+	locked.lockCreated = lease.Created() && r.emptyUnderLock(ctx, cl, &locked)
 	return &locked, h, nil
 }
 
-// release stops refreshing and gives the lock up, with a deadline of its
-// own so that a call whose context ended still releases it. A release
-// that fails is logged: the lock then expires by its TTL.
+// emptyUnderLock reports whether a read under the lock finds the item
+// there and empty, as a LOCK of an unmapped URL leaves it.
+func (r *Resource[T]) emptyUnderLock(ctx context.Context, cl *call, o *callOptions) bool {
+	out := r.outgoing(http.MethodGet, o.at.read, o)
+	out.setQuery(o.query)
+	resp, err := r.c.exchange(ctx, cl, out)
+	return err == nil && len(bytes.TrimSpace(resp.Body)) == 0
+}
+
+// release stops refreshing, without waiting for a refresh in flight (it
+// is cancelled), and gives the lock up, with a deadline of its own so that
+// a call whose context ended still releases it. A release that fails is
+// logged: the lock then expires by its timeout.
 func (c *Client) release(ctx context.Context, h *held, u itemURL) {
 	if h == nil {
 		return
 	}
-	close(h.stop)
-	h.done.Wait()
+	h.cancel()
+	<-h.done
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockReleaseTimeout)
 	defer cancel()
 	if err := h.lease.Release(rctx); err != nil && c.logger != nil {
@@ -139,27 +176,53 @@ func (c *Client) release(ctx context.Context, h *held, u itemURL) {
 	}
 }
 
-// keepLocked refreshes the lock every half TTL until the call stops it.
-// A refresh that fails is logged and not retried: if the lock is lost,
-// the server refuses the call's next write, which reports it.
-func (c *Client) keepLocked(ctx context.Context, h *held, u itemURL, ttl time.Duration) {
-	defer h.done.Done()
-	t := time.NewTicker(ttl / 2)
-	defer t.Stop()
+// keepLocked refreshes the lock every half of the timeout the server
+// granted (Lease.Timeout, read again after each refresh) until ctx ends.
+// A refresh that fails is logged and not retried, and one that panics
+// (a Lease of the caller's) ends the refreshing, logged: either way, if
+// the lock is lost, the server refuses the call's next write, which
+// reports it.
+func (c *Client) keepLocked(ctx context.Context, h *held, u itemURL) {
+	defer close(h.done)
 	for {
+		every := max(h.lease.Timeout()/2, minLockRefresh)
+		t := time.NewTimer(every)
 		select {
-		case <-h.stop:
+		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl/2)
-			err := h.lease.Refresh(rctx)
-			cancel()
-			if err != nil && c.logger != nil {
-				c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: refreshing a lock failed",
-					slog.String("url", c.redact.url(string(u))), slog.String("error", err.Error()))
-			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, every)
+		err := refresh(rctx, h.lease)
+		cancel()
+		if err != nil && ctx.Err() == nil && c.logger != nil {
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "concord: refreshing a lock failed",
+				slog.String("url", c.redact.url(string(u))), slog.String("error", err.Error()))
+		}
+		if errors.Is(err, errPanicked) {
+			return
 		}
 	}
+}
+
+// minLockRefresh bounds how often a lock is refreshed, whatever timeout a
+// server grants.
+const minLockRefresh = 100 * time.Millisecond
+
+// errPanicked marks a panic in the caller's code that concord ran on a
+// goroutine of its own, recovered and turned into an error.
+var errPanicked = errors.New("concord: panic in a caller's function")
+
+// refresh is l.Refresh with a panic turned into an error: it runs on the
+// refresher's goroutine, where a panic would end the process.
+func refresh(ctx context.Context, l Lease) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: Lease.Refresh: %v", errPanicked, p)
+		}
+	}()
+	return l.Refresh(ctx)
 }
 
 // acquire takes the lock, waiting while another holder has it: Retry-After

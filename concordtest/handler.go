@@ -27,6 +27,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := a.latency
 	a.mu.Unlock()
 
+	if a.cfg.leases {
+		// Every answer of Azure Storage names its version.
+		w.Header().Set("X-Ms-Version", "2025-01-05")
+	}
 	if int64(len(body)) > a.cfg.maxBody {
 		writeReply(w, problem(http.StatusRequestEntityTooLarge, ProblemBadRequest, "body too large", ""))
 		return
@@ -263,6 +267,9 @@ func (a *API) checkUnique(coll, id string, doc map[string]any) *reply {
 
 func (a *API) representation(status int, res *resource) *reply {
 	rep := jsonReply(status, res.doc)
+	if res.empty {
+		rep.body = nil
+	}
 	rep.header.Set("ETag", a.servedETag(res))
 	if a.cfg.genHeader != "" {
 		rep.header.Set(a.cfg.genHeader, res.gen)

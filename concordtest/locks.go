@@ -97,7 +97,7 @@ func (a *API) davLock(r *http.Request, coll, id string, body []byte) *reply {
 	}
 	status := http.StatusOK
 	if a.collection(coll).docs[id] == nil {
-		a.store(coll, id, map[string]any{})
+		a.store(coll, id, map[string]any{}).empty = true
 		status = http.StatusCreated
 	}
 	l := &lock{token: newLockToken("opaquelocktoken:"), expires: a.cfg.now().Add(ttl)}

@@ -23,6 +23,9 @@ type resource struct {
 	rev     string // the body version, when VersionInBody is on
 	gen     string // the revision number, for GenerationQuery
 	written time.Time
+	// empty: made by a LOCK of an unmapped URL, and served, as WebDAV
+	// servers serve such an item, as zero bytes until written
+	empty bool
 }
 
 // Len returns the number of documents in a collection.
