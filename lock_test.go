@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -334,5 +335,142 @@ func TestAzureLeaseDurations(t *testing.T) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// explosive panics when it decodes a document whose name is "boom", as a
+// type's UnmarshalJSON may on server data nobody expected.
+type explosive struct{ Name string }
+
+func (e *explosive) UnmarshalJSON(b []byte) error {
+	if bytes.Contains(b, []byte(`"boom"`)) {
+		panic("explosive: boom")
+	}
+	type plain explosive
+	return json.Unmarshal(b, (*plain)(e))
+}
+
+// TestLockIsReleasedOnAPanicOutsideTheCallback: a panic in concord's own
+// path (a type's UnmarshalJSON on server data), recovered by the caller as
+// net/http recovers handler panics, still releases the lock at once (issue
+// #28: the release was skipped, and the refresher kept the lock forever).
+func TestLockIsReleasedOnAPanicOutsideTheCallback(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	if _, err := srv.Seed("things", "t1", map[string]string{"Name": "boom"}); err != nil {
+		t.Fatal(err)
+	}
+	things := concord.NewResource[explosive](newClient(t, srv.URL), "things", concord.WithLocks(concord.WebDAVLocker{}, 2*time.Second))
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Error("Update decoding a document that panics did not panic")
+			}
+		}()
+		_, _ = things.Update(bounded(t), "t1", func(e *explosive) error { e.Name = "x"; return nil })
+	}()
+	if srv.Locked("things", "t1") {
+		t.Error("the lock is still held after the panicking call returned; want it released by then")
+	}
+}
+
+// blockingLocker hands out leases whose Refresh blocks until its context
+// ends, which it reports, with a granted timeout of 100ms.
+type blockingLocker struct {
+	refreshing chan struct{}  // receives when a refresh has started
+	ended      chan error     // the refresh's context error, when it returns
+	released   chan time.Time // when Release was called
+}
+
+func (l *blockingLocker) Lock(context.Context, *concord.Client, string, time.Duration) (concord.Lease, error) {
+	return &blockingLease{l}, nil
+}
+
+type blockingLease struct{ l *blockingLocker }
+
+func (*blockingLease) Apply(http.Header)      {}
+func (*blockingLease) Created() bool          { return false }
+func (*blockingLease) Timeout() time.Duration { return 100 * time.Millisecond }
+func (b *blockingLease) Refresh(ctx context.Context) error {
+	select {
+	case b.l.refreshing <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	b.l.ended <- ctx.Err()
+	return ctx.Err()
+}
+func (b *blockingLease) Release(context.Context) error {
+	b.l.released <- time.Now()
+	return nil
+}
+
+// TestReleaseDoesNotWaitForARefresh: a refresh in flight when the call
+// ends is cancelled, not waited for (issue #28: the call returned up to
+// half a TTL after it ended), and the lock's refreshes follow the timeout
+// the Lease says was granted.
+func TestReleaseDoesNotWaitForARefresh(t *testing.T) {
+	srv := concordtest.NewServer(t)
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	l := &blockingLocker{refreshing: make(chan struct{}, 1), ended: make(chan error, 8), released: make(chan time.Time, 8)}
+	// Asked for an hour: only the granted 100ms brings a refresh during
+	// the call.
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(l, time.Hour))
+	_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error {
+		<-l.refreshing // a refresh is in flight now
+		w.Stock++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	select {
+	case ended := <-l.ended:
+		if !errors.Is(ended, context.Canceled) {
+			t.Errorf("the refresh in flight ended with %v; want it cancelled by the release", ended)
+		}
+	default:
+		t.Error("the refresh in flight had not ended when Update returned")
+	}
+	if len(l.released) != 1 {
+		t.Errorf("Release called %d times; want 1", len(l.released))
+	}
+}
+
+// TestLockFollowsTheGrantedTimeout: a server that grants a shorter lock
+// than asked (nginx's dav-ext grants its zone's setting) is refreshed at
+// half of what it granted, so a slow mutate keeps the lock and another
+// writer's update is not lost (issue #28).
+func TestLockFollowsTheGrantedTimeout(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks(), concordtest.LockTimeout(time.Second), concordtest.IgnoreIfMatch())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	other := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+			time.Sleep(2500 * time.Millisecond) // past the granted second
+			w.Stock++
+			return nil
+		})
+		done <- err
+	}()
+	<-started
+	time.Sleep(1500 * time.Millisecond) // the lock would have expired by now
+	if _, err := other.Update(bounded(t), "w1", func(w *Widget) error { w.Stock += 100; return nil }); err != nil {
+		t.Errorf("the other writer's Update = %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the slow Update = %v", err)
+	}
+	doc, _, _ := srv.Doc("widgets", "w1")
+	var got Widget
+	if err := json.Unmarshal(doc, &got); err != nil || got.Stock != 101 {
+		t.Errorf("after both Updates the item holds %s; want stock 101", doc)
 	}
 }

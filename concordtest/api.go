@@ -94,8 +94,9 @@ type config struct {
 
 	routes [][]string // Collections' patterns, split in segments
 
-	locks  bool // Locks: WebDAV LOCK and UNLOCK (locks.go)
-	leases bool // Leases: Azure Blob leases (locks.go)
+	locks       bool          // Locks: WebDAV LOCK and UNLOCK (locks.go)
+	leases      bool          // Leases: Azure Blob leases (locks.go)
+	lockTimeout time.Duration // LockTimeout: what every lock is granted (locks.go)
 
 	// Access (access.go).
 	tokens    *Tokens

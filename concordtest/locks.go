@@ -26,6 +26,11 @@ type lock struct {
 // locked, a PUT, PATCH or DELETE without its token in If is answered 423.
 func Locks() Option { return func(c *config) { c.locks = true } }
 
+// LockTimeout grants every WebDAV lock d, whatever Timeout the client
+// asks for, as nginx's dav-ext module grants its lock zone's setting; the
+// answer's lockdiscovery says what was granted, as RFC 4918 has it.
+func LockTimeout(d time.Duration) Option { return func(c *config) { c.lockTimeout = d } }
+
 // Leases serves Azure Blob leases on items: PUT ?comp=lease with
 // x-ms-lease-action acquire (x-ms-lease-duration 15 to 60 seconds; 409
 // LeaseAlreadyPresent while another holds one, 404 for a missing item),
@@ -85,12 +90,15 @@ func (a *API) davLock(r *http.Request, coll, id string, body []byte) *reply {
 			ttl = time.Duration(n) * time.Second
 		}
 	}
+	if a.cfg.lockTimeout > 0 {
+		ttl = a.cfg.lockTimeout
+	}
 	if len(body) == 0 { // a refresh
 		if held == nil || !strings.Contains(r.Header.Get("If"), "<"+held.token+">") {
 			return problem(http.StatusPreconditionFailed, ProblemStaleVersion, "no lock to refresh", r.URL.Path)
 		}
 		held.expires = a.cfg.now().Add(ttl)
-		return &reply{status: http.StatusOK, header: http.Header{"Content-Type": {"application/xml"}}}
+		return &reply{status: http.StatusOK, header: http.Header{"Content-Type": {"application/xml"}}, body: lockDiscovery(held.token, ttl)}
 	}
 	if held != nil {
 		return &reply{status: http.StatusLocked, header: http.Header{}}
@@ -105,7 +113,16 @@ func (a *API) davLock(r *http.Request, coll, id string, body []byte) *reply {
 		a.locks = make(map[string]*lock)
 	}
 	a.locks[key] = l
-	return &reply{status: status, header: http.Header{"Lock-Token": {"<" + l.token + ">"}, "Content-Type": {"application/xml"}}}
+	return &reply{status: status, header: http.Header{"Lock-Token": {"<" + l.token + ">"}, "Content-Type": {"application/xml"}}, body: lockDiscovery(l.token, ttl)}
+}
+
+// lockDiscovery is the body of a LOCK's answer: the lock granted, with its
+// timeout in whole seconds.
+func lockDiscovery(token string, ttl time.Duration) []byte {
+	return []byte(`<?xml version="1.0" encoding="utf-8"?><D:prop xmlns:D="DAV:"><D:lockdiscovery><D:activelock>` +
+		`<D:locktype><D:write/></D:locktype><D:lockscope><D:exclusive/></D:lockscope><D:depth>0</D:depth>` +
+		`<D:timeout>Second-` + strconv.Itoa(max(int(ttl/time.Second), 1)) + `</D:timeout>` +
+		`<D:locktoken><D:href>` + token + `</D:href></D:locktoken></D:activelock></D:lockdiscovery></D:prop>`)
 }
 
 // lease answers PUT ?comp=lease on an item. Callers hold a.mu.
