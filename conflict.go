@@ -225,7 +225,7 @@ func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoi
 	o := w.opts
 	out, sent, err := r.buildWrite(w, &w.key)
 	if r.unsettled(err, o, w.underLock) {
-		f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base.version, &w.waiting)
+		f, changed, ferr := r.settleBase(ctx, w.call, w.url, o, w.base, &w.waiting)
 		if ferr != nil {
 			return outgoing{}, nil, end[T](nil, fmt.Errorf("concord: write to %s: %w", r.c.redact.url(string(w.url)), ferr))
 		}
@@ -246,10 +246,13 @@ func (r *Resource[T]) ready(ctx context.Context, w *write[T], round int) (outgoi
 }
 
 // succeeded returns the result of a write the server accepted, and
-// remembers its version, unless the server kept its ETag across it.
+// remembers its version. A server that kept its ETag across the write is
+// noted (its tags are no validators); outside the lock that is an error,
+// since the caller may rely on the tag, while under the lock, where no
+// tag is relied on, the write is the success it was.
 func (r *Resource[T]) succeeded(ctx context.Context, w *write[T], resp *Response, sent []byte) (*Result[T], error) {
 	res := r.written(resp, w.url, w.mine, sent, w.opts, w.conflicts)
-	if r.c.noteETag(ctx, w.opts.versioner, w.url, w.base, resp.ETag, sent) {
+	if r.c.noteETag(ctx, w.opts.versioner, w.url, w.base, resp.ETag, sent) && !w.opts.lockHeld {
 		return res, fmt.Errorf("%w: %w: %s kept ETag %s across the write", ErrWriteApplied, ErrETagUnreliable, r.c.redact.url(string(w.url)), resp.ETag)
 	}
 	return res, nil
@@ -379,13 +382,13 @@ func (r *Resource[T]) unsettled(err error, o *callOptions, underLock bool) bool 
 }
 
 // settleBase finds the version a write or a delete of u is to be
-// conditional on, for the one it has (known, perhaps empty) is unsettled:
+// conditional on, for the one it has (base, perhaps empty) is unsettled:
 // under the server's lock it reads once, since what the server serves then
 // is current; otherwise it waits for a version the versioner can send (a
 // weak ETag, as Apache serves for a second after each write, cannot be). It
-// reports whether the item changed since known: then what the call built
-// on known is stale.
-func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u itemURL, o *callOptions, known string, waiting *backOff) (*fetched, bool, error) {
+// reports whether the item changed since base (see changedSince): then
+// what the call built on base is stale.
+func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u itemURL, o *callOptions, base snapshot, waiting *backOff) (*fetched, bool, error) {
 	var f *fetched
 	if o.lockHeld {
 		lf, err := r.fetch(ctx, cl, u, o, false)
@@ -399,7 +402,20 @@ func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u itemURL, o *ca
 			return nil, false, err
 		}
 	}
-	return f, known != "" && !sameVersion(known, f.snap.version), nil
+	return f, changedSince(base, f.snap, o), nil
+}
+
+// changedSince reports whether the item changed between base, what a call
+// built on, and now, a read of it. Under the server's lock the two are
+// compared by content whenever base's body is known: a tag that does not
+// move (nginx's, by the second) or a server that sends none cannot say
+// that a newer write came in. Otherwise by version; a base with neither
+// is nothing to compare.
+func changedSince(base, now snapshot, o *callOptions) bool {
+	if o.lockHeld && base.body != nil {
+		return !sameJSON(base.body, now.body, versionPath(o.versioner))
+	}
+	return base.version != "" && !sameVersion(base.version, now.version)
 }
 
 // awaitVersion reads the item until the server serves a version the

@@ -217,10 +217,13 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u itemURL, o *callOpt
 	out := r.outgoing(http.MethodGet, o.at.read, o)
 	out.setQuery(o.query)
 	cached, ok := r.c.versions.get(u)
-	if ok && cached.body != nil && cached.etag != "" && string(cached.etag) == cached.version && r.c.revalidates() {
+	if ok && cached.body != nil && cached.etag != "" && string(cached.etag) == cached.version && r.c.revalidates() && !o.lockHeld {
 		// Revalidate only when the ETag is the version: where the version
 		// lives elsewhere (a generation, a body member) an unchanged body
-		// can have a new version.
+		// can have a new version. Never under the server's lock, where
+		// the call compares what it read by content: a 304 is only the
+		// server's word, and nginx's one-second ETags answer 304 for
+		// changed content.
 		out.ifNoneMatch = string(cached.etag)
 	}
 	resp, err := r.c.exchange(ctx, cl, out)
@@ -360,6 +363,18 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, u itemURL, v T, o 
 	if err != nil {
 		return nil, fmt.Errorf("concord: encoding %T: %w", v, err)
 	}
+	if o.lockHeld && !o.lockCreated {
+		// Under the lock, a read says whether the item exists, whatever
+		// the server makes of If-None-Match: several ignore it, under a
+		// lock too, and would let the create overwrite the item.
+		theirs, ferr := r.fetch(ctx, cl, u, o, true)
+		if ferr == nil {
+			return r.adopt(&theirs, body, o, fmt.Errorf("concord: create %s: %w", r.c.redact.url(string(u)), ErrAlreadyExists))
+		}
+		if !errors.Is(ferr, ErrNotFound) {
+			return nil, ferr
+		}
+	}
 	out := r.outgoing(o.at.writeMethod, o.at.write, o)
 	q := o.query
 	if qv, ok := o.versioner.(QueryVersion); ok && qv.Absent != "" {
@@ -393,10 +408,18 @@ func (r *Resource[T]) createAt(ctx context.Context, cl *call, u itemURL, v T, o 
 	if ferr != nil {
 		return nil, errors.Join(err, ferr)
 	}
+	return r.adopt(&theirs, body, o, err)
+}
+
+// adopt returns theirs, the item found where a create of body was refused
+// with err, as the create's result (Adopted) when it equals what was sent:
+// most likely the caller's own earlier create whose answer was lost.
+// Otherwise it returns err.
+func (r *Resource[T]) adopt(theirs *fetched, body []byte, o *callOptions, err error) (*Result[T], error) {
 	if !sameJSON(roundTrip[T](theirs.snap.body), body, versionPath(o.versioner)) {
 		return nil, err
 	}
-	res, derr := r.result(&theirs, 0)
+	res, derr := r.result(theirs, 0)
 	if derr != nil {
 		return nil, derr
 	}
@@ -525,8 +548,8 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 			return nil, fmt.Errorf("concord: delete %s: %w", r.c.redact.url(string(u)), ErrNotFound)
 		}
 		d := &deletion[T]{r: r, u: u, o: o, cl: cl, version: o.version}
-		if snap, ok := r.c.versions.get(u); ok && d.version == "" {
-			d.version = snap.version
+		if snap, ok := r.c.versions.get(u); ok && (d.version == "" || d.version == snap.version) {
+			d.version, d.base = snap.version, snap
 		}
 		return nil, d.run(ctx)
 	})
@@ -541,7 +564,8 @@ type deletion[T any] struct {
 	o         *callOptions
 	cl        *call
 	version   string
-	underLock bool // version was read while the call held the server's lock
+	base      snapshot // what the caller saw of the item, when known
+	underLock bool     // version was read while the call held the server's lock
 	key       idempotencyKey
 }
 
@@ -557,7 +581,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 		// it would delete a state nobody here has seen: that is a
 		// conflict, not a delete.
 		waiting := r.c.waitingBackOff()
-		f, changed, ferr := r.settleBase(ctx, d.cl, d.u, o, d.version, &waiting)
+		f, changed, ferr := r.settleBase(ctx, d.cl, d.u, o, d.base, &waiting)
 		if ferr != nil {
 			return fmt.Errorf("concord: delete %s: %w", r.c.redact.url(string(d.u)), ferr)
 		}
@@ -566,7 +590,7 @@ func (d *deletion[T]) run(ctx context.Context) error {
 				Err: fmt.Errorf("%w: the item changed since version %s", ErrConflict, d.version)}
 		}
 		r.c.versions.put(d.u, f.snap)
-		d.version, d.underLock = f.snap.version, o.lockHeld
+		d.version, d.base, d.underLock = f.snap.version, f.snap, o.lockHeld
 		out, err = d.request()
 	}
 	if err != nil {

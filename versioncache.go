@@ -89,13 +89,15 @@ func (v *versionCache) get(url itemURL) (snapshot, bool) {
 	return el.Value.(*cacheEntry).snap, true
 }
 
-// put remembers s for url; a snapshot without a version is forgotten
-// instead, since it cannot make a write conditional.
+// put remembers s for url. A snapshot with neither a version nor a body is
+// forgotten instead, since it cannot make a write conditional; one with a
+// body and no version (a server that sends none) is kept: under the
+// server's lock a write is conditional on that content (changedSince).
 func (v *versionCache) put(url itemURL, s snapshot) {
 	if v.maxBytes == 0 {
 		return
 	}
-	if s.version == "" {
+	if s.version == "" && s.body == nil {
 		v.forget(url)
 		return
 	}

@@ -97,6 +97,7 @@ type config struct {
 	locks       bool          // Locks: WebDAV LOCK and UNLOCK (locks.go)
 	leases      bool          // Leases: Azure Blob leases (locks.go)
 	lockTimeout time.Duration // LockTimeout: what every lock is granted (locks.go)
+	noETags     bool          // NoETags: no ETag on any answer (dialects.go)
 
 	// Access (access.go).
 	tokens    *Tokens

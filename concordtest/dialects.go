@@ -58,6 +58,11 @@ const (
 	etagFileTime                     // "<unix seconds>-<size>", as nginx's
 )
 
+// NoETags sends no ETag at all, as some WebDAV servers do: a client has no
+// version to make a write conditional on, and an If-Match it makes up
+// never matches (412).
+func NoETags() Option { return func(c *config) { c.noETags = true } }
+
 // ContentHashETags makes each ETag a hash of the document's content, as
 // S3's MD5 and Express's tags are: a write of the same content keeps the
 // tag, so a tag is stale only once the content has changed.

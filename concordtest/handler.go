@@ -181,7 +181,7 @@ func (a *API) get(r *http.Request, coll, id string) *reply {
 	if res == nil {
 		return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && matchesAny(inm, res.etag, false) {
+	if inm := r.Header.Get("If-None-Match"); inm != "" && !a.cfg.noETags && matchesAny(inm, res.etag, false) {
 		rep := &reply{status: http.StatusNotModified, header: http.Header{"Etag": {a.servedETag(res)}}}
 		if a.cfg.genHeader != "" {
 			rep.header.Set(a.cfg.genHeader, res.gen)
@@ -270,7 +270,9 @@ func (a *API) representation(status int, res *resource) *reply {
 	if res.empty {
 		rep.body = nil
 	}
-	rep.header.Set("ETag", a.servedETag(res))
+	if !a.cfg.noETags {
+		rep.header.Set("ETag", a.servedETag(res))
+	}
 	if a.cfg.genHeader != "" {
 		rep.header.Set(a.cfg.genHeader, res.gen)
 	}
