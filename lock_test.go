@@ -6,11 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -576,5 +580,96 @@ func TestLockedCounterWithAGetBeforeEachUpdate(t *testing.T) {
 				t.Errorf("after 8 x 5 locked increments the counter holds %s; want 40", doc)
 			}
 		})
+	}
+}
+
+// lyingLockServer holds one document at /widgets/w1, grants every LOCK
+// with the given status, and records the methods it was sent.
+func lyingLockServer(t *testing.T, lockStatus int) (*httptest.Server, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var methods []string
+	doc, version := `{"name":"gear","stock":1}`, 1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		methods = append(methods, r.Method)
+		switch r.Method {
+		case "LOCK":
+			if lockStatus < 300 {
+				w.Header().Set("Lock-Token", "<opaquelocktoken:x>")
+			}
+			w.WriteHeader(lockStatus)
+		case "UNLOCK":
+			w.WriteHeader(http.StatusNoContent)
+		case http.MethodGet:
+			w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, version))
+			fmt.Fprint(w, doc)
+		case http.MethodPut:
+			b, _ := io.ReadAll(r.Body)
+			doc, version = string(b), version+1
+			w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, version))
+			w.WriteHeader(http.StatusNoContent)
+		case http.MethodDelete:
+			doc = ""
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(methods) }
+}
+
+// TestLockThatClaimsToCreateAnExistingItem: a LOCK answered 201 for an
+// item that exists (a non-conforming server or proxy) is not believed: a
+// read under the lock finds the item, and Update updates it instead of
+// deleting it (issue #28: it sent an unconditional DELETE).
+func TestLockThatClaimsToCreateAnExistingItem(t *testing.T) {
+	srv, methods := lyingLockServer(t, http.StatusCreated)
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 5*time.Second))
+	res, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
+	if err != nil || res.Value.Stock != 2 || slices.Contains(methods(), http.MethodDelete) {
+		t.Errorf("Update under a LOCK answered 201 = %+v, %v, sent %v; want stock 2 and no DELETE", res, err, methods())
+	}
+}
+
+// TestLockThatCannotBeTakenFailsTheCall: a LOCK refused other than by 423
+// (404 from an Express-style server, 405, 500) fails the call with
+// ErrLockUnavailable before anything is written (issue #31: a 404 let the
+// call go on unlocked, silently).
+func TestLockThatCannotBeTakenFailsTheCall(t *testing.T) {
+	for _, status := range []int{http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusInternalServerError} {
+		srv, methods := lyingLockServer(t, status)
+		c := newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
+		widgets := concord.NewResource[Widget](c, "widgets", concord.WithLocks(concord.WebDAVLocker{}, 5*time.Second))
+		_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
+		if !errors.Is(err, concord.ErrLockUnavailable) || errors.Is(err, concord.ErrNotFound) || slices.Contains(methods(), http.MethodPut) {
+			t.Errorf("Update under a LOCK answered %d = %v, sent %v; want ErrLockUnavailable (not ErrNotFound) and no PUT", status, err, methods())
+		}
+		_, err = widgets.CreateAt(bounded(t), "w2", Widget{Name: "new"})
+		if !errors.Is(err, concord.ErrLockUnavailable) {
+			t.Errorf("CreateAt under a LOCK answered %d = %v; want ErrLockUnavailable", status, err)
+		}
+	}
+}
+
+// TestAzureLeaseLockerOnAnotherServerWritesNothing: AzureLeaseLocker on a
+// server that is not Azure Storage (a WebDAV server takes PUT ?comp=lease
+// for a write of nothing) refuses before it sends a lease request, and the
+// item is left as it was (issue #31: it was emptied).
+func TestAzureLeaseLockerOnAnotherServerWritesNothing(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	seedWidget(t, srv, "w1", Widget{Name: "gear", Stock: 7})
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 30*time.Second))
+	_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
+	if !errors.Is(err, concord.ErrLockUnavailable) {
+		t.Errorf("Update with Azure leases on a WebDAV server = %v; want ErrLockUnavailable", err)
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPut {
+			t.Errorf("sent %s %s; want no PUT at all", r.Method, r.Path)
+		}
+	}
+	if doc, _, _ := srv.Doc("widgets", "w1"); !bytes.Contains(doc, []byte(`"stock":7`)) {
+		t.Errorf("the item holds %s; want it untouched", doc)
 	}
 }
