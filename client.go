@@ -291,7 +291,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response,
 	if out != nil && len(bytes.TrimSpace(resp.Body)) > 0 {
 		if err := json.Unmarshal(resp.Body, out); err != nil {
 			var derr error = &DecodeError{Method: method, URL: c.redact.url(o.url), StatusCode: resp.StatusCode, Type: reflect.TypeOf(out).String(), Err: err}
-			if !readOnly(method) && resp.StatusCode < 300 {
+			if !readOnly(method) && is2xx(resp.StatusCode) {
 				derr = fmt.Errorf("%w: %w", ErrWriteApplied, derr)
 			}
 			return resp, derr
@@ -621,7 +621,7 @@ func (c *Client) send(cl *call, o *outgoing) (Response, error) {
 		// (status, headers, Location, version) with ErrWriteApplied.
 		return resp, a.wrap(a.applied(a.bodyErr))
 	}
-	if hresp.StatusCode < 300 || hresp.StatusCode == http.StatusNotModified && readOnly(o.method) {
+	if is2xx(hresp.StatusCode) || hresp.StatusCode == http.StatusNotModified && readOnly(o.method) {
 		// 304 answers a conditional read only: to a write it means nothing
 		// was stored, so it is an error like any other non-2xx.
 		return resp, nil
@@ -712,3 +712,8 @@ func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncat
 	}
 	return e
 }
+
+// is2xx reports whether a status says the request succeeded: 2xx
+// only. A 1xx that reaches concord as a final answer (101 Switching
+// Protocols to a PUT) is no success, though it is under 300.
+func is2xx(status int) bool { return status >= 200 && status < 300 }

@@ -357,7 +357,7 @@ func (a *attempts) finish(ctx context.Context, resp *http.Response, err error) e
 	a.call.attempted(!readOnly(a.out.method))
 	a.body, a.truncated, a.bodyErr = nil, false, nil
 	if err == nil {
-		if resp.StatusCode < 300 && !readOnly(a.out.method) {
+		if is2xx(resp.StatusCode) && !readOnly(a.out.method) {
 			a.wrote = true
 		}
 		a.body, a.truncated, a.bodyErr = a.readBody(resp)
@@ -515,7 +515,7 @@ func (a *attempts) readBody(resp *http.Response) (body []byte, truncated bool, e
 	c := a.c
 	defer resp.Body.Close()
 	limit := c.maxErrorBody
-	success := resp.StatusCode < 300 || resp.StatusCode == http.StatusNotModified
+	success := is2xx(resp.StatusCode) || resp.StatusCode == http.StatusNotModified
 	if success || resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusPreconditionFailed {
 		// A conflict response may carry the current representation, which
 		// the merge can use instead of refetching it.

@@ -269,6 +269,36 @@ func TestWhatAWriteAnswered(t *testing.T) {
 	}
 }
 
+// TestOnlyTwoHundredsAreSuccess: a write answered 101 Switching Protocols
+// as its final answer (a hostile or broken server) is no success: Replace
+// and Do return an error, and nothing is remembered as written (issue
+// #30: Replace reported version "v9").
+func TestOnlyTwoHundredsAreSuccess(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+			return
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nETag: \"v9\"\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n")
+		buf.Flush()
+	})
+	res, err := concord.NewResource[Widget](c, "widgets").Replace(bounded(t), "1", Widget{Name: "cog"})
+	if err == nil || res != nil {
+		t.Errorf("Replace answered 101 = %+v, %v; want an error and no result", res, err)
+	}
+	if _, err := c.Do(bounded(t), &concord.Request{Method: http.MethodPost, Path: "/widgets/1", Body: []byte(`{}`)}, nil); err == nil {
+		t.Error("Do of a POST answered 101 = nil; want an error")
+	}
+}
+
 // TestPatchNeedsABase: with WithPatch but no base body (a version given
 // with WithBaseVersion), the whole document is sent with PUT.
 func TestPatchNeedsABase(t *testing.T) {

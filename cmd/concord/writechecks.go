@@ -293,7 +293,7 @@ func (p *prober) atomicity(ctx context.Context, t target, f *findings) answer {
 			go func() {
 				defer wg.Done()
 				req := &concord.Request{Method: t.method, Path: t.write, Header: jsonHeader("If-Match", string(tag)), Body: body, NoIdempotencyKey: true}
-				if resp, err := p.c.Do(ctx, req, nil); err == nil && resp.StatusCode < 300 {
+				if resp, err := p.c.Do(ctx, req, nil); err == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 					won.Add(1)
 				}
 			}()
