@@ -42,6 +42,8 @@ func TestErrorsInTheAPIsWords(t *testing.T) {
 		{"problem+json", "application/problem+json", `{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.","detail":"Your balance is 30."}`, 403,
 			"You do not have enough credit. Your balance is 30.", "You do not have enough credit. Your balance is 30."},
 		{"a message that forges a log line", "application/json", `{"message":"bad\nlevel=ERROR msg=forged"}`, 400, "bad level=ERROR msg=forged", "bad level=ERROR msg=forged"},
+		{"a message that spoofs with invisible characters", "application/json", `{"message":"ok\u202e\u2066gnp.exe\u2069\u200b\ufeff"}`, 400,
+			"ok\ufffd\ufffdgnp.exe\ufffd\ufffd\ufffd", "ok\ufffd\ufffdgnp.exe\ufffd\ufffd\ufffd"},
 		{"HTML", "text/html", `<html><body>Bad Gateway</body></html>`, 400, "", "400 Bad Request"},
 		{"problem+json, title only", "application/problem+json", `{"type":"https://example.com/probs/gone","title":"The widget was archived."}`, 410,
 			"The widget was archived.", "410 Gone: The widget was archived."},

@@ -166,12 +166,18 @@ func (e *APIError) Error() string {
 
 // printable returns a server's text fit for one log line: control
 // characters (line breaks included, which could forge log lines) become
-// spaces, invalid UTF-8 becomes U+FFFD, and it is cut to at most n bytes.
+// spaces; invisible format characters (bidi overrides and isolates, which
+// can make a log line read other than it is, as in Trojan Source; zero
+// width characters; the BOM) and invalid UTF-8 become U+FFFD, so that a
+// reader sees something was there; and it is cut to at most n bytes.
 func printable(s string, n int) string {
 	s = strings.ToValidUTF8(truncate(s, n), "\uFFFD")
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		switch {
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			return ' '
+		case unicode.Is(unicode.Cf, r):
+			return '\uFFFD'
 		}
 		return r
 	}, s)
