@@ -152,16 +152,32 @@ func (r redactor) err(err error) error {
 		return nil // before ue, which escapes: a success costs nothing
 	}
 	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return err
+	if errors.As(err, &ue) {
+		if shown := r.url(ue.URL); shown != ue.URL {
+			// Replace it in place: the *url.Error was made for this
+			// attempt and is not shared.
+			ue.URL = shown
+		}
 	}
-	if shown := r.url(ue.URL); shown != ue.URL {
-		// Replace it in place: the *url.Error was made for this attempt and
-		// is not shared.
-		ue.URL = shown
+	if len(err.Error()) > maxErrorText {
+		return boundedError{err}
 	}
 	return err
 }
+
+// maxErrorText bounds the text of a transport error: net/http quotes what
+// the server sent, a header line it refuses whole (seen: 840 KB).
+const maxErrorText = 2048
+
+// boundedError shows at most maxErrorText bytes of an error's text, fit
+// for one log line, and unwraps to the error itself.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string {
+	return printable(e.err.Error(), maxErrorText) + " [cut]"
+}
+
+func (e boundedError) Unwrap() error { return e.err }
 
 // pagingParam reports whether a query parameter name (lower case, "-" for
 // "_") is a paging cursor or position: page-token, pagetoken,

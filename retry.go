@@ -222,7 +222,10 @@ func transientError(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	return !strings.Contains(msg, "unsupported protocol scheme") && !strings.Contains(msg, "stopped after") && !strings.Contains(msg, "invalid header")
+	// A malformed answer (a header line net/http refuses, another
+	// protocol) would be sent the same way again.
+	return !strings.Contains(msg, "unsupported protocol scheme") && !strings.Contains(msg, "stopped after") && !strings.Contains(msg, "invalid header") &&
+		!strings.Contains(msg, "malformed")
 }
 
 // maxHintSeconds bounds a delta-seconds Retry-After so that a huge value

@@ -1,11 +1,14 @@
 package concord_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -538,5 +541,43 @@ func TestRequestsCountsNetHTTPsResends(t *testing.T) {
 	_, _, reqs := d.state()
 	if len(*calls) != 2 || (*calls)[1].Requests != len(reqs)-len(before) {
 		t.Errorf("Replace's OnCallDone events = %+v; want 2, the last with Requests %d, the server's %q", *calls, len(reqs)-len(before), reqs[len(before):])
+	}
+}
+
+// TestMalformedAnswerIsShortAndSentOnce: an answer net/http refuses (a
+// header line with a DEL byte and 800 KB of value) is not retried, since
+// the server would send it the same way again, and its error text, in the
+// call's error and in the retry hooks, is bounded (issue #30: an 840 KB
+// Error() and 4 retries).
+func TestMalformedAnswerIsShortAndSentOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var served atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			served.Add(1)
+			go func() {
+				defer conn.Close()
+				_, _ = http.ReadRequest(bufio.NewReader(conn))
+				_, _ = conn.Write([]byte("HTTP/1.1 200 OK\r\nX-Bad: a\x7f" + strings.Repeat("b", 800<<10) + "\r\nContent-Length: 0\r\n\r\n"))
+			}()
+		}
+	}()
+	var reasons []string
+	hooks := concord.Hooks{OnRetry: func(_ context.Context, e concord.RetryEvent) { reasons = append(reasons, e.Reason) }}
+	c := newClient(t, "http://"+ln.Addr().String(), concord.WithHooks(hooks))
+	_, err = c.Do(bounded(t), &concord.Request{Path: "/x"}, nil)
+	if err == nil || len(err.Error()) > 4096 {
+		t.Errorf("Do of a malformed answer = an error of %d bytes; want an error of at most 4 KB", len(fmt.Sprint(err)))
+	}
+	if n := served.Load(); n != 1 || len(reasons) != 0 {
+		t.Errorf("the malformed answer was asked for %d times, with retry reasons of %d bytes; want once", n, len(strings.Join(reasons, "")))
 	}
 }
