@@ -360,3 +360,23 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("open connections after closing the client's = %d; want 0", n)
 	}
 }
+
+// TestIDsAreRoutedAsEscaped: an item's ID is its path segment unescaped
+// once: "%41" (sent as %2541) and "A" are two items, and an ID holding a
+// slash (sent as %2F) is one (issue #30: they were one item, and "no such
+// route").
+func TestIDsAreRoutedAsEscaped(t *testing.T) {
+	srv := concordtest.NewServer(t)
+	for _, path := range []string{"/w/%2541", "/w/A", "/w/a%2Fb"} {
+		resp, body := call(t, srv, "PUT", path, `{"name":"`+path+`"}`)
+		wantStatus(t, resp, body, 201)
+	}
+	for _, id := range []string{"%41", "A", "a/b"} {
+		if _, _, ok := srv.Doc("w", id); !ok {
+			t.Errorf("Doc(w, %q) found nothing; want the item written at its escaped path", id)
+		}
+	}
+	if n := srv.Len("w"); n != 3 {
+		t.Errorf("Len(w) = %d; want 3 items", n)
+	}
+}

@@ -96,7 +96,9 @@ func sleep(r *http.Request, d time.Duration) bool {
 
 // handle decides the response to one request.
 func (a *API) handle(r *http.Request, body []byte) *reply {
-	coll, id, ok := a.cfg.route(r.URL.Path)
+	// The escaped path, each segment unescaped once by route: an ID
+	// holding "/" or "%" is one segment, and "%2541" is not "A".
+	coll, id, ok := a.cfg.route(r.URL.EscapedPath())
 	if !ok {
 		return problem(http.StatusNotFound, ProblemNotFound, "no such route", r.URL.Path)
 	}
