@@ -1,11 +1,13 @@
 package concord_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/concord-go/concord"
 )
@@ -72,5 +74,27 @@ func TestRedirectOffOriginCarriesOnlySafeHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAttemptTimeoutBoundsEveryHop: the attempt timeout bounds one attempt,
+// its redirects included: nine same-origin hops of 100ms each do not get a
+// fresh 300ms each (issue #30: one attempt ran 2.17 s over 9 hops).
+func TestAttemptTimeoutBoundsEveryHop(t *testing.T) {
+	c, mux := setup(t, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1, AttemptTimeout: 300 * time.Millisecond}))
+	var hits atomic.Int32
+	mux.HandleFunc("/hop/", func(w http.ResponseWriter, r *http.Request) {
+		n := hits.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		if n < 9 {
+			http.Redirect(w, r, fmt.Sprintf("/hop/%d", n), http.StatusFound)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	})
+	_, err := c.Do(bounded(t), &concord.Request{Path: "/hop/0"}, nil)
+	var timeout *concord.AttemptTimeoutError
+	if !errors.As(err, &timeout) || hits.Load() >= 9 {
+		t.Errorf("nine hops of 100ms under a 300ms attempt timeout = %v after %d hops; want an *AttemptTimeoutError before the ninth", err, hits.Load())
 	}
 }

@@ -30,7 +30,9 @@ type attemptTransport struct {
 // whole attempt, body included (checkRetry reads the body, then ends the
 // attempt), so a server that sends headers and then drips the body one
 // byte at a time cannot hold the call (and the resource's write turn) for
-// longer than the timeout.
+// longer than the timeout. A redirect's next request is part of the same
+// attempt, under the same deadline: the attempt timeout bounds the
+// attempt, every hop included.
 //
 // The deadline costs nothing when the caller's comes first, as a server
 // handler's usually does: the attempt then runs under the caller's alone.
@@ -40,7 +42,10 @@ type attemptTransport struct {
 // ends later than the attempt gets a context.WithTimeout of its own.
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	a := attemptsOf(req.Context())
-	a.endAttempt() // a redirect's previous request, read and closed by net/http
+	hop := req.Response != nil && a.attemptCtx != nil // a redirect's next request, in the attempt's deadline
+	if !hop {
+		a.endAttempt()
+	}
 	ctx := req.Context()
 	if !readOnly(req.Method) {
 		a.call.onWire()
@@ -55,7 +60,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 	}
 	timeout := a.call.retry.AttemptTimeout
-	if deadline, set := ctx.Deadline(); set && time.Until(deadline) <= timeout {
+	if deadline, set := ctx.Deadline(); !hop && set && time.Until(deadline) <= timeout {
 		// The caller's deadline comes first and bounds the attempt, body
 		// included: an attempt deadline of its own would change nothing.
 		if ctx != req.Context() {
@@ -63,9 +68,11 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		return t.send(a, req)
 	}
-	if ctx.Done() == nil && timeout == t.deadlines.timeout {
+	switch {
+	case hop:
+	case ctx.Done() == nil && timeout == t.deadlines.timeout:
 		a.attemptCtx = t.deadlines.attach(ctx)
-	} else {
+	default:
 		a.attemptCtx, a.cancel = context.WithTimeoutCause(ctx, timeout, errAttemptTimedOut)
 	}
 	resp, err := t.send(a, req.WithContext(a.attemptCtx))
