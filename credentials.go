@@ -25,8 +25,21 @@ import (
 type TokenFunc func(ctx context.Context) (token string, expiry time.Time, err error)
 
 // tokenEarly is how long before its expiry a token is refreshed, so that
-// it does not expire in flight.
+// it does not expire in flight; a token that lives less than four times
+// that is refreshed when a quarter of its life is left.
 const tokenEarly = time.Minute
+
+// refreshDue is when a token asked for at asked and expiring at exp is
+// refreshed: tokenEarly before its expiry, or a quarter of its life when
+// that is shorter, so that a short-lived token is asked for once in its
+// life rather than by every call (a 30 s token drew 383 refreshes a
+// second). The zero time for a token that does not expire.
+func refreshDue(asked, exp time.Time) time.Time {
+	if exp.IsZero() {
+		return time.Time{}
+	}
+	return exp.Add(-min(tokenEarly, exp.Sub(asked)/4))
+}
 
 // tokenCache keeps the current token of a TokenFunc and runs its
 // refreshes: one at a time, each in a goroutine of its own, so that no call
@@ -38,6 +51,7 @@ type tokenCache struct {
 	mu      sync.Mutex
 	token   string
 	expiry  time.Time
+	due     time.Time     // when token is refreshed (refreshDue); zero: never
 	refresh *tokenRefresh // the refresh in flight, nil when none
 }
 
@@ -57,16 +71,16 @@ type tokenRefresh struct {
 func (t *tokenCache) get(ctx context.Context, now time.Time, stale string, timeout time.Duration) (string, error) {
 	t.mu.Lock()
 	usable := t.token != "" && t.token != stale
-	if usable && (t.expiry.IsZero() || now.Add(tokenEarly).Before(t.expiry)) {
+	if usable && (t.due.IsZero() || now.Before(t.due)) {
 		tok := t.token
 		t.mu.Unlock()
 		return tok, nil
 	}
 	fl := t.refresh
 	if fl == nil {
-		fl = t.start(ctx, timeout)
+		fl = t.start(ctx, now, timeout)
 	}
-	if usable && now.Before(t.expiry) {
+	if usable && (t.expiry.IsZero() || now.Before(t.expiry)) {
 		tok := t.token
 		t.mu.Unlock()
 		return tok, nil
@@ -80,35 +94,49 @@ func (t *tokenCache) get(ctx context.Context, now time.Time, stale string, timeo
 	}
 }
 
-// start begins a refresh, with t.mu held. f runs with ctx's values but not
-// its cancellation, since other calls may wait for the same token, and
-// with timeout as its deadline; a refresh still running then is given up
-// (f's goroutine ends when f returns), so that a hung source costs each
-// call its own deadline and the next call a fresh try.
-func (t *tokenCache) start(ctx context.Context, timeout time.Duration) *tokenRefresh {
+// start begins a refresh at now, with t.mu held. f runs with ctx's values
+// but not its cancellation, since other calls may wait for the same token,
+// and with timeout as its deadline; a refresh still running then is given
+// up (f's goroutine ends when f returns), so that a hung source costs each
+// call its own deadline and the next call a fresh try. A panic in f, on
+// this goroutine of concord's, is recovered and is the refresh's error.
+func (t *tokenCache) start(ctx context.Context, now time.Time, timeout time.Duration) *tokenRefresh {
 	fl := &tokenRefresh{done: make(chan struct{})}
 	t.refresh = fl
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	giveUp := time.AfterFunc(timeout, func() {
-		t.finish(fl, "", time.Time{}, fmt.Errorf("concord: getting a token: the token source did not answer within %v", timeout))
+		t.finish(fl, "", time.Time{}, now, fmt.Errorf("concord: getting a token: the token source did not answer within %v", timeout))
 	})
 	go func() {
 		defer cancel()
-		tok, exp, err := t.f(rctx)
+		tok, exp, err := t.ask(rctx)
 		giveUp.Stop()
 		switch {
 		case err != nil:
 			err = fmt.Errorf("concord: getting a token: %w", err)
 		case tok == "" || strings.ContainsAny(tok, "\r\n\x00"):
 			err = errors.New("concord: the token source returned an empty or malformed token")
+		case !exp.IsZero() && !exp.After(now):
+			err = fmt.Errorf("concord: the token source returned a token that expired at %v", exp)
 		}
-		t.finish(fl, tok, exp, err)
+		t.finish(fl, tok, exp, now, err)
 	}()
 	return fl
 }
 
-// finish settles fl, once: the first of its answer and its timeout wins.
-func (t *tokenCache) finish(fl *tokenRefresh, tok string, exp time.Time, err error) {
+// ask calls f, a panic in it turned into an error.
+func (t *tokenCache) ask(ctx context.Context) (tok string, exp time.Time, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: TokenFunc: %v", errPanicked, p)
+		}
+	}()
+	return t.f(ctx)
+}
+
+// finish settles fl, asked at asked, once: the first of its answer and its
+// timeout wins.
+func (t *tokenCache) finish(fl *tokenRefresh, tok string, exp, asked time.Time, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.refresh != fl {
@@ -116,6 +144,12 @@ func (t *tokenCache) finish(fl *tokenRefresh, tok string, exp time.Time, err err
 	}
 	t.refresh = nil
 	if err == nil {
+		t.due = refreshDue(asked, exp)
+		if tok == t.token && exp.Equal(t.expiry) {
+			// The source gave the token it gave before (it caches it):
+			// asking again before it expires would get it again.
+			t.due = exp
+		}
 		t.token, t.expiry, fl.token = tok, exp, tok
 	}
 	fl.err = err

@@ -279,3 +279,57 @@ func TestSignerSignsWhatIsSent(t *testing.T) {
 		t.Errorf("Get signed, after two 503s = %v in %d requests; bad signatures: %q", err, hits.Load(), bad)
 	}
 }
+
+// TestShortLivedTokensAreRefreshedOncePerToken: a token living less than
+// the refresh margin is refreshed once, with a quarter of its life left,
+// not by every call; a source that returns the same token again (it
+// caches it) is not asked again until that token expires; and a panicking
+// token source fails the calls waiting on it instead of the process
+// (issue #30: a 30 s token drew 383 token-source calls a second).
+func TestShortLivedTokensAreRefreshedOncePerToken(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sameTok  bool
+		maxAsked int32
+	}{
+		{"a new token each time", false, 3},
+		{"the same token each time", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			fixed := clock.Now().Add(30 * time.Second)
+			var asked atomic.Int32
+			source := func(context.Context) (string, time.Time, error) {
+				n := asked.Add(1)
+				if tc.sameTok {
+					return "tok", fixed, nil
+				}
+				return fmt.Sprintf("tok-%d", n), clock.Now().Add(30 * time.Second), nil
+			}
+			c, mux := setup(t, concord.WithTokenSource(source), concord.WithClock(clock))
+			mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"name":"gear"}`) })
+			widgets := concord.NewResource[Widget](c, "widgets")
+			for range 29 { // a Get a second, for 29 s of a 30 s token
+				for range 10 {
+					if _, err := widgets.Get(bounded(t), "1"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				clock.Sleep(context.Background(), time.Second)
+				time.Sleep(time.Millisecond) // let a refresh in flight land
+			}
+			if n := asked.Load(); n > tc.maxAsked {
+				t.Errorf("290 Gets over 29 s of a 30 s token asked the source %d times; want at most %d", n, tc.maxAsked)
+			}
+		})
+	}
+	t.Run("a panicking source", func(t *testing.T) {
+		source := func(context.Context) (string, time.Time, error) { panic("token source: boom") }
+		c, mux := setup(t, concord.WithTokenSource(source))
+		mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"name":"gear"}`) })
+		_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1")
+		if err == nil || !strings.Contains(err.Error(), "token source: boom") {
+			t.Errorf("Get with a panicking token source = %v; want an error naming the panic", err)
+		}
+	})
+}
