@@ -10,9 +10,14 @@ import (
 )
 
 // Hooks are called as a call progresses, for metrics and tracing. Any field
-// may be nil. Hooks run on the calling goroutine and must be safe for
-// concurrent use when the client is used concurrently; a slow hook slows the
-// call.
+// may be nil. Each call's hooks run on the goroutine that makes the call:
+// the caller's, or, for the requests concord makes on its own while a call
+// runs (the refreshes of a lock held with WithLocks), concord's own
+// goroutine, concurrently with the call they serve. Such a request is a
+// call of its own, with its own InvocationID, and ends with its own
+// OnCallDone, so that state kept per invocation is never shared. Hooks
+// must therefore be safe for concurrent use, even on a client used by one
+// goroutine; a slow hook slows its call.
 type Hooks struct {
 	// OnAttempt is called before each HTTP request.
 	OnAttempt func(ctx context.Context, e AttemptEvent)

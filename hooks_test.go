@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
 )
 
 // TestHooksCombineAndReportCalls: hooks given twice are both called; a
@@ -179,5 +180,47 @@ func TestHooksAndInvocationHeaders(t *testing.T) {
 	}
 	if len(attempts) != 2 || len(retries) != 1 || retries[0].StatusCode != 502 || attempts[1].Attempt != 2 {
 		t.Errorf("hooks saw %d attempts, retries %+v; want 2 attempts and one retry after 502", len(attempts), retries)
+	}
+}
+
+// TestLockRefreshHooksAreCallsOfTheirOwn: the lock refresher's requests,
+// which run on concord's goroutine concurrently with the call, run hooks
+// as calls of their own: their own invocation ID, each ended by its own
+// OnCallDone (issue #30: the docs promised the calling goroutine).
+func TestLockRefreshHooksAreCallsOfTheirOwn(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks(), concordtest.LockTimeout(time.Second))
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	var mu sync.Mutex
+	attempts := map[string][]string{} // invocation -> methods
+	done := map[string]string{}       // invocation -> operation
+	hooks := concord.Hooks{
+		OnAttempt: func(_ context.Context, e concord.AttemptEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts[e.InvocationID] = append(attempts[e.InvocationID], e.Method)
+		},
+		OnCallDone: func(_ context.Context, e concord.CallEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			done[e.InvocationID] = e.Operation
+		},
+	}
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL, concord.WithHooks(hooks)), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	if _, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { time.Sleep(1200 * time.Millisecond); w.Stock++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	locks := 0 // the LOCK that took it, and each refresh
+	for id, methods := range attempts {
+		if _, ok := done[id]; !ok {
+			t.Errorf("invocation %s (%v) had attempts and no OnCallDone", id, methods)
+		}
+		if len(methods) == 1 && methods[0] == "LOCK" && done[id] == "Do" {
+			locks++
+		}
+	}
+	if locks < 2 {
+		t.Errorf("saw %d LOCKs as calls of their own among %v; want the one that took it and a refresh", locks, attempts)
 	}
 }
