@@ -129,6 +129,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c.retry = c.retry.withDefaults()
 	c.redact.keyHeader = c.keyHeader
+	c.redact.keep(c.header, baseQuery)
 	sender := *c.httpClient
 	if sender.Transport == nil {
 		sender.Transport = http.DefaultTransport
@@ -626,7 +627,7 @@ func (c *Client) send(cl *call, o *outgoing) (Response, error) {
 		// was stored, so it is an error like any other non-2xx.
 		return resp, nil
 	}
-	return resp, a.wrap(a.applied(c.apiError(o, hresp, a.body, a.truncated)))
+	return resp, a.wrap(a.applied(a.apiError(hresp)))
 }
 
 // setHeader fills h with an attempt's headers, before any credential: the
@@ -683,7 +684,8 @@ const concordHeaders = 6
 
 // apiError builds the error for a response that was not a success,
 // classifying conflicts.
-func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncated bool) *APIError {
+func (a *attempts) apiError(resp *http.Response) *APIError {
+	c, o, body, truncated := a.c, &a.out, a.body, a.truncated
 	prefix := body
 	if int64(len(prefix)) > c.maxErrorBody {
 		prefix, truncated = prefix[:c.maxErrorBody], true
@@ -707,6 +709,8 @@ func (c *Client) apiError(o *outgoing, resp *http.Response, body []byte, truncat
 	if p := e.Problem; p != nil && (p.Title != "" || p.Detail != "") {
 		e.Message = printable(strings.TrimSpace(p.Title+" "+p.Detail), maxMessage)
 	}
+	// A server may echo what the client sent, its credentials included.
+	e.Message = c.redact.scrub(e.Message, a.call.token)
 	if isConflictStatus(resp.StatusCode) {
 		e.Kind, e.Code = classify(c.classifier, info)
 	}

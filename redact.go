@@ -51,6 +51,54 @@ type redactor struct {
 	// field), and no name list knows them all.
 	baseParams map[string]bool
 	keyHeader  string // the idempotency key header, which is no credential
+	// secrets are the client's own credential values (its default
+	// headers that are not shown, its base URL's query values), scrubbed
+	// from a server's message wherever they appear (see scrub).
+	secrets []string
+}
+
+// minSecret is the shortest value scrubbed by value: a shorter one would
+// blank ordinary words of a message.
+const minSecret = 8
+
+// keep learns the client's own secrets: the values of its headers that
+// are not shown (a "Bearer x" or "Basic x" also as x), and of its base
+// URL's query.
+func (r *redactor) keep(h http.Header, baseQuery string) {
+	add := func(v string) {
+		if v = strings.TrimSpace(v); len(v) >= minSecret {
+			r.secrets = append(r.secrets, v)
+		}
+	}
+	for k, vs := range h {
+		if r.showHeader(k) {
+			continue
+		}
+		for _, v := range vs {
+			add(v)
+			if _, cred, ok := strings.Cut(v, " "); ok {
+				add(cred)
+			}
+		}
+	}
+	q, _ := url.ParseQuery(baseQuery)
+	for _, vs := range q {
+		for _, v := range vs {
+			add(v)
+		}
+	}
+}
+
+// scrub returns s, a server's text, with each of the client's own secrets,
+// and token (the call's bearer token from its token source), replaced.
+func (r redactor) scrub(s, token string) string {
+	for _, v := range r.secrets {
+		s = strings.ReplaceAll(s, v, redacted)
+	}
+	if len(token) >= minSecret {
+		s = strings.ReplaceAll(s, token, redacted)
+	}
+	return s
 }
 
 // newRedactor returns the redactor for a client whose base URL has the
@@ -93,22 +141,23 @@ func (r redactor) header(h http.Header) http.Header {
 
 // sensitiveParam reports whether a query parameter carries a credential,
 // by its name and its value: api_key, access_token, client_secret, sig
-// (Azure SAS), key (Google), password, a name given to WithSensitive, or
-// any parameter of the base URL's query. A paging cursor (page_token,
-// pageToken, cursor, continue, starting_after, ...) is no credential, and
-// stays visible so that a failed page can be told apart, unless its value
-// looks like one.
+// (Azure SAS), key (Google), password, a name given to WithSensitive, any
+// parameter of the base URL's query, or any value that looks like a
+// credential. A paging cursor (page_token, pageToken, cursor, continue,
+// starting_after, ...) is no credential, and stays visible so that a
+// failed page can be told apart; a name that is both (page_access_token,
+// cursor_secret) is a credential.
 func (r redactor) sensitiveParam(name, value string) bool {
 	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
-	if r.sensitive[strings.ToLower(name)] || r.baseParams[strings.ToLower(name)] {
+	if r.sensitive[strings.ToLower(name)] || r.baseParams[strings.ToLower(name)] || credentialValue(value) {
 		return true
-	}
-	if pagingParam(n) {
-		return credentialValue(value)
 	}
 	switch n {
 	case "key", "sig", "signature", "code", "auth", "authorization", "credential", "x-amz-credential", "x-amz-signature", "x-goog-signature", "x-goog-credential":
 		return true
+	case "page-token", "pagetoken", "next-page-token", "nextpagetoken", "continuation-token", "continuationtoken",
+		"$skiptoken", "skiptoken", "next-token", "nexttoken", "page-cursor":
+		return false // paging cursors named "token"
 	}
 	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "api-key") ||
 		strings.Contains(n, "apikey") || strings.Contains(n, "password") || strings.Contains(n, "passwd")
@@ -179,24 +228,19 @@ func (e boundedError) Error() string {
 
 func (e boundedError) Unwrap() error { return e.err }
 
-// pagingParam reports whether a query parameter name (lower case, "-" for
-// "_") is a paging cursor or position: page-token, pagetoken,
-// next-page-token, continuation-token, cursor, continue, starting-after,
-// ending-before, page, offset, skip.
-func pagingParam(n string) bool {
-	return strings.Contains(n, "page") || strings.Contains(n, "cursor") || strings.Contains(n, "continu") ||
-		n == "starting-after" || n == "ending-before" || n == "offset" || n == "skip" || n == "$skiptoken"
-}
-
-// credentialPrefixes begin the tokens of common services: GitHub, Slack,
-// Stripe, AWS access keys, Google API keys and OAuth tokens.
-var credentialPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxb-", "xoxp-", "xoxa-", "sk_live_", "sk_test_", "rk_live_", "AKIA", "ASIA", "AIza", "ya29."}
+// credentialPrefixes begin the tokens of common services: GitHub, Slack
+// (bot, user, app-level, refresh and rotated tokens), Stripe (secret and
+// restricted keys), AWS access keys, Google API keys, OAuth access and
+// refresh tokens.
+var credentialPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
+	"xoxb-", "xoxp-", "xoxa-", "xoxs-", "xoxr-", "xapp-", "xoxe.", "xoxe-",
+	"sk_live_", "sk_test_", "rk_live_", "rk_test_", "AKIA", "ASIA", "AIza", "ya29.", "1//"}
 
 // credentialValue reports whether a value looks like a credential whatever
-// its name: a JWT (three base64url parts, the first a JSON object), or a
-// token of a known service.
+// its name: a JWT (three base64url parts, the first a JSON object) or a
+// JWE (five), or a token of a known service.
 func credentialValue(v string) bool {
-	if strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") == 2 {
+	if dots := strings.Count(v, "."); strings.HasPrefix(v, "eyJ") && (dots == 2 || dots == 4) {
 		return true
 	}
 	for _, p := range credentialPrefixes {

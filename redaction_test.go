@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -150,6 +151,12 @@ func TestRedactionByWhatAValueIs(t *testing.T) {
 		{"page_token=CgdwYWdlLTI&pageToken=p2&cursor=c3&continue=k4&starting_after=cus_5", []string{"CgdwYWdlLTI", "p2", "c3", "k4", "cus_5"}, nil},
 		{"access_token=s1&api_key=s2&client_secret=s3&sig=s4", nil, []string{"s1", "s2", "s3", "s4"}},
 		{"page_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl&cursor=ghp_abcdef123456", nil, []string{"eyJhbGciOiJIUzI1NiJ9", "ghp_abcdef123456"}},
+		// Names that are a paging word and a credential word are
+		// credentials; values of documented token families are hidden
+		// whatever their name (issue #30).
+		{"page_access_token=s5&cursor_secret=s6&pagerduty_api_key=s7", nil, []string{"s5", "s6", "s7"}},
+		{"a=xapp-1-A0&b=xoxe.xoxp-1-x&c=xoxe-1-y&d=rk_test_51x&e=1//0gabc&f=eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn",
+			nil, []string{"xapp-1-A0", "xoxe.xoxp-1-x", "xoxe-1-y", "rk_test_51x", "1//0gabc", "eyJhbGciOiJSU0EtT0FFUCJ9"}},
 	}
 	for _, tt := range tests {
 		_, err := c.Do(bounded(t), &concord.Request{Path: "/issues?" + tt.query}, nil)
@@ -190,5 +197,47 @@ func TestLoggerNeverLogsCredentials(t *testing.T) {
 	}
 	if strings.Contains(out, "SECRET") {
 		t.Errorf("log contains a credential:\n%s", out)
+	}
+}
+
+// TestServerEchoOfTheClientsSecrets: a server that echoes the client's own
+// credentials in its error message (GitHub, problem+json and Azure XML
+// bodies were seen to) does not get them into APIError.Error(): the
+// client's default credential headers, its token source's token and its
+// base URL's query values are scrubbed by value (issue #30).
+func TestServerEchoOfTheClientsSecrets(t *testing.T) {
+	const bearer, apiKey, token, sig = "bearer-secret-123", "apikey-secret-456", "source-token-789", "sassig0123456789"
+	bodies := []struct{ contentType, body string }{
+		{"application/json", `{"message":"Bad credentials: Bearer ` + bearer + ` / ` + apiKey + ` / ` + token + `","documentation_url":"x"}`},
+		{"application/problem+json", `{"title":"Unauthorized","detail":"token ` + bearer + ` key ` + apiKey + ` ` + token + `"}`},
+		{"application/xml", `<Error><Code>AuthenticationFailed</Code><Message>sig=` + sig + ` ` + token + `</Message></Error>`},
+	}
+	for _, b := range bodies {
+		for _, client := range []struct {
+			opts    []concord.Option
+			secrets []string // what this client knows and sends
+		}{
+			{[]concord.Option{concord.WithBearerToken(bearer), concord.WithHeader("X-Api-Key", apiKey)}, []string{bearer, apiKey, sig}},
+			{[]concord.Option{concord.WithTokenSource(func(context.Context) (string, time.Time, error) { return token, time.Time{}, nil })}, []string{token, sig}},
+		} {
+			mux := http.NewServeMux()
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", b.contentType)
+				w.WriteHeader(http.StatusForbidden)
+				fmt.Fprint(w, b.body)
+			})
+			c := newClient(t, srv.URL+"?sig="+sig, client.opts...)
+			_, err := c.Do(bounded(t), &concord.Request{Path: "/x"}, nil)
+			if err == nil {
+				t.Fatal("Do = nil; want the 403")
+			}
+			for _, secret := range client.secrets {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("Error() = %q shows the client's own secret %s", err, secret)
+				}
+			}
+		}
 	}
 }

@@ -400,7 +400,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 		// of its own, not one of the call's retries, so that a call with
 		// no retries (MaxAttempts 1) still survives a token that expired.
 		a.call.refusedToken = a.call.token
-		a.prior = append(a.prior, a.c.apiError(&a.out, resp, a.body, a.truncated))
+		a.prior = append(a.prior, a.apiError(resp))
 		a.delay = 0
 		return true, nil
 	}
@@ -444,7 +444,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	}
 	attemptErr := err
 	if attemptErr == nil {
-		attemptErr = a.c.apiError(&a.out, resp, a.body, a.truncated)
+		attemptErr = a.apiError(resp)
 	}
 	a.prior = append(a.prior, attemptErr)
 	a.call.retried()
