@@ -238,8 +238,11 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u itemURL, o *callOpt
 			return fetched{}, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(string(u)))
 		}
 		// A 304 carries the ETag a 200 would have: a tag that was weak may
-		// be strong now (Apache), so the new one is kept.
+		// be strong now (Apache), so the new one is kept. The kept copy
+		// of a value is not: an Update may have claimed it since this
+		// read the cache, and be changing it (see versionCache.claim).
 		snap := cached
+		snap.value = nil
 		if resp.ETag != "" {
 			snap.etag = resp.ETag
 			if v := o.versioner.Version(resp.Header, cached.body); v != "" {
