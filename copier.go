@@ -75,75 +75,100 @@ func copyable(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
-// copyValue sets dst, settable, to a copy of src, of a copyable type.
-func copyValue(dst, src reflect.Value) {
+// copyValue sets dst, settable, to a copy of src, of a copyable type, and
+// returns the bytes the copy holds beyond its own inline size: what it
+// allocated, and the strings it shares with src, which it keeps alive once
+// src is gone. That is what the version cache charges for it: a value's
+// memory can far exceed its JSON (a row of 26 empty omitempty strings is
+// 2 bytes of JSON and 416 of memory).
+func copyValue(dst, src reflect.Value) int64 {
 	switch src.Kind() {
+	case reflect.String:
+		dst.Set(src)
+		return int64(src.Len())
 	case reflect.Pointer:
 		if src.IsNil() {
 			dst.SetZero()
-			return
+			return 0
 		}
 		p := reflect.New(src.Type().Elem())
-		copyValue(p.Elem(), src.Elem())
+		held := int64(src.Type().Elem().Size()) + copyValue(p.Elem(), src.Elem())
 		dst.Set(p)
+		return held
 	case reflect.Slice:
 		if src.IsNil() {
 			dst.SetZero()
-			return
+			return 0
 		}
 		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
-		if flat(src.Type().Elem()) {
+		held := int64(src.Len()) * int64(src.Type().Elem().Size())
+		if bare(src.Type().Elem()) {
 			reflect.Copy(s, src)
 		} else {
 			for i := range src.Len() {
-				copyValue(s.Index(i), src.Index(i))
+				held += copyValue(s.Index(i), src.Index(i))
 			}
 		}
 		dst.Set(s)
+		return held
 	case reflect.Map:
 		if src.IsNil() {
 			dst.SetZero()
-			return
+			return 0
 		}
 		m := reflect.MakeMapWithSize(src.Type(), src.Len())
 		elem := reflect.New(src.Type().Elem()).Elem()
+		key := reflect.New(src.Type().Key()).Elem()
+		entry := int64(src.Type().Key().Size()+src.Type().Elem().Size()) + mapEntryOverhead
+		held := int64(src.Len()) * entry
 		for it := src.MapRange(); it.Next(); {
-			copyValue(elem, it.Value())
-			m.SetMapIndex(it.Key(), elem) // keys hold no references: copyable
+			held += copyValue(elem, it.Value()) + copyValue(key, it.Key())
+			m.SetMapIndex(key, elem)
 		}
 		dst.Set(m)
+		return held
 	case reflect.Struct:
-		if flat(src.Type()) {
+		if bare(src.Type()) {
 			dst.Set(src)
-			return
+			return 0
 		}
+		var held int64
 		for i := range src.NumField() {
-			copyValue(dst.Field(i), src.Field(i))
+			held += copyValue(dst.Field(i), src.Field(i))
 		}
+		return held
 	case reflect.Array:
-		if flat(src.Type()) {
+		if bare(src.Type()) {
 			dst.Set(src)
-			return
+			return 0
 		}
+		var held int64
 		for i := range src.Len() {
-			copyValue(dst.Index(i), src.Index(i))
+			held += copyValue(dst.Index(i), src.Index(i))
 		}
+		return held
 	default:
 		dst.Set(src)
+		return 0
 	}
 }
 
-// flat reports whether t holds nothing a copy must not share: no slice,
-// map or pointer (strings cannot change, so they may be shared).
-func flat(t reflect.Type) bool {
+// mapEntryOverhead approximates what a map entry costs beyond its key and
+// value: its share of the buckets, their control bytes and spare slots.
+const mapEntryOverhead = 16
+
+// bare reports whether t refers to nothing outside itself: no slice, map,
+// pointer or string, so that a copy of it is the copy of its bytes and
+// holds nothing more.
+func bare(t reflect.Type) bool {
 	switch t.Kind() {
-	case reflect.Slice, reflect.Map, reflect.Pointer:
+	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.String:
 		return false
 	case reflect.Array:
-		return flat(t.Elem())
+		return bare(t.Elem())
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if !flat(t.Field(i).Type) {
+			if !bare(t.Field(i).Type) {
 				return false
 			}
 		}
@@ -151,10 +176,11 @@ func flat(t reflect.Type) bool {
 	return true
 }
 
-// copyOf returns a copy of v that shares nothing changeable with it. Its
+// copyOf returns a copy of v that shares nothing changeable with it, and
+// the bytes the copy holds (see copyValue), its own size included. Its
 // type must be copyable.
-func copyOf[T any](v *T) T {
+func copyOf[T any](v *T) (T, int64) {
 	var out T
-	copyValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(v).Elem())
-	return out
+	held := copyValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(v).Elem())
+	return out, held + int64(reflect.TypeFor[T]().Size())
 }

@@ -3,7 +3,9 @@ package concord
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -57,7 +59,7 @@ func TestCopyOfSharesNothing(t *testing.T) {
 		Nest: map[string]copyDoc{"in": {Tags: []string{"c"}}},
 	}
 	before, _ := json.Marshal(orig)
-	cp := copyOf(&orig)
+	cp, _ := copyOf(&orig)
 	if after, _ := json.Marshal(cp); !bytes.Equal(after, before) {
 		t.Fatalf("copy encodes as %s; want %s", after, before)
 	}
@@ -68,7 +70,63 @@ func TestCopyOfSharesNothing(t *testing.T) {
 		t.Errorf("after changing the copy the original encodes as %s; want %s", now, before)
 	}
 	var empty copyDoc
-	if got := copyOf(&empty); !reflect.DeepEqual(got, empty) {
+	if got, _ := copyOf(&empty); !reflect.DeepEqual(got, empty) {
 		t.Errorf("copyOf(zero) = %+v; want the zero value (nil slices and maps kept nil)", got)
+	}
+}
+
+// sparseRow is 26 strings, all omitempty: a row of empty ones is "{}" in
+// JSON and 416 bytes in memory.
+type sparseRow struct {
+	A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V, W, X, Y, Z string `json:",omitempty"`
+}
+
+// TestCopyIsChargedAtItsMemory: what copyOf says a copy holds is at least
+// what the heap grew by to hold it, for shapes whose memory far exceeds
+// their JSON (issue #30: the cache charged JSON size, and three 600 KB
+// documents kept 240 MiB alive against 3.4 MiB counted).
+func TestCopyIsChargedAtItsMemory(t *testing.T) {
+	rows := struct{ Rows []sparseRow }{Rows: make([]sparseRow, 200_000)}
+	pointers := struct{ Items []*struct{ N [8]int64 } }{}
+	for range 50_000 {
+		pointers.Items = append(pointers.Items, &struct{ N [8]int64 }{})
+	}
+	maps := struct{ M map[string][]int }{M: map[string][]int{}}
+	for i := range 50_000 {
+		maps.M[fmt.Sprint(i)] = []int{i}
+	}
+	measure := func(name string, copy func() (any, int64)) {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		kept, held := copy()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+		if held < grew*9/10 {
+			t.Errorf("%s: copyOf says the copy holds %d bytes; the heap grew by %d", name, held, grew)
+		}
+		runtime.KeepAlive(kept)
+	}
+	measure("rows of empty strings", func() (any, int64) { c, n := copyOf(&rows); return &c, n })
+	measure("pointers", func() (any, int64) { c, n := copyOf(&pointers); return &c, n })
+	measure("a map", func() (any, int64) { c, n := copyOf(&maps); return &c, n })
+}
+
+// TestCacheRefusesACopyLargerThanItsShare: a document whose JSON fits the
+// cache's share but whose copy does not is kept without the copy.
+func TestCacheRefusesACopyLargerThanItsShare(t *testing.T) {
+	c, err := New("http://127.0.0.1:1", WithVersionCacheBytes(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type doc struct{ Rows []sparseRow }
+	r := NewResource[doc](c, "docs")
+	v := doc{Rows: make([]sparseRow, 40_000)} // 120 KB of JSON, 16 MiB of memory
+	body, _ := json.Marshal(v)
+	r.written(&Response{StatusCode: 204}, "http://127.0.0.1:1/docs/1", v, body, &r.base, 0)
+	snap, ok := c.versions.get("http://127.0.0.1:1/docs/1")
+	if !ok || snap.value != nil || c.versions.bytes > 1<<20 {
+		t.Errorf("after writing the document the cache holds it=%v with a copy=%v, %d bytes counted; want it without its copy, within 1 MiB", ok, snap.value != nil, c.versions.bytes)
 	}
 }

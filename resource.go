@@ -483,11 +483,13 @@ func (r *Resource[T]) written(resp *Response, u itemURL, v T, sent []byte, o *ca
 	}
 	snap := snapshot{version: res.Version, etag: resp.ETag, body: body, encoded: encoded && body != nil}
 	if snap.encoded && r.copier.ok && len(body) >= minCopiedBody && r.c.versions.keepsBody(cap(body)) {
-		// v is the caller's too (Result.Value): keep a copy. (Copied from
+		// v is the caller's too (Result.Value): keep a copy, charged at
+		// the memory it holds, when the cache can afford it. (Copied from
 		// a local of this branch, so that v itself stays off the heap.)
 		src := v
-		kept := copyOf(&src)
-		snap.value = &kept
+		if kept, held := copyOf(&src); r.c.versions.keepsBody(cap(body) + int(held)) {
+			snap.value, snap.held = &kept, held
+		}
 	}
 	r.c.versions.put(u, snap)
 	return res

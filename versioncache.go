@@ -38,6 +38,7 @@ type snapshot struct {
 	// documents of types a copier copies, so that an Update claims it
 	// instead of decoding body (see written).
 	value any
+	held  int64 // the memory value holds (copyOf), charged with the body
 }
 
 // versionCache remembers snapshots per resource URL within a byte budget,
@@ -58,15 +59,13 @@ type cacheEntry struct {
 }
 
 // cost counts a body by its capacity, the memory it holds: a body read
-// without a Content-Length sits in a buffer up to twice its length.
-//
-// A decoded value is counted as its body's size again: a slice of strings,
-// say, holds the strings' bytes and their headers, about what they take
-// in JSON.
+// without a Content-Length sits in a buffer up to twice its length. A kept
+// value is counted at the memory it holds (copyOf), which may be far more
+// than its JSON.
 func (e *cacheEntry) cost() int64 {
 	n := int64(len(e.url)+len(e.snap.version)+len(e.snap.etag)+cap(e.snap.body)) + entryOverhead
 	if e.snap.value != nil {
-		n += int64(cap(e.snap.body))
+		n += e.snap.held
 	}
 	return n
 }
