@@ -41,6 +41,11 @@ type report struct {
 	// Holds says concord's guarantees hold with Config: only after a
 	// -write run found nothing broken, never in read-only mode.
 	Holds bool `json:"holds"`
+	// CouldNotRun, when set, says why the checks did not run to the end
+	// (interrupted, timed out, a sample or a create the server refused):
+	// then nothing is claimed, no configuration is recommended, and the
+	// probe exits 2.
+	CouldNotRun string `json:"could_not_run,omitempty"`
 }
 
 // broken reports whether any finding is a promise no client can keep.
@@ -109,6 +114,14 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "concord probe:", err)
 		return exitUsage
 	}
+	if ctx.Err() != nil {
+		// A check that did not finish proves nothing: a write that failed
+		// because the run was cut short reads as a refusal.
+		rep.CouldNotRun = fmt.Sprintf("the run was cut short (%v) before its checks finished; nothing was verified", context.Cause(ctx))
+	}
+	if rep.CouldNotRun != "" {
+		rep.Config, rep.Holds = "", false
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -130,6 +143,8 @@ const (
 // exitStatus is the status a report ends with.
 func exitStatus(r *report) int {
 	switch {
+	case r.CouldNotRun != "":
+		return exitUsage
 	case r.broken():
 		return exitBroken
 	case !r.Wrote:
@@ -160,7 +175,11 @@ type prober struct {
 	c       *concord.Client
 	trace   io.Writer
 	rep     report
-	created []target // items to delete at the end
+	created []target // items to delete at the end, once proven the probe's own
+	// nonces are the values of nonceMember the probe wrote this run: an
+	// item holding one is its own (owns), and only such an item is
+	// written or deleted.
+	nonces  map[string]bool
 	dialect string   // the first error dialect seen
 	hint    bool     // a Retry-After was seen
 }
@@ -244,7 +263,7 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 		return nil, err
 	}
 	defer c.CloseIdleConnections()
-	p := &prober{cfg: cfg, c: c, trace: trace, rep: report{Collection: cfg.collection, Wrote: cfg.write}}
+	p := &prober{cfg: cfg, c: c, trace: trace, rep: report{Collection: cfg.collection, Wrote: cfg.write}, nonces: map[string]bool{}}
 	if !cfg.write {
 		p.readOnly(ctx)
 	} else {
@@ -372,25 +391,60 @@ func (p *prober) create(ctx context.Context) (target, string) {
 	if p.cfg.versionParam != "" {
 		u, h, how = appendParam(t.write, p.cfg.versionParam, "0"), jsonHeader(), t.method+" ?"+p.cfg.versionParam+"=0 to a new ID"
 	}
-	a := p.send(ctx, t.method, u, h, p.cfg.doc)
-	if a.ok() {
-		p.created = append(p.created, t)
+	// Known before it is sent, so that cleanup finds it even when the
+	// run is cut short while the answer is pending; cleanup deletes it
+	// only if it holds this run's marker.
+	p.created = append(p.created, t)
+	a := p.send(ctx, t.method, u, h, p.withNonce(p.cfg.doc))
+	if a.ok() && p.owns(p.send(ctx, http.MethodGet, t.read, nil, nil)) {
 		return t, how + " -> " + status(a)
 	}
-	b := p.send(ctx, http.MethodPost, p.cfg.collection, jsonHeader(), p.cfg.doc)
+	b := p.send(ctx, http.MethodPost, p.cfg.collection, jsonHeader(), p.withNonce(p.cfg.doc))
 	if !b.ok() {
-		p.add(finding{Property: "create", Verdict: "failed", Evidence: fmt.Sprintf("%s -> %s; POST -> %s", how, status(a), status(b)),
-			Concord: "give -item (or -read-item and -write-item) or a -d the API accepts", Breaks: true})
+		p.rep.CouldNotRun = fmt.Sprintf("the probe could not create a scratch item (%s -> %s; POST -> %s): "+
+			"pass with -d a sample document of the API's own shape, or -item (or -read-item and -write-item)", how, status(a), status(b))
 		return target{}, ""
 	}
-	created := p.createdURL(b)
-	if created == "" {
-		p.add(finding{Property: "create", Verdict: "created, but where is unknown", Evidence: "POST -> " + status(b) + " without Location or id", Breaks: true})
+	t, ok := p.ownCreated(ctx, b)
+	if !ok {
 		return target{}, ""
 	}
-	t = p.target("", created)
-	p.created = append(p.created, t)
 	return t, "POST to the collection -> " + status(b)
+}
+
+// ownCreated returns the item a POST created, once a read there shows this
+// run's marker: an answer that names another item (a Location or an "id"
+// echoing the sample's) would otherwise have the probe write and delete
+// an item it did not create. When it cannot prove it, the probe could not
+// run.
+func (p *prober) ownCreated(ctx context.Context, a answer) (target, bool) {
+	created := p.createdURL(a)
+	if created == "" {
+		p.rep.CouldNotRun = "a POST created an item (" + status(a) + ") but its answer said where neither by Location nor by an id: pass -item"
+		return target{}, false
+	}
+	t := p.target("", created)
+	if !p.owns(p.send(ctx, http.MethodGet, t.read, nil, nil)) {
+		p.rep.CouldNotRun = "a POST's answer named " + created + ", which does not hold what the probe wrote: the probe does not touch an item it cannot prove its own; pass -item"
+		return target{}, false
+	}
+	p.created = append(p.created, t)
+	return t, true
+}
+
+// withNonce returns body with a fresh nonce, remembered as this run's.
+func (p *prober) withNonce(body []byte) []byte {
+	b, n := withNonce(body)
+	p.nonces[n] = true
+	return b
+}
+
+// owns reports whether a read found an item holding one of this run's
+// nonces.
+func (p *prober) owns(a answer) bool {
+	var doc map[string]json.RawMessage
+	var n string
+	return a.ok() && json.Unmarshal(a.body, &doc) == nil && json.Unmarshal(doc[nonceMember], &n) == nil && p.nonces[n]
 }
 
 // createdURL finds the URL of an item a POST created: its Location, or an
@@ -440,15 +494,17 @@ func (p *prober) routeOptions() []string {
 }
 
 // cleanup deletes what the probe created, conditionally on the version it
-// reads (waiting out a weak tag), and as a last resort without one: these
-// are the probe's own scratch items.
+// reads (waiting out a weak tag), and as a last resort without one, each
+// only while a read shows it holds this run's marker: these are the
+// probe's own scratch items. It runs with a deadline of its own, so that
+// an interrupted run still cleans up.
 func (p *prober) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, t := range p.created {
 		for try := 0; ; try++ {
 			cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
-			if cur.status == http.StatusNotFound || cur.err != nil {
+			if !p.owns(cur) {
 				break
 			}
 			h := http.Header{}
@@ -563,6 +619,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func printReport(w io.Writer, r *report) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "concord probe %s\n\n", r.Collection)
+	if r.CouldNotRun != "" {
+		// No row: each is a claim, and a run that did not finish proves
+		// none of them.
+		fmt.Fprintf(&b, "The probe could not run to the end: %s.\n", r.CouldNotRun)
+		w.Write(b.Bytes())
+		return
+	}
 	width := 0
 	for _, f := range r.Findings {
 		width = max(width, len(f.Property))

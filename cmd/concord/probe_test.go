@@ -242,3 +242,129 @@ func TestProbeFileTimeETags(t *testing.T) {
 		t.Errorf("holds = %v, config %q; want broken, updates can be lost", rep.Holds, rep.Config)
 	}
 }
+
+// interceptor runs before the fake API: it may answer a request itself
+// (returning true), or let the API answer it.
+type interceptor func(w http.ResponseWriter, r *http.Request, api http.Handler) bool
+
+// serveWith starts the fake API behind intercept.
+func serveWith(t *testing.T, intercept interceptor, opts ...concordtest.Option) (*httptest.Server, *concordtest.API) {
+	t.Helper()
+	api := concordtest.NewAPI(opts...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !intercept(w, r, api) {
+			api.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, api
+}
+
+// TestInterruptedProbeClaimsNothing: a probe cut short (Ctrl-C, -timeout)
+// claims nothing and exits 2, whatever the checks that failed for it seem
+// to say, and still releases its lock and deletes its scratch items; one
+// cut short while its create's answer is pending deletes that item too
+// (issue #30: it recommended WithLocks on a server that enforces nothing,
+// and exited 0).
+func TestInterruptedProbeClaimsNothing(t *testing.T) {
+	// at: the request during which the user presses Ctrl-C: the first
+	// create, or the first request after the lock was granted.
+	for _, tc := range []struct{ name, at string }{{"during the lock check", "after LOCK"}, {"while a create is pending", "PUT*"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var once sync.Once
+			var locked bool
+			srv, api := serveWith(t, func(w http.ResponseWriter, r *http.Request, api http.Handler) bool {
+				at := r.Method
+				if r.Header.Get("If-None-Match") == "*" {
+					at += "*"
+				}
+				if locked {
+					at = "after LOCK"
+				}
+				locked = locked || r.Method == "LOCK"
+				if at != tc.at {
+					return false
+				}
+				hit := false
+				once.Do(func() { hit = true })
+				if !hit {
+					return false
+				}
+				rec := httptest.NewRecorder()
+				api.ServeHTTP(rec, r) // done, and then the user presses Ctrl-C
+				cancel()
+				<-r.Context().Done()
+				return true
+			}, concordtest.Locks(), concordtest.IgnoreIfMatch())
+			var stdout, stderr bytes.Buffer
+			code := runProbe(ctx, []string{"-write", srv.URL + "/widgets"}, &stdout, &stderr)
+			if code != exitUsage || strings.Contains(stdout.String(), "Recommended configuration") || strings.Contains(stdout.String(), "WithLocks") {
+				t.Errorf("interrupted probe exited %d with\n%s\nwant 2, no configuration, no claim", code, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "could not run to the end") {
+				t.Errorf("interrupted probe printed\n%s\nwant it to say it could not run to the end", stdout.String())
+			}
+			if n := api.Len("widgets"); n != 0 {
+				t.Errorf("the interrupted probe left %d items behind", n)
+			}
+		})
+	}
+}
+
+// TestProbeTouchesOnlyItsOwnItems: a create whose answer names an item the
+// probe did not write (a Location to an existing item, as a hostile or
+// broken server may send) is not taken for the probe's own: the probe
+// writes and deletes nothing there, and says it could not run (issue #30:
+// it deleted /widgets/precious and exited 0).
+func TestProbeTouchesOnlyItsOwnItems(t *testing.T) {
+	srv, api := serveWith(t, func(w http.ResponseWriter, r *http.Request, api http.Handler) bool {
+		switch {
+		case r.Method == http.MethodPut && r.Header.Get("If-None-Match") == "*":
+			w.WriteHeader(http.StatusForbidden) // no create by PUT here
+			return true
+		case r.Method == http.MethodPost:
+			w.Header().Set("Location", "/widgets/precious")
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, `{"id":"precious"}`)
+			return true
+		}
+		return false
+	})
+	if _, err := api.Seed("widgets", "precious", map[string]any{"name": "precious"}); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := runProbe(context.Background(), []string{"-write", srv.URL + "/widgets"}, &stdout, &stderr)
+	if doc, _, ok := api.Doc("widgets", "precious"); !ok || !strings.Contains(string(doc), `"name":"precious"`) {
+		t.Errorf("after the probe /widgets/precious holds %s (there: %v); want it untouched", doc, ok)
+	}
+	for _, r := range api.Requests() {
+		if r.Path == "/widgets/precious" && r.Method != http.MethodGet {
+			t.Errorf("the probe sent %s %s to an item it did not create", r.Method, r.Path)
+		}
+	}
+	if code != exitUsage {
+		t.Errorf("probe exited %d with\n%s\nwant 2: it could not run", code, stdout.String())
+	}
+}
+
+// TestRefusedSampleIsCouldNotRun: a server that refuses the probe's JSON
+// sample (it stores only its own format) leaves the probe unable to run:
+// exit 2 with advice to pass a sample of the API's shape, not a "!!"
+// verdict that no client could have a guarantee (issue #31).
+func TestRefusedSampleIsCouldNotRun(t *testing.T) {
+	srv, _ := serveWith(t, func(w http.ResponseWriter, r *http.Request, api http.Handler) bool {
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusBadRequest)
+			return true
+		}
+		return false
+	})
+	var stdout, stderr bytes.Buffer
+	code := runProbe(context.Background(), []string{"-write", srv.URL + "/widgets"}, &stdout, &stderr)
+	if code != exitUsage || strings.Contains(stdout.String(), "!!") || !strings.Contains(stdout.String(), "-d") || strings.Contains(stdout.String(), "Recommended") {
+		t.Errorf("probe with its sample refused exited %d with\n%s\nwant 2, advice to pass -d, no !! and no configuration", code, stdout.String())
+	}
+}

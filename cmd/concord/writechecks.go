@@ -158,6 +158,7 @@ func (p *prober) etagKind(ctx context.Context, t target, cur answer) (concord.ET
 // write's answer, the read, and whether the write took effect.
 func (p *prober) write(ctx context.Context, t target, method string, header http.Header, base []byte) (answer, answer, bool) {
 	body, nonce := withNonce(base)
+	p.nonces[nonce] = true
 	w := p.send(ctx, method, t.write, header, body)
 	after := p.send(ctx, http.MethodGet, t.read, nil, nil)
 	return w, after, shows(after, nonce)
@@ -288,7 +289,7 @@ func (p *prober) atomicity(ctx context.Context, t target, f *findings) answer {
 			won atomic.Int32
 		)
 		for range atomicWriters {
-			body, _ := withNonce(cur.body)
+			body := p.withNonce(cur.body)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -352,7 +353,8 @@ func (p *prober) ifNoneMatch(ctx context.Context, t target, f *findings) {
 func (p *prober) keys(ctx context.Context, t target, f *findings) {
 	key := scratchID()
 	h := jsonHeader(concord.DefaultIdempotencyKeyHeader, key)
-	first := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
+	doc := p.withNonce(p.cfg.doc) // one body, sent twice with one key
+	first := p.send(ctx, http.MethodPost, p.cfg.collection, h, doc)
 	firstURL := p.createdURL(first)
 	f.postCreate = first.ok() && firstURL != ""
 	if !f.postCreate {
@@ -363,7 +365,7 @@ func (p *prober) keys(ctx context.Context, t target, f *findings) {
 		}
 	} else {
 		p.created = append(p.created, p.target("", firstURL))
-		again := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.cfg.doc)
+		again := p.send(ctx, http.MethodPost, p.cfg.collection, h, doc)
 		againURL := p.createdURL(again)
 		if againURL != "" && againURL != firstURL {
 			p.created = append(p.created, p.target("", againURL))
@@ -382,7 +384,7 @@ func (p *prober) keys(ctx context.Context, t target, f *findings) {
 		}
 		p.add(fd)
 		if f.postReplayed {
-			other := p.send(ctx, http.MethodPost, p.cfg.collection, h, []byte(`{"name":"concord-probe-other"}`))
+			other := p.send(ctx, http.MethodPost, p.cfg.collection, h, p.withNonce([]byte(`{"name":"concord-probe-other"}`)))
 			if u := p.createdURL(other); other.ok() && u != "" && u != firstURL {
 				p.created = append(p.created, p.target("", u))
 			}
@@ -407,6 +409,7 @@ func (p *prober) keyedPUT(ctx context.Context, t target) {
 		h.Set("If-Match", string(tag))
 	}
 	body, mine := withNonce(cur.body)
+	p.nonces[mine] = true
 	put1 := p.send(ctx, t.method, t.write, h, body)
 	if !put1.ok() {
 		return
@@ -440,6 +443,7 @@ func (p *prober) mergePatch(ctx context.Context, t target, f *findings) {
 			h.Set("If-Match", tag)
 		}
 		nonce := scratchID()
+		p.nonces[nonce] = true
 		a := p.send(ctx, http.MethodPatch, t.write, h, []byte(`{"`+nonceMember+`":"`+nonce+`"}`))
 		return a, shows(p.send(ctx, http.MethodGet, t.read, nil, nil), nonce)
 	}
@@ -537,16 +541,20 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 		[]byte(`<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>concord-probe</D:owner></D:lockinfo>`))
 	token := strings.Trim(strings.TrimSpace(lock.header.Get("Lock-Token")), "<>")
 	kind, locker, release := "", "", func() {}
+	// A lock is released with a deadline of its own: a run cut short
+	// must not leave the item locked, and cleanup's DELETE refused.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	switch {
 	case lock.ok() && token != "":
 		kind, locker = "WebDAV LOCK"+yesNo(class2, " (DAV class 2)", ""), "concord.WebDAVLocker{}"
-		release = func() { p.send(ctx, "UNLOCK", t.write, http.Header{"Lock-Token": {"<" + token + ">"}}, nil) }
+		release = func() { p.send(rctx, "UNLOCK", t.write, http.Header{"Lock-Token": {"<" + token + ">"}}, nil) }
 	default:
 		lease := p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"acquire"}, "X-Ms-Lease-Duration": {"15"}}, nil)
 		if id := lease.header.Get("X-Ms-Lease-Id"); lease.ok() && id != "" {
 			kind, locker = "Azure Blob lease", "concord.AzureLeaseLocker{}"
 			release = func() {
-				p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"release"}, "X-Ms-Lease-Id": {id}}, nil)
+				p.send(rctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"release"}, "X-Ms-Lease-Id": {id}}, nil)
 			}
 		}
 	}
