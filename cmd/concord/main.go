@@ -14,8 +14,13 @@
 //	0  -write found nothing broken: concord's guarantees hold with the
 //	   recommended configuration
 //	1  a guarantee cannot hold on this API for any client (a !! row)
-//	2  a usage error, or the probe could not run
+//	2  a usage error, or the probe could not run to the end (interrupted,
+//	   timed out, its sample or its create refused): it then prints why
+//	   and what to pass instead, and claims nothing
 //	3  read-only (no -write): nothing about writes was verified
+//
+// The probe writes, and deletes, only items it proved its own: each
+// carries a marker of the run, read back before any write or delete.
 //
 // Its flags (concord probe -h): -write; -d, a sample document (JSON or
 // @file); -item, -read-item, -write-item and -write-method, for APIs whose
