@@ -180,8 +180,8 @@ type prober struct {
 	// item holding one is its own (owns), and only such an item is
 	// written or deleted.
 	nonces  map[string]bool
-	dialect string   // the first error dialect seen
-	hint    bool     // a Retry-After was seen
+	dialect string // the first error dialect seen
+	hint    bool   // a Retry-After was seen
 }
 
 // answer is one response the probe got.
