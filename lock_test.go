@@ -673,3 +673,35 @@ func TestAzureLeaseLockerOnAnotherServerWritesNothing(t *testing.T) {
 		t.Errorf("the item holds %s; want it untouched", doc)
 	}
 }
+
+// panickyLease is a Lease of the caller's whose Refresh panics.
+type panickyLease struct{ refreshed chan struct{} }
+
+func (*panickyLease) Apply(http.Header)             {}
+func (*panickyLease) Created() bool                 { return false }
+func (*panickyLease) Timeout() time.Duration        { return 100 * time.Millisecond }
+func (*panickyLease) Release(context.Context) error { return nil }
+func (l *panickyLease) Refresh(context.Context) error {
+	close(l.refreshed)
+	panic("lease: boom")
+}
+
+type panickyLocker struct{ lease *panickyLease }
+
+func (l panickyLocker) Lock(context.Context, *concord.Client, string, time.Duration) (concord.Lease, error) {
+	return l.lease, nil
+}
+
+// TestPanickingLeaseRefreshDoesNotKillTheProcess: a Lease's Refresh runs
+// on concord's refresher goroutine, where a panic would end the process:
+// it is recovered, the refreshing stops, and the call goes on (issue #30).
+func TestPanickingLeaseRefreshDoesNotKillTheProcess(t *testing.T) {
+	srv := concordtest.NewServer(t)
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	l := panickyLocker{&panickyLease{refreshed: make(chan struct{})}}
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(l, time.Hour))
+	_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { <-l.lease.refreshed; w.Stock++; return nil })
+	if err != nil {
+		t.Errorf("Update whose lease's Refresh panicked = %v; want it to go on", err)
+	}
+}
