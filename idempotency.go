@@ -48,6 +48,33 @@ const (
 // uuid.NewRandom makes, from crypto/rand.Read, which keeps its buffer off
 // the heap (uuid.NewRandom reads through an io.Reader, which moves it
 // there): one allocation per key, its string.
+// KeyFor derives an idempotency key from what identifies a create in the
+// caller's own terms (KeyFor("orders", orderID)): a name-based UUID
+// (version 5) in a namespace of concord's own, the same in every process,
+// on every machine and in every version of concord, and different for any
+// other list of parts ("a","bc" and "ab","c" included). Passed to Create
+// with WithIdempotencyKey, it makes a create safe across a crash: a
+// process that sent the POST and died before reading the answer, once
+// restarted, sends the same create with the same key, and a server that
+// honors keys answers with the original result (Result.Replayed) instead
+// of making a second order. A random key, the default, survives only
+// within the process. The server keeps keys for as long as it says
+// (Stripe: 24 hours): a retry after that is a new create.
+func KeyFor(parts ...string) string {
+	var b []byte
+	for _, p := range parts {
+		// Each part prefixed by its length: no two lists join alike.
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(b, ':')
+		b = append(b, p...)
+	}
+	return uuid.NewSHA1(keyNamespace, b).String()
+}
+
+// keyNamespace is the UUID namespace of KeyFor's keys. It must never
+// change: keys derived by one version must equal those of the next.
+var keyNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/concord-go/concord#KeyFor"))
+
 func newUUIDKey() (string, error) {
 	var id uuid.UUID
 	if _, err := rand.Read(id[:]); err != nil {

@@ -108,3 +108,28 @@ func TestWithMaxConflictsBoundsKeysInProgress(t *testing.T) {
 		t.Errorf("Replace always in progress with WithMaxConflicts(2) = %v after %d requests; want a ConflictError of KindInProgress after 2", err, hits.Load())
 	}
 }
+
+// TestKeyForIsStableAndDistinct: a derived key is a version 5 UUID, the
+// same for the same parts in any process and any version of concord (the
+// value below is RFC 9562's UUIDv5 of "6:orders4:1001" in concord's
+// namespace, checked with Python's uuid module; a change of it would make
+// every restarted service create again what it had created), and
+// different for other
+// parts, however they are split.
+func TestKeyForIsStableAndDistinct(t *testing.T) {
+	got := concord.KeyFor("orders", "1001")
+	if want := "80e7ba07-0f4d-52df-961b-53643218152b"; got != want {
+		t.Errorf("KeyFor(orders, 1001) = %s; want %s, as every earlier version derived it", got, want)
+	}
+	if got[14] != '5' {
+		t.Errorf("KeyFor(orders, 1001) = %s; want a version 5 UUID", got)
+	}
+	seen := map[string][]string{}
+	for _, parts := range [][]string{{"orders", "1001"}, {"orders", "1002"}, {"a", "bc"}, {"ab", "c"}, {"abc"}, {"orders1001"}, {}, {""}} {
+		k := concord.KeyFor(parts...)
+		if other, ok := seen[k]; ok {
+			t.Errorf("KeyFor(%q) = KeyFor(%q) = %s; want distinct keys", parts, other, k)
+		}
+		seen[k] = parts
+	}
+}
