@@ -277,7 +277,7 @@ func TestLateNotModifiedHandsNoClaimedCopy(t *testing.T) {
 	mu.Unlock()
 	got := make(chan error, 1)
 	go func() { _, err := docs.Get(ctx, "1"); got <- err }()
-	<-arrived // the Get read the cache: A's version and copy
+	<-arrived                                                  // the Get read the cache: A's version and copy
 	if _, err := docs.Update(ctx, "1", set("B")); err != nil { // claims A's copy, changes it in place
 		t.Fatal(err)
 	}
