@@ -277,8 +277,9 @@ func TestLateNotModifiedHandsNoClaimedCopy(t *testing.T) {
 	mu.Unlock()
 	got := make(chan error, 1)
 	go func() { _, err := docs.Get(ctx, "1"); got <- err }()
-	<-arrived                                                  // the Get read the cache: A's version and copy
-	if _, err := docs.Update(ctx, "1", set("B")); err != nil { // claims A's copy, changes it in place
+	<-arrived // the Get read the cache: A's version and copy
+	// B claims A's copy and changes it in place.
+	if _, err := docs.Update(ctx, "1", set("B")); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
