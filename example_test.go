@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"time"
 
 	"github.com/concord-go/concord"
 	"github.com/concord-go/concord/concordtest"
@@ -196,92 +195,68 @@ func ExampleID() {
 	// Output: 42 18446744073709551615 -7
 }
 
-// Issue is an issue of the GitHub-shaped API in the wrapper example.
-type Issue struct {
-	ID    string `json:"id,omitempty"`
-	Title string `json:"title"`
-	Votes int    `json:"votes"`
-}
 
-// Tracker wraps a GitHub-shaped API: issues under /repos/{owner}/issues,
-// paged with Link headers, behind an expiring bearer token and GitHub's
-// rate limit (403 with X-RateLimit-Reset).
-type Tracker struct{ issues *concord.Resource[Issue] }
-
-// NewTracker wraps the issues of owner at base, with tokens from source.
-func NewTracker(base, owner string, source concord.TokenFunc, opts ...concord.Option) (*Tracker, error) {
-	c, err := concord.New(base, append(opts,
-		concord.WithTokenSource(source),
-		concord.WithRetryPolicy(concord.RetryPolicy{Retryable: func(resp *http.Response, err error) bool {
-			return concord.DefaultRetryable(resp, err) || concord.RateLimited(resp)
-		}}))...)
-	if err != nil {
-		return nil, err
-	}
-	return &Tracker{issues: concord.NewResource[Issue](c, "repos/"+owner+"/issues")}, nil
-}
-
-// Open files an issue: never twice, whatever is retried.
-func (t *Tracker) Open(ctx context.Context, title string) (string, error) {
-	res, err := t.issues.Create(ctx, Issue{Title: title})
-	if err != nil {
-		return "", err
-	}
-	return res.Value.ID, nil
-}
-
-// Vote adds a vote to an issue: never lost, however many vote at once.
-func (t *Tracker) Vote(ctx context.Context, number int) error {
-	_, err := t.issues.Update(ctx, concord.ID(number), func(i *Issue) error { i.Votes++; return nil })
-	return err
-}
-
-// A GitHub-shaped wrapper tested end to end against concordtest alone:
-// nested routes, Link paging, a token that expires and is refreshed on its
-// 401, and GitHub's rate limit waited out, on a fake clock.
-func Example_gitHubShapedWrapper() {
-	clock := concordtest.NewClock(time.Unix(1_800_000_000, 0))
-	tokens := concordtest.NewTokens(clock.Now)
-	api := concordtest.NewAPI(concordtest.Collections("repos/{owner}/issues"), concordtest.PageSize(2),
-		concordtest.RequireBearer(tokens), concordtest.GitHubRateLimit(5, 10*time.Second), concordtest.Now(clock.Now))
+// A create that survives a crash: the key is derived from the order's own
+// identity, so a process restarted after sending it (here, a second
+// client) sends the same key, and the server answers with the original
+// order instead of making a second one.
+func Example_crashSafeCreate() {
+	api := concordtest.NewAPI()
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-
-	issued := 0
-	source := func(context.Context) (string, time.Time, error) { // your OAuth client
-		issued++
-		tok := fmt.Sprintf("token-%d", issued)
-		tokens.Issue(tok, time.Hour)
-		return tok, clock.Now().Add(time.Hour), nil
+	type Order struct {
+		Number string `json:"number"`
 	}
-	tracker, err := NewTracker(srv.URL, "octo", source, concord.WithClock(clock))
-	if err != nil {
-		log.Fatal(err)
-	}
-	ctx := context.Background()
-	for _, title := range []string{"crash on start", "typo in README", "slow search"} {
-		if _, err := tracker.Open(ctx, title); err != nil {
-			log.Fatal(err)
-		}
-	}
-	tokens.Revoke("token-1") // the server forgets the token: the next call gets a 401
-	for range 3 {
-		if err := tracker.Vote(ctx, 1); err != nil {
-			log.Fatal(err)
-		}
-	}
-	var titles []string
-	for issue, err := range tracker.issues.All(ctx) {
+	create := func() *concord.Result[Order] {
+		c, err := concord.New(srv.URL) // a fresh process's client
 		if err != nil {
 			log.Fatal(err)
 		}
-		titles = append(titles, fmt.Sprintf("#%s %s (%d)", issue.ID, issue.Title, issue.Votes))
+		order := Order{Number: "1001"}
+		res, err := concord.NewResource[Order](c, "orders").Create(context.Background(), order,
+			concord.WithIdempotencyKey(concord.KeyFor("orders", order.Number)))
+		if err != nil {
+			log.Fatal(err)
+		}
+		return res
 	}
-	fmt.Println(strings.Join(titles, "; "))
-	fmt.Println("tokens issued:", issued)
-	fmt.Println("waited for the rate limit:", len(clock.Sleeps()) > 0)
-	// Output:
-	// #1 crash on start (3); #2 typo in README (0); #3 slow search (0)
-	// tokens issued: 2
-	// waited for the rate limit: true
+	create()
+	again := create() // after a restart
+	fmt.Println("replayed:", again.Replayed, "orders stored:", api.Len("orders"))
+	// Output: replayed: true orders stored: 1
+}
+
+// The lock mode, on a server that ignores If-Match but enforces WebDAV
+// locks: every write takes the server's lock first, so writers that share
+// nothing but the server lose no update.
+func Example_lockMode() {
+	api := concordtest.NewAPI(concordtest.IgnoreIfMatch(), concordtest.Locks())
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	if _, err := api.Seed("counters", "c", map[string]int{"n": 0}); err != nil {
+		log.Fatal(err)
+	}
+	type Counter struct {
+		N int `json:"n"`
+	}
+	done := make(chan error)
+	for range 4 {
+		c, err := concord.New(srv.URL) // one client per writer, as separate processes
+		if err != nil {
+			log.Fatal(err)
+		}
+		counters := concord.NewResource[Counter](c, "counters", concord.WithLocks(concord.WebDAVLocker{}, 0))
+		go func() {
+			_, err := counters.Update(context.Background(), "c", func(v *Counter) error { v.N++; return nil })
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			log.Fatal(err)
+		}
+	}
+	doc, _, _ := api.Doc("counters", "c")
+	fmt.Println(string(doc))
+	// Output: {"n":4}
 }
