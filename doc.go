@@ -52,6 +52,18 @@
 // The concordtest package provides a fake API with real ETag, precondition
 // and idempotency semantics and fault injection, for testing code that uses
 // concord.
+//
+// # Guides
+//
+// The guides in the repository's docs/ directory each cover one task:
+// docs/client.md (credentials, retries, hooks, errors, defaults),
+// docs/resources.md (reads, creates, writes, deletes; creates that survive
+// a restart with KeyFor), docs/wrapping.md (paging, routes, versions of an
+// API's own shape), docs/merging.md, docs/locks.md (WithLocks, for servers
+// whose preconditions cannot be trusted), docs/servers.md (the real
+// servers concord is tested against), docs/probe.md (concord probe),
+// docs/security.md, docs/testing.md (concordtest) and
+// docs/performance.md.
 package concord
 
 // Layer: Resources and pages (ARCHITECTURE.md).

@@ -2,8 +2,10 @@ package concord_test
 
 import (
 	"go/ast"
+	"go/importer"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -155,14 +157,14 @@ var (
 )
 
 // TestDocsNameOnlyWhatExists keeps the docs true after a rename: every
-// identifier of concord or concordtest that README.md, ARCHITECTURE.md,
-// TESTING.md or BENCHMARKS.md shows in code (concord.X, an option WithX,
+// identifier of concord or concordtest that README.md, a guide under
+// docs/, ARCHITECTURE.md, TESTING.md or BENCHMARKS.md shows in code (concord.X, an option WithX,
 // an error ErrX, a default DefaultX, the fields in RetryPolicy{A, B}) is
 // declared. CHANGELOG.md is left out: it names the old names on purpose.
 func TestDocsNameOnlyWhatExists(t *testing.T) {
 	pkgs := map[string]api{"concord": exportsOf(t, "."), "concordtest": exportsOf(t, "concordtest")}
 	declared := func(name string) bool { return pkgs["concord"].names[name] || pkgs["concordtest"].names[name] }
-	for _, doc := range []string{"README.md", "ARCHITECTURE.md", "TESTING.md", "BENCHMARKS.md"} {
+	for _, doc := range append([]string{"ARCHITECTURE.md", "TESTING.md", "BENCHMARKS.md"}, guides(t)...) {
 		text, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
@@ -189,6 +191,148 @@ func TestDocsNameOnlyWhatExists(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// guides are the docs a reader is sent to: the README and every guide
+// under docs/.
+func guides(t *testing.T) []string {
+	t.Helper()
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no guides under docs/ (%v)", err)
+	}
+	return append([]string{"README.md"}, docs...)
+}
+
+// TestGuidesAreLinked: every guide under docs/ is linked from the README
+// and from the package documentation, and the README stays a ten-minute
+// read (at most 15 KB).
+func TestGuidesAreLinked(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgDoc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(readme) > 15<<10 {
+		t.Errorf("README.md is %d bytes; want at most 15 KB, the rest in guides", len(readme))
+	}
+	for _, g := range guides(t)[1:] {
+		if !strings.Contains(string(readme), "("+g+")") {
+			t.Errorf("README.md does not link %s", g)
+		}
+		if !strings.Contains(string(pkgDoc), g) {
+			t.Errorf("doc.go does not name %s", g)
+		}
+	}
+}
+
+// goBlock is a fenced Go code block of a doc.
+var goBlock = regexp.MustCompile("(?s)```go\n(.*?)```")
+
+// snippetPrelude is what every doc's Go block may use without declaring
+// it: the usual imports, the types the docs show, and the variables a
+// fragment refers to (a client c, a resource widgets, a context ctx...).
+const snippetPrelude = `package snippets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/concordtest"
+)
+
+var (
+	_ = context.Background
+	_ = errors.Is
+	_ = fmt.Sprint
+	_ = log.Print
+	_ = slog.Default
+	_ = http.MethodGet
+	_ = url.PathEscape
+	_ = testing.Short
+	_ = time.Second
+	_ = concord.New
+	_ = concordtest.NewAPI
+)
+
+type (
+	Widget struct {
+		ID, Name, Color string
+		Price, Stock    int
+		Tags            []string
+	}
+	Entity struct{ Name string }
+	Doc    struct{ Body string }
+	Pod    struct{ Name string }
+	Order  struct{ Number string }
+	Issue  struct{ Title string }
+)
+
+var (
+	ctx                  context.Context
+	c                    *concord.Client
+	tok, id              string
+	widgets              *concord.Resource[Widget]
+	orders               *concord.Resource[Order]
+	issues               *concord.Resource[Issue]
+	w, mine              Widget
+	seen                 *concord.Result[Widget]
+	err                  error
+	myInstrumentedClient *http.Client
+	mergeWidget          concord.MergeFunc[Widget]
+)
+`
+
+// TestGuidesCodeCompiles type-checks every Go block of the README and the
+// guides, so that a doc cannot show code that no longer compiles: a block
+// with a top-level declaration as a file of its own, any other as the
+// body of a function, both after snippetPrelude. Errors a fragment cannot
+// avoid (a variable it declares only to show it, a := over a prelude
+// name) are allowed; any other fails the test with the block's place.
+func TestGuidesCodeCompiles(t *testing.T) {
+	fset := token.NewFileSet()
+	imp := importer.ForCompiler(fset, "source", nil)
+	allowed := []string{"declared and not used", "imported and not used", "no new variables on left side", "is not used"}
+	for _, doc := range guides(t) {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goBlock.FindAllSubmatchIndex(text, -1) {
+			line := 1 + strings.Count(string(text[:m[2]]), "\n")
+			block := strings.ReplaceAll(string(text[m[2]:m[3]]), "…", "")
+			src := snippetPrelude + "\nfunc _() {\n" + block + "\n}\n"
+			if regexp.MustCompile(`(?m)^(func|type) `).MatchString(block) {
+				src = snippetPrelude + "\n" + block
+			}
+			f, err := parser.ParseFile(fset, doc, src, 0)
+			if err != nil {
+				t.Errorf("%s:%d: the Go block does not parse: %v", doc, line, err)
+				continue
+			}
+			conf := types.Config{Importer: imp, Error: func(err error) {
+				msg := err.Error()
+				for _, a := range allowed {
+					if strings.Contains(msg, a) {
+						return
+					}
+				}
+				t.Errorf("%s:%d: the Go block does not compile: %s", doc, line, msg[strings.Index(msg, ": ")+2:])
+			}}
+			_, _ = conf.Check("snippets", fset, []*ast.File{f}, nil)
 		}
 	}
 }

@@ -317,17 +317,24 @@ func get(ctx context.Context, t *testing.T, r *concord.Resource[doc], id string)
 	return res.Value
 }
 
-// TestReadmeListsEveryServer: the README's "Works with" table has a row
-// for each server here, with the options the suite uses.
+// TestReadmeListsEveryServer: the servers guide (docs/servers.md) has a
+// row for each server here, with the options the suite uses, and the
+// README's short "Works with" table names each.
 func TestReadmeListsEveryServer(t *testing.T) {
+	guide, err := os.ReadFile("../docs/servers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range append(servers, probedServers...) {
-		row := fmt.Sprintf("| %s | %s |", s.name, s.options)
-		if !strings.Contains(string(readme), row) {
-			t.Errorf("README.md has no row starting %q", row)
+		if row := fmt.Sprintf("| %s | %s |", s.name, s.options); !strings.Contains(string(guide), row) {
+			t.Errorf("docs/servers.md has no row starting %q", row)
+		}
+		if !strings.Contains(string(readme), "| "+s.name+" |") {
+			t.Errorf("README.md's Works with names no %q", s.name)
 		}
 	}
 }
