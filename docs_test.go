@@ -336,3 +336,76 @@ func TestGuidesCodeCompiles(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryExportedIdentifierIsDocumented: godoc is the reference, so every
+// exported identifier of concord and concordtest (functions, methods of
+// exported types, types, and each exported constant and variable, alone or
+// in a documented group) has a doc comment that starts with its name.
+func TestEveryExportedIdentifierIsDocumented(t *testing.T) {
+	for _, dir := range []string{".", "concordtest"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fset := token.NewFileSet()
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(name string, doc *ast.CommentGroup, pos token.Pos) {
+				if !ast.IsExported(name) {
+					return
+				}
+				text := ""
+				if doc != nil {
+					text = doc.Text()
+				}
+				if !regexp.MustCompile(`^(A |An |The )?` + regexp.QuoteMeta(name) + `\b`).MatchString(text) {
+					t.Errorf("%s: %s has no doc comment starting with its name", fset.Position(pos), name)
+				}
+			}
+			for _, decl := range f.Decls {
+				switch d := decl.(type) {
+				case *ast.FuncDecl:
+					if d.Recv != nil {
+						recv := d.Recv.List[0].Type
+						if s, ok := recv.(*ast.StarExpr); ok {
+							recv = s.X
+						}
+						if ix, ok := recv.(*ast.IndexExpr); ok {
+							recv = ix.X
+						}
+						if ix, ok := recv.(*ast.IndexListExpr); ok {
+							recv = ix.X
+						}
+						if id, ok := recv.(*ast.Ident); !ok || !ast.IsExported(id.Name) {
+							continue
+						}
+					}
+					check(d.Name.Name, d.Doc, d.Pos())
+				case *ast.GenDecl:
+					for _, spec := range d.Specs {
+						switch s := spec.(type) {
+						case *ast.TypeSpec:
+							doc := s.Doc
+							if doc == nil && len(d.Specs) == 1 {
+								doc = d.Doc
+							}
+							check(s.Name.Name, doc, s.Pos())
+						case *ast.ValueSpec:
+							for _, n := range s.Names {
+								if ast.IsExported(n.Name) && s.Doc == nil && d.Doc == nil && s.Comment == nil {
+									t.Errorf("%s: %s has no doc comment, nor its group", fset.Position(n.Pos()), n.Name)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -44,10 +44,6 @@ const (
 	KeyQuoted
 )
 
-// newUUIDKey is the default key generator: a random (version 4) UUID, as
-// uuid.NewRandom makes, from crypto/rand.Read, which keeps its buffer off
-// the heap (uuid.NewRandom reads through an io.Reader, which moves it
-// there): one allocation per key, its string.
 // KeyFor derives an idempotency key from what identifies a create in the
 // caller's own terms (KeyFor("orders", orderID)): a name-based UUID
 // (version 5) in a namespace of concord's own, the same in every process,
@@ -75,6 +71,10 @@ func KeyFor(parts ...string) string {
 // change: keys derived by one version must equal those of the next.
 var keyNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/concord-go/concord#KeyFor"))
 
+// newUUIDKey is the default key generator: a random (version 4) UUID, as
+// uuid.NewRandom makes, from crypto/rand.Read, which keeps its buffer off
+// the heap (uuid.NewRandom reads through an io.Reader, which moves it
+// there): one allocation per key, its string.
 func newUUIDKey() (string, error) {
 	var id uuid.UUID
 	if _, err := rand.Read(id[:]); err != nil {
