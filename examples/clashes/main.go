@@ -75,7 +75,7 @@ func run(ctx context.Context, w io.Writer, choose string) error {
 	_, err = plans.WithMerge(concord.ThreeWay[Plan]()).Replace(ctx, "q3", mine, concord.WithBaseVersion(seen.Version))
 	var clash *concord.MergeClashError
 	if !errors.As(err, &clash) {
-		return fmt.Errorf("Alice's Replace = %v; want a clash on the budget", err)
+		return fmt.Errorf("the Replace of Alice = %v; want a clash on the budget", err)
 	}
 	fmt.Fprintf(w, "the merge stops: %v (the owner and the notes merged without asking)\n", clash)
 	fmt.Fprintf(w, "a person chooses %s for %v\n", choose, clash.Paths)

@@ -62,7 +62,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "All read %d items\n", len(seen))
 	if err := once(seen); err != nil {
-		return fmt.Errorf("All: %w", err)
+		return fmt.Errorf("reading with All: %w", err)
 	}
 
 	// Page: two pages now, the rest later from where it stopped.
