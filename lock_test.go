@@ -705,3 +705,29 @@ func TestPanickingLeaseRefreshDoesNotKillTheProcess(t *testing.T) {
 		t.Errorf("Update whose lease's Refresh panicked = %v; want it to go on", err)
 	}
 }
+
+// TestLockedReplaceOfADeletedItemIsAConflict: a Replace under the lock
+// whose base is a version of an item deleted since finds nothing to lock
+// (the LOCK creates it, empty): it is a conflict, as an unlocked Replace's
+// If-Match is, and the item stays deleted; it used to bring the item back
+// from the stale base. Found by the history checker (histories/, seed 3).
+func TestLockedReplaceOfADeletedItemIsAConflict(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	seen, err := widgets.Get(bounded(t), "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 0))
+	if err := other.Delete(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range [][]concord.WriteOption{nil, {concord.WithBaseVersion(seen.Version)}} {
+		_, err = widgets.Replace(bounded(t), "w1", Widget{Name: "cog"}, opts...)
+		var ce *concord.ConflictError
+		if !errors.As(err, &ce) || srv.Len("widgets") != 0 {
+			t.Errorf("Replace(%v) of an item deleted since its base = %v, %d items; want a *ConflictError and none", opts, err, srv.Len("widgets"))
+		}
+	}
+}

@@ -4,6 +4,7 @@ package concord
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,10 +49,18 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 // replace is Replace past the turns, under the server's lock with
 // WithLocks.
 func (r *Resource[T]) replace(ctx context.Context, cl *call, u itemURL, mine T, o *callOptions, turn *writeLock) (*Result[T], error) {
-	if o.lockCreated {
-		return r.createAt(ctx, cl, u, mine, o)
-	}
 	base, known := r.c.versions.get(u)
+	if o.lockCreated {
+		if !known && o.version == "" {
+			return r.createAt(ctx, cl, u, mine, o)
+		}
+		// mine was derived from a version of an item that is gone now:
+		// taking the lock found nothing there. Writing would bring it
+		// back from a stale base, where an unlocked Replace is refused
+		// (412 to its If-Match); the empty item the lock made goes.
+		r.dropCreated(ctx, cl, u, o)
+		return nil, conflictError(KindStaleVersion, 1, "", fmt.Errorf("%w: the item was deleted since version %s", ErrConflict, cmp.Or(o.version, base.version)))
+	}
 	underLock := false // base was read under the server's lock
 	switch {
 	case o.version != "":

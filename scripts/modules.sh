@@ -17,7 +17,7 @@ claim=$(grep -oE 'Go [0-9]+\.[0-9]+ or later' README.md | grep -oE '[0-9]+\.[0-9
 [ "${OLDEST_GO%.*}" = "$claim" ] || { echo "README claims Go $claim; OLDEST_GO is $OLDEST_GO"; exit 1; }
 
 fail=0
-for dir in . otel bench interop; do
+for dir in . otel bench interop histories; do
   [ -f "$dir/LICENSE" ] || { echo "$dir has no LICENSE"; fail=1; }
   goline=$(grep -E '^go [0-9]' "$dir/go.mod" | awk '{print $2}')
   if [ "$(printf '%s\n%s\n' "$goline" "$claim.999" | sort -V | tail -1)" != "$claim.999" ]; then
@@ -40,3 +40,4 @@ go test -count=1 ./...
 (cd otel && go test -count=1 ./...)
 (cd bench && go test -count=1 -skip '^TestAllocationBudget$' ./...)
 (cd interop && go vet ./...)
+(cd histories && go vet ./...)

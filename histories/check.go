@@ -1,0 +1,85 @@
+package histories
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Check checks that the history is linearizable against Model within
+// timeout. On a violation it writes porcupine's visualization to
+// vizPath and describes the smallest item's history that breaks it.
+func Check(records []Record, staleReads bool, vizPath string, timeout time.Duration) (porcupine.CheckResult, string) {
+	ops := make([]porcupine.Operation, 0, len(records))
+	for _, r := range records {
+		if r.Input.Kind == KindCreate {
+			continue // checked by CheckCreates
+		}
+		ops = append(ops, porcupine.Operation{ClientId: r.Worker, Input: r.Input, Output: r.Output, Call: r.Call, Return: r.Return})
+	}
+	model := Model(staleReads)
+	result, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
+	if result != porcupine.Illegal {
+		return result, ""
+	}
+	if err := porcupine.VisualizePath(model, info, vizPath); err != nil {
+		fmt.Fprintln(os.Stderr, "histories: writing the visualization:", err)
+	}
+	return result, smallestViolation(model, ops)
+}
+
+// smallestViolation describes the shortest history of one item that is
+// not linearizable on its own, its operations in the order they were
+// called.
+func smallestViolation(model porcupine.Model, ops []porcupine.Operation) string {
+	var worst []porcupine.Operation
+	for _, part := range model.Partition(ops) {
+		if porcupine.CheckOperations(model, part) {
+			continue
+		}
+		if worst == nil || len(part) < len(worst) {
+			worst = part
+		}
+	}
+	sort.Slice(worst, func(i, j int) bool { return worst[i].Call < worst[j].Call })
+	var b strings.Builder
+	var t0 int64
+	if len(worst) > 0 {
+		t0 = worst[0].Call
+	}
+	for _, op := range worst {
+		ret := "…"
+		if op.Return != 1<<63-1 {
+			ret = fmt.Sprintf("%.1fms", float64(op.Return-t0)/1e6)
+		}
+		fmt.Fprintf(&b, "  worker %d  [%.1fms, %s]  %s\n", op.ClientId, float64(op.Call-t0)/1e6, ret, model.DescribeOperation(op.Input, op.Output))
+	}
+	return b.String()
+}
+
+// CheckCreates checks the keyed creates: each made its order at most once,
+// and exactly once when it reported success. stored counts the orders the
+// server holds by their W.
+func CheckCreates(records []Record, stored map[string]int) error {
+	var errs []string
+	for _, r := range records {
+		if r.Input.Kind != KindCreate {
+			continue
+		}
+		n := stored[r.Input.Token]
+		switch {
+		case n > 1:
+			errs = append(errs, fmt.Sprintf("create %s (%s) made %d orders", r.Input.Token, r.Output.Outcome, n))
+		case n == 0 && (r.Output.Outcome == OK || r.Output.Outcome == Applied):
+			errs = append(errs, fmt.Sprintf("create %s reported %s but made no order", r.Input.Token, r.Output.Outcome))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("keyed creates: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package histories
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/concord-go/concord"
+)
+
+// Config is one worker's share of a run: its own client, its own random
+// schedule.
+type Config struct {
+	URL    string   `json:"url"` // the server, through the fault proxy
+	Worker int      `json:"worker"`
+	Seed   uint64   `json:"seed"`
+	Ops    int      `json:"ops"`
+	Items  []string `json:"items"`
+	// Versioner is "etag" (the default) or "body", the version in the
+	// document's "_rev" member.
+	Versioner string `json:"versioner"`
+	Locks     bool   `json:"locks"` // WithLocks(WebDAVLocker{}, 0)
+	// OpTimeout bounds each operation: one that passes it ends with an
+	// unknown outcome, as a caller's deadline does.
+	OpTimeout time.Duration `json:"op_timeout"`
+}
+
+// Record is one operation of a history, timed in Unix nanoseconds of this
+// machine's clock, which every worker shares, in-process or not.
+type Record struct {
+	Worker int    `json:"worker"`
+	Input  Input  `json:"input"`
+	Output Output `json:"output"`
+	Call   int64  `json:"call"`
+	Return int64  `json:"return"`
+}
+
+// seen is what a worker last saw of an item: what its client tracks.
+type seen struct {
+	known   bool   // the worker's last operation on the item ended definitely
+	absent  bool   // it saw no item
+	w       string // the W of the version it saw
+	version string // that version, as concord names it
+}
+
+// Run runs a worker's schedule and returns its records. Operations that
+// fail are records too; Run fails only when it cannot start.
+func Run(ctx context.Context, cfg Config) ([]Record, error) {
+	opts := []concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})}
+	c, err := concord.New(cfg.URL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseIdleConnections()
+	var ropts []concord.ResourceOption
+	if cfg.Versioner == "body" {
+		ropts = append(ropts, concord.WithVersioner(concord.BodyVersion{Path: "_rev"}))
+	}
+	if cfg.Locks {
+		ropts = append(ropts, concord.WithLocks(concord.WebDAVLocker{}, 0))
+	}
+	items := concord.NewResource[Doc](c, "items", ropts...)
+	orders := concord.NewResource[Doc](c, "orders")
+	rnd := rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Worker)))
+	last := map[string]*seen{}
+	for _, it := range cfg.Items {
+		last[it] = &seen{}
+	}
+	var out []Record
+	for i := range cfg.Ops {
+		token := fmt.Sprintf("w%d-%d", cfg.Worker, i)
+		item := cfg.Items[rnd.IntN(len(cfg.Items))]
+		s := last[item]
+		in := Input{Item: item, Token: token, N: rnd.IntN(1000)}
+		opCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
+		call := time.Now().UnixNano()
+		var res *concord.Result[Doc]
+		var err error
+		switch pick := rnd.IntN(10); {
+		case !s.known:
+			in.Kind = KindGet
+			res, err = items.Get(opCtx, item)
+		case pick < 2:
+			in.Kind = KindGet
+			res, err = items.Get(opCtx, item)
+		case s.absent && pick < 6:
+			in.Kind = KindCreateAt
+			res, err = items.CreateAt(opCtx, item, Doc{N: in.N, W: token})
+		case s.absent:
+			in.Kind = KindReplace // a Replace that creates
+			res, err = items.Replace(opCtx, item, Doc{N: in.N, W: token})
+		case pick < 5:
+			in.Kind = KindUpdate
+			res, err = items.Update(opCtx, item, func(d *Doc) error { d.N++; d.W = token; return nil })
+		case pick < 7:
+			in.Kind, in.Base = KindReplace, s.w
+			var wopts []concord.WriteOption
+			if pick == 6 {
+				wopts = append(wopts, concord.WithBaseVersion(s.version))
+			}
+			res, err = items.Replace(opCtx, item, Doc{N: in.N, W: token}, wopts...)
+		case pick < 9:
+			in.Kind, in.Base = KindDelete, s.w
+			var wopts []concord.WriteOption
+			if pick == 8 {
+				wopts = append(wopts, concord.WithBaseVersion(s.version))
+			}
+			err = items.Delete(opCtx, item, wopts...)
+		default:
+			in.Kind = KindCreate
+			var copts []concord.CreateOption
+			if rnd.IntN(2) == 0 {
+				copts = append(copts, concord.WithIdempotencyKey(concord.KeyFor("histories", token)))
+			}
+			res, err = orders.Create(opCtx, Doc{N: in.N, W: token}, copts...)
+		}
+		cancel()
+		rec := Record{Worker: cfg.Worker, Input: in, Output: Output{Outcome: outcome(err)}, Call: call, Return: time.Now().UnixNano()}
+		if err != nil {
+			rec.Output.Err = err.Error()
+		}
+		if rec.Output.Outcome == OK && res != nil {
+			rec.Output.Doc = Doc{N: res.Value.N, W: res.Value.W}
+		}
+		if rec.Output.Outcome == Unknown {
+			// It may take effect at any time after its call, even after
+			// the run ends (a request still on the server).
+			rec.Return = math.MaxInt64
+		}
+		out = append(out, rec)
+		s.note(in, rec.Output, res)
+	}
+	return out, nil
+}
+
+// note updates what the worker saw of an item after an operation on it: a
+// definite outcome tells the version its client now tracks; any other
+// forgets it, and the next operation on the item reads it first.
+func (s *seen) note(in Input, out Output, res *concord.Result[Doc]) {
+	if in.Kind == KindCreate {
+		return
+	}
+	*s = seen{}
+	switch {
+	case out.Outcome == NotFound, out.Outcome == OK && in.Kind == KindDelete:
+		s.known, s.absent = true, true
+	case out.Outcome == OK && res != nil:
+		s.known, s.w, s.version = true, res.Value.W, res.Version
+	}
+}
+
+// outcome is how an operation ended, as far as its error tells.
+func outcome(err error) Outcome {
+	var ce *concord.ConflictError
+	switch {
+	case err == nil:
+		return OK
+	case errors.Is(err, concord.ErrWriteApplied):
+		return Applied
+	case errors.Is(err, concord.ErrAlreadyExists):
+		return Exists
+	case errors.As(err, &ce) && ce.Kind == concord.KindInProgress:
+		return Unknown // the first request with the key may yet apply
+	case errors.Is(err, concord.ErrNoVersion), errors.Is(err, concord.ErrLocked), errors.Is(err, concord.ErrLockUnavailable):
+		return Refused
+	case errors.As(err, &ce), errors.Is(err, concord.ErrConflict):
+		return Conflict
+	case errors.Is(err, concord.ErrNotFound):
+		return NotFound
+	}
+	return Unknown
+}
