@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Checks the history checker: plants, one at a time, a past defect of
+# concord in a copy of the tree, and runs the history checker (histories/)
+# on it with the CI budget (HISTORIES_RUNS seeds from HISTORIES_SEED, by
+# default 12 from 1), printing for each defect whether a history broke,
+# with the seed and the time it took. TESTING.md records its output.
+# A defect whose sed changes nothing fails the script: the planting must
+# still apply to today's code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HISTORIES_RUNS=${HISTORIES_RUNS:-12} HISTORIES_OPS=${HISTORIES_OPS:-40}
+first=${HISTORIES_SEED:-1}
+
+# name | file | sed expression (GNU sed) that plants it
+defects=(
+  "replace-create address|write.go|s/return r.createAt(ctx, cl, u, mine, o)/return r.createAt(ctx, cl, itemURL(string(u)+\"#\"), mine, o)/"
+  "If-Match dropped on a retried write|retry.go|s/^\ta.c.setHeader(req.Header, a.call, \&a.out)\$/\ta.c.setHeader(req.Header, a.call, \&a.out); req.Header.Del(\"If-Match\")/"
+  "2xx write resent|retry.go|s/^\tif a.wrote {\$/\tif false \&\& a.wrote {/"
+  "conditional DELETE sent unconditionally|resource.go|s/^\terr := d.r.condition(\&out, d.o, d.u, d.version, d.underLock, nil, \&d.key)\$/\terr := d.r.condition(\&out, d.o, d.u, d.version, d.underLock, nil, \&d.key); out.ifMatch = \"\"/"
+  "idempotency key changed between attempts|retry.go|s/^\ta.c.setHeader(req.Header, a.call, \&a.out)\$/\tif a.out.key != \"\" { a.out.key, _ = a.c.newKey() }; a.c.setHeader(req.Header, a.call, \&a.out)/"
+)
+
+for d in "${defects[@]}"; do
+  IFS='|' read -r name file expr <<<"$d"
+  copy=$(mktemp -d)
+  git ls-files -z | xargs -0 -I{} cp --parents {} "$copy"
+  before=$(sha1sum "$copy/$file")
+  sed -i "$expr" "$copy/$file"
+  [ "$before" != "$(sha1sum "$copy/$file")" ] || { echo "plant: '$name' changed nothing in $file"; exit 1; }
+  start=$(date +%s)
+  if out=$(cd "$copy/histories" && HISTORIES_SEED=$first go test -count=1 -timeout 20m ./... 2>&1); then
+    echo "NOT FOUND  $name: seeds $first-$(( first + HISTORIES_RUNS - 1 )) all linearizable ($(( $(date +%s) - start )) s)"
+  else
+    seed=$(grep -m1 -oE 'seed=[0-9]+ \([0-9.]+s\)' <<<"$out" | grep -oE '[0-9]+' | head -1 || true)
+    what=$(grep -m1 -oE '(not linearizable|keyed creates: [^;]*|only [0-9]+ of [0-9]+ operations succeeded)' <<<"$out" || echo "failed")
+    echo "FOUND      $name: $what, seed $seed, in $(( $(date +%s) - start )) s"
+  fi
+  rm -rf "$copy"
+done
