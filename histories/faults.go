@@ -15,7 +15,8 @@ import (
 type Faults struct {
 	Latency, Jitter int     // ms added to every answer
 	Reset           float64 // share of connections reset by the peer before the request is sent
-	Cut             float64 // share of connections cut after some bytes of an answer: the server committed, the client never learns
+	Cut             float64 // share of connections cut after CutAfter bytes of answers: a server that committed, an answer cut short
+	CutAfter        int
 	Stall           float64 // share of connections whose requests stall and are then dropped
 	Bandwidth       int     // KB/s of answers, 0 for no limit
 }
@@ -29,7 +30,9 @@ func PickFaults(seed uint64) Faults {
 		f.Reset = 0.05 + 0.1*rnd.Float64()
 	}
 	if rnd.IntN(2) == 0 {
-		f.Cut = 0.05 + 0.1*rnd.Float64()
+		// A connection carries several answers: cut anywhere in them,
+		// headers or body, of the first answer or a later one.
+		f.Cut, f.CutAfter = 0.05+0.15*rnd.Float64(), 100+rnd.IntN(2000)
 	}
 	if rnd.IntN(3) == 0 {
 		f.Stall = 0.02 + 0.05*rnd.Float64()
@@ -42,8 +45,8 @@ func PickFaults(seed uint64) Faults {
 
 // String names the faults, for the run's log.
 func (f Faults) String() string {
-	return fmt.Sprintf("latency %d±%dms, reset %.0f%%, cut %.0f%%, stall %.0f%%, bandwidth %d KB/s",
-		f.Latency, f.Jitter, 100*f.Reset, 100*f.Cut, 100*f.Stall, f.Bandwidth)
+	return fmt.Sprintf("latency %d±%dms, reset %.0f%%, cut %.0f%% after %d bytes, stall %.0f%%, bandwidth %d KB/s",
+		f.Latency, f.Jitter, 100*f.Reset, 100*f.Cut, f.CutAfter, 100*f.Stall, f.Bandwidth)
 }
 
 // Proxy is toxiproxy, in this process, between the clients and upstream,
@@ -64,7 +67,7 @@ func StartProxy(upstream string, f Faults) (*Proxy, error) {
 		toxics = append(toxics, fmt.Sprintf(`{"name":"reset","type":"reset_peer","stream":"upstream","toxicity":%f,"attributes":{"timeout":0}}`, f.Reset))
 	}
 	if f.Cut > 0 {
-		toxics = append(toxics, fmt.Sprintf(`{"name":"cut","type":"limit_data","stream":"downstream","toxicity":%f,"attributes":{"bytes":%d}}`, f.Cut, 150))
+		toxics = append(toxics, fmt.Sprintf(`{"name":"cut","type":"limit_data","stream":"downstream","toxicity":%f,"attributes":{"bytes":%d}}`, f.Cut, f.CutAfter))
 	}
 	if f.Stall > 0 {
 		toxics = append(toxics, fmt.Sprintf(`{"name":"stall","type":"timeout","stream":"upstream","toxicity":%f,"attributes":{"timeout":300}}`, f.Stall))

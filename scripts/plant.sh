@@ -5,7 +5,8 @@
 # default 12 from 1), printing for each defect whether a history broke,
 # with the seed and the time it took. TESTING.md records its output.
 # A defect whose sed changes nothing fails the script: the planting must
-# still apply to today's code.
+# still apply to today's code. PLANT_ONLY=<part of a name> plants only
+# the defects it names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HISTORIES_RUNS=${HISTORIES_RUNS:-12} HISTORIES_OPS=${HISTORIES_OPS:-40}
@@ -22,6 +23,7 @@ defects=(
 
 for d in "${defects[@]}"; do
   IFS='|' read -r name file expr <<<"$d"
+  [ -n "${PLANT_ONLY:-}" ] && [[ "$name" != *"$PLANT_ONLY"* ]] && continue
   copy=$(mktemp -d)
   git ls-files -z | xargs -0 -I{} cp --parents {} "$copy"
   before=$(sha1sum "$copy/$file")
