@@ -406,13 +406,14 @@ func (r *Resource[T]) settleBase(ctx context.Context, cl *call, u itemURL, o *ca
 }
 
 // changedSince reports whether the item changed between base, what a call
-// built on, and now, a read of it. Under the server's lock the two are
-// compared by content whenever base's body is known: a tag that does not
-// move (nginx's, by the second) or a server that sends none cannot say
-// that a newer write came in. Otherwise by version; a base with neither
-// is nothing to compare.
+// built on, and now, a read of it. They are compared by content whenever
+// base's body is known and either the call holds the server's lock (a tag
+// that does not move, nginx's by the second, cannot say that a newer
+// write came in) or base has no version to compare (a write answered
+// without one, as Apache answers a PUT); otherwise by version. A base
+// with neither is nothing to compare.
 func changedSince(base, now snapshot, o *callOptions) bool {
-	if o.lockHeld && base.body != nil {
+	if base.body != nil && (o.lockHeld || base.version == "") {
 		return !sameJSON(base.body, now.body, versionPath(o.versioner))
 	}
 	return base.version != "" && !sameVersion(base.version, now.version)

@@ -162,12 +162,12 @@ func (l *davLease) Release(ctx context.Context) error {
 // x-ms-lease-id on every request under it. A lease lasts 15 to 60 seconds,
 // so the TTL must be in that range. Only an existing blob can be leased:
 // a create (CreateAt, or Replace of a missing item) goes unleased and
-// relies on If-None-Match: *, which Blob storage honors (409). Before its
-// first lease of an item it checks with a HEAD that the server is Azure
-// Storage (its answers carry x-ms-request-id or x-ms-version): on another
-// server the bodyless PUT would be a write that empties the item, so
-// there it fails with ErrLockUnavailable without writing. Its zero value
-// is ready to use.
+// relies on If-None-Match: *, which Blob storage honors (409). Before each
+// lease it checks with a HEAD that the item is an Azure blob (it names
+// its x-ms-blob-type, or its absence by an x-ms-error-code): elsewhere (a
+// WebDAV server, an Azure Table entity) the bodyless PUT would be a write
+// that empties the item, so there it fails with ErrLockUnavailable without
+// writing. Its zero value is ready to use.
 type AzureLeaseLocker struct{}
 
 // Lock acquires the lease. A 409 LeaseAlreadyPresent matches ErrLocked.
@@ -186,8 +186,11 @@ func (AzureLeaseLocker) Lock(ctx context.Context, c *Client, u string, ttl time.
 	default:
 		return nil, err
 	}
-	if answered.Get("X-Ms-Request-Id") == "" && answered.Get("X-Ms-Version") == "" {
-		return nil, fmt.Errorf("%w: %s does not answer as Azure Blob storage (no x-ms-request-id or x-ms-version): a lease request there could write the item", ErrLockUnavailable, c.redact.url(u))
+	// A blob names its type; a missing one is refused in Azure's words.
+	// Anything else (a WebDAV server, an Azure Table entity) would take a
+	// bodyless PUT ?comp=lease for a write of nothing.
+	if err == nil && answered.Get("X-Ms-Blob-Type") == "" || err != nil && answered.Get("X-Ms-Error-Code") == "" {
+		return nil, fmt.Errorf("%w: %s does not answer as an Azure blob: a lease request there could write the item", ErrLockUnavailable, c.redact.url(u))
 	}
 	if err != nil {
 		return nil, err // a missing blob: ErrNotFound

@@ -297,6 +297,52 @@ func TestLateNotModifiedHandsNoClaimedCopy(t *testing.T) {
 	}
 }
 
+// TestWriteAnsweredWithoutAVersionLosesNothing: a server that answers a
+// write without an ETag (Apache answers a PUT 204 with none) leaves the
+// client a body and no version: the next Update compares that body with
+// the server's before writing, so another writer's change in between is
+// merged, not overwritten. (Found by the interop suite's Apache counter,
+// at 7 of 40, when version-less bases were first kept.)
+func TestWriteAnsweredWithoutAVersionLosesNothing(t *testing.T) {
+	var mu sync.Mutex
+	doc, version := `{"name":"gear","stock":0}`, 1
+	c, mux := setup(t)
+	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		etag := fmt.Sprintf(`"v%d"`, version)
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("ETag", etag)
+			fmt.Fprint(w, doc)
+		case http.MethodPut:
+			if r.Header.Get("If-Match") != etag {
+				w.WriteHeader(http.StatusPreconditionFailed)
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			doc, version = string(b), version+1
+			w.WriteHeader(http.StatusNoContent) // no ETag
+		}
+	})
+	widgets := concord.NewResource[Widget](c, "widgets")
+	inc := func(w *Widget) error { w.Stock++; return nil }
+	if _, err := widgets.Update(bounded(t), "1", inc); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	doc, version = `{"name":"gear","stock":100}`, version+1 // another writer
+	mu.Unlock()
+	if _, err := widgets.Update(bounded(t), "1", inc); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(doc, `"stock":101`) {
+		t.Errorf("after another writer set 100 and an Update added one, the server holds %s; want 101", doc)
+	}
+}
+
 // TestUpdateChecksTheServerBeforeUnchanged: a mutate that changes nothing
 // according to the tracked copy is checked against the server before the
 // call reports Unchanged; trusting the cache would lose the write.

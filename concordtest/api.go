@@ -98,6 +98,7 @@ type config struct {
 	leases      bool          // Leases: Azure Blob leases (locks.go)
 	lockTimeout time.Duration // LockTimeout: what every lock is granted (locks.go)
 	noETags     bool          // NoETags: no ETag on any answer (dialects.go)
+	bareWrites  bool          // BareWriteAnswers: a write answered by its status alone (dialects.go)
 
 	// Access (access.go).
 	tokens    *Tokens

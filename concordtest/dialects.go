@@ -58,6 +58,11 @@ const (
 	etagFileTime                     // "<unix seconds>-<size>", as nginx's
 )
 
+// BareWriteAnswers answers a write with its status alone (204, or 201 for
+// a create), no body and no ETag, as Apache mod_dav answers a PUT: the
+// client learns the new version only by reading.
+func BareWriteAnswers() Option { return func(c *config) { c.bareWrites = true } }
+
 // NoETags sends no ETag at all, as some WebDAV servers do: a client has no
 // version to make a write conditional on, and an If-Match it makes up
 // never matches (412).

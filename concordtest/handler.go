@@ -28,8 +28,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 
 	if a.cfg.leases {
-		// Every answer of Azure Storage names its version.
+		// Every answer of Azure Storage names its version; a blob's, its
+		// type.
 		w.Header().Set("X-Ms-Version", "2025-01-05")
+		w.Header().Set("X-Ms-Blob-Type", "BlockBlob")
 	}
 	if int64(len(body)) > a.cfg.maxBody {
 		writeReply(w, problem(http.StatusRequestEntityTooLarge, ProblemBadRequest, "body too large", ""))
@@ -180,7 +182,10 @@ func (a *API) create(r *http.Request, coll string, body []byte) *reply {
 
 func (a *API) get(r *http.Request, coll, id string) *reply {
 	res := a.collection(coll).docs[id]
-	if res == nil {
+	switch {
+	case res == nil && a.cfg.leases:
+		return a.azureError(http.StatusNotFound, "BlobNotFound") // as Blob storage answers
+	case res == nil:
 		return problem(http.StatusNotFound, ProblemNotFound, "no such resource", r.URL.Path)
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && !a.cfg.noETags && matchesAny(inm, res.etag, false) {
@@ -244,6 +249,12 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 	}
 	stored := a.store(coll, id, doc)
 	a.stats.Writes++
+	if a.cfg.bareWrites {
+		if status == http.StatusOK {
+			status = http.StatusNoContent
+		}
+		return &reply{status: status, header: http.Header{}}
+	}
 	return a.representation(status, stored)
 }
 

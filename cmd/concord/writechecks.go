@@ -549,6 +549,10 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 	case lock.ok() && token != "":
 		kind, locker = "WebDAV LOCK"+yesNo(class2, " (DAV class 2)", ""), "concord.WebDAVLocker{}"
 		release = func() { p.send(rctx, "UNLOCK", t.write, http.Header{"Lock-Token": {"<" + token + ">"}}, nil) }
+	case !azure(p.send(ctx, http.MethodHead, t.read, nil, nil)):
+		// Not Azure Storage: a bodyless PUT ?comp=lease would be taken
+		// for a write of nothing (nginx, Azure Table's upsert), emptying
+		// the item. No lease is asked for there.
 	default:
 		lease := p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"acquire"}, "X-Ms-Lease-Duration": {"15"}}, nil)
 		if id := lease.header.Get("X-Ms-Lease-Id"); lease.ok() && id != "" {
@@ -661,3 +665,9 @@ func (p *prober) recommend(f *findings) {
 	}
 	p.rep.Config = b.String()
 }
+
+// azure reports whether a read of an item comes from Azure Blob storage,
+// which names the blob's type: only there is PUT ?comp=lease a lease
+// request rather than a write (Azure Table takes it for an upsert of an
+// empty entity).
+func azure(a answer) bool { return a.ok() && a.header.Get("X-Ms-Blob-Type") != "" }
