@@ -195,7 +195,6 @@ func ExampleID() {
 	// Output: 42 18446744073709551615 -7
 }
 
-
 // A create that survives a crash: the key is derived from the order's own
 // identity, so a process restarted after sending it (here, a second
 // client) sends the same key, and the server answers with the original
