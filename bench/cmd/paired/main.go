@@ -113,7 +113,9 @@ func main() {
 }
 
 // newContext returns the context of a scenario's calls, made anew for each
-// client's share of a block so that a handler's deadline never passes.
+// client's warm-up, allocation count and share of a block, so that a
+// handler's deadline (10 s) bounds one client's few calls, never a whole
+// scenario: on a busy machine a scenario can take longer than that.
 func (sc scenario) newContext() (context.Context, context.CancelFunc) {
 	if sc.background {
 		return context.Background(), func() {}
@@ -121,10 +123,15 @@ func (sc scenario) newContext() (context.Context, context.CancelFunc) {
 	return bench.HandlerContext()
 }
 
-// measure runs one scenario's blocks and prints its rows.
-func measure(sc scenario, blocks int, quick bool) {
+// within runs f under a fresh context of the scenario (see newContext).
+func (sc scenario) within(f func(ctx context.Context)) {
 	ctx, cancel := sc.newContext()
 	defer cancel()
+	f(ctx)
+}
+
+// measure runs one scenario's blocks and prints its rows.
+func measure(sc scenario, blocks int, quick bool) {
 	calls := make([]bench.Call, len(sc.clients))
 	for i, client := range sc.clients {
 		// A server each: a write by one client must not make another's
@@ -134,14 +141,16 @@ func measure(sc scenario, blocks int, quick bool) {
 		call, done := sc.call(client, srv.URL)
 		defer done()
 		calls[i] = call
-		for range max(2, sc.calls/10) { // warm: connections, caches
-			must(call(ctx))
-		}
+		sc.within(func(ctx context.Context) {
+			for range max(2, sc.calls/10) { // warm: connections, caches
+				must(call(ctx))
+			}
+		})
 	}
 	allocs := make([]float64, len(sc.clients))
 	bytes := make([]float64, len(sc.clients))
 	for i, call := range calls {
-		allocs[i], bytes[i] = perCall(ctx, call, sc.calls)
+		sc.within(func(ctx context.Context) { allocs[i], bytes[i] = perCall(ctx, call, sc.calls) })
 	}
 	ratios := make([][]float64, len(sc.clients)) // [client][block]
 	took := make([]time.Duration, len(sc.clients))
@@ -154,13 +163,13 @@ func measure(sc scenario, blocks int, quick bool) {
 			slices.Reverse(order)
 		}
 		for _, i := range order {
-			ctx, cancel := sc.newContext()
-			start := time.Now()
-			for range sc.calls {
-				must(calls[i](ctx))
-			}
-			took[i] = time.Since(start)
-			cancel()
+			sc.within(func(ctx context.Context) {
+				start := time.Now()
+				for range sc.calls {
+					must(calls[i](ctx))
+				}
+				took[i] = time.Since(start)
+			})
 		}
 		for i := range sc.clients {
 			ratios[i] = append(ratios[i], float64(took[i])/float64(took[0]))
