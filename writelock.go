@@ -89,7 +89,10 @@ func (wl *writeLock) callback(f func()) {
 // concord asks only to tell a function writing its own resource (same
 // goroutine as the lock's holder) from another goroutine waiting its turn;
 // a function that hands the write to another goroutine and waits for it is
-// not detected.
+// not detected. The context cannot tell them apart instead: mutate gets no
+// context of concord's, so a write inside it carries the caller's own,
+// which goroutines of an errgroup share, and refusing a write on that
+// context would refuse their writes too, while they only wait their turn.
 func goroutineID() int64 {
 	var buf [32]byte
 	n := runtime.Stack(buf[:], false)
