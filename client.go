@@ -301,9 +301,6 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response,
 	return resp, nil
 }
 
-// readOnly reports whether a method only reads.
-func readOnly(method string) bool { return method == http.MethodGet || method == http.MethodHead }
-
 // setIfMatch makes o conditional on a strong ETag.
 func setIfMatch(o *outgoing, tag ETag) error {
 	if _, err := ParseETag(string(tag)); err != nil {
@@ -716,8 +713,3 @@ func (a *attempts) apiError(resp *http.Response) *APIError {
 	}
 	return e
 }
-
-// is2xx reports whether a status says the request succeeded: 2xx
-// only. A 1xx that reaches concord as a final answer (101 Switching
-// Protocols to a PUT) is no success, though it is under 300.
-func is2xx(status int) bool { return status >= 200 && status < 300 }

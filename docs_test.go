@@ -409,3 +409,91 @@ func TestEveryExportedIdentifierIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// upRef is a reference from a file of a lower layer to an identifier
+// declared in a higher one, as ARCHITECTURE.md's table of them names it.
+var upRef = regexp.MustCompile("(?m)^\\| `(\\w+\\.go)` \\| `(\\w+\\.go)` \\| [^|]+\\|$")
+
+// TestLayersRunDownward keeps ARCHITECTURE.md's layers true: a file of the
+// main package may name only identifiers declared in its own layer or
+// below, except for the references ARCHITECTURE.md lists, each with its
+// reason; a listed reference the code no longer makes must go from the
+// list too. An identifier counts where the file names a package-level
+// declaration of another file: not a field, a method or a local name.
+func TestLayersRunDownward(t *testing.T) {
+	doc, err := os.ReadFile("ARCHITECTURE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rank := map[string]int{}
+	for i, m := range regexp.MustCompile(`(?m)^\d+\. \*\*([^*]+)\*\*`).FindAllStringSubmatch(string(doc), -1) {
+		rank[m[1]] = i + 1
+	}
+	allowed := map[string]bool{}
+	for _, m := range upRef.FindAllStringSubmatch(string(doc), -1) {
+		allowed[m[1]+" -> "+m[2]] = true
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	declaredIn, layer, parsed := map[string]string{}, map[string]int{}, map[string]*ast.File{}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := layerLine.FindSubmatch(src)
+		if m == nil || rank[string(m[1])] == 0 {
+			t.Fatalf("%s names no layer of ARCHITECTURE.md", path)
+		}
+		layer[path] = rank[string(m[1])]
+		f, err := parser.ParseFile(fset, path, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed[path] = f
+		for name := range f.Scope.Objects {
+			declaredIn[name] = path
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+				declaredIn[fd.Name.Name] = path
+			}
+		}
+	}
+	seen := map[string]string{} // edge -> an identifier it names
+	for path, f := range parsed {
+		fields := map[*ast.Ident]bool{} // selectors and composite-literal keys
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				fields[n.Sel] = true
+			case *ast.KeyValueExpr:
+				if id, ok := n.Key.(*ast.Ident); ok {
+					fields[id] = true
+				}
+			case *ast.Ident:
+				to, ok := declaredIn[n.Name]
+				if ok && n.Obj == nil && !fields[n] && to != path && layer[to] > layer[path] {
+					seen[path+" -> "+to] = n.Name
+				}
+			}
+			return true
+		})
+	}
+	for edge, name := range seen {
+		if !allowed[edge] {
+			t.Errorf("%s names %s, of a higher layer; ARCHITECTURE.md does not list this reference with its reason", edge, name)
+		}
+	}
+	for edge := range allowed {
+		if _, ok := seen[edge]; !ok {
+			t.Errorf("ARCHITECTURE.md lists %s, a reference the code no longer makes", edge)
+		}
+	}
+}

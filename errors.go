@@ -164,6 +164,15 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
+// truncate shortens s to at most n bytes, for error messages about
+// untrusted input.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
 // printable returns a server's text fit for one log line: control
 // characters (line breaks included, which could forge log lines) become
 // spaces; invisible format characters (bidi overrides and isolates, which

@@ -59,12 +59,3 @@ func (e ETag) WeakEqual(other ETag) bool {
 
 // String returns the tag in its wire form.
 func (e ETag) String() string { return string(e) }
-
-// truncate shortens s to at most n bytes, for error messages about
-// untrusted input.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}

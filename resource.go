@@ -104,14 +104,6 @@ func (o *outgoing) ensureHeader() http.Header {
 // collectionURL is the URL of the resource's collection.
 func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
-// itemURL is the URL that names one item: the key of everything the client
-// remembers of it (its version and body, the kept copy of its value, its
-// write turn). It has a type of its own so that an item's ID, also a
-// string, cannot be passed where its address is expected: a Replace that
-// created its item once remembered the version under the ID, and its next
-// Replace wrote over another writer's change.
-type itemURL string
-
 // address returns the URL of item id, {path}/{id} with the ID escaped or
 // what WithItemPath builds, and its route. An ID of "", "." or ".." would
 // name the collection or its parent once a proxy normalizes the path (a

@@ -187,3 +187,11 @@ func (c *sharedDeadlineContext) Value(key any) any {
 	}
 	return c.Context.Value(key)
 }
+
+// readOnly reports whether a method only reads.
+func readOnly(method string) bool { return method == http.MethodGet || method == http.MethodHead }
+
+// is2xx reports whether a status says the request succeeded: 2xx
+// only. A 1xx that reaches concord as a final answer (101 Switching
+// Protocols to a PUT) is no success, though it is under 300.
+func is2xx(status int) bool { return status >= 200 && status < 300 }

@@ -21,6 +21,14 @@ const bodyShare = 8
 // list element, the map slot, the snapshot.
 const entryOverhead = 160
 
+// itemURL is the URL that names one item: the key of everything the client
+// remembers of it (its version and body, the kept copy of its value, its
+// write turn). It has a type of its own so that an item's ID, also a
+// string, cannot be passed where its address is expected: a Replace that
+// created its item once remembered the version under the ID, and its next
+// Replace wrote over another writer's change.
+type itemURL string
+
 // snapshot is what the client remembers of a resource: its version and the
 // body it was seen with, the merge's base. body is nil when it was too
 // large to keep.
