@@ -48,6 +48,7 @@ type API struct {
 	failRate    float64
 	failStatus  int
 	dropRate    float64
+	cutRate     float64
 	rng         *rand.Rand
 	revision    int64
 	locks       map[string]*lock // by "collection/id" (locks.go)

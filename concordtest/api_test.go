@@ -380,3 +380,27 @@ func TestIDsAreRoutedAsEscaped(t *testing.T) {
 		t.Errorf("Len(w) = %d; want 3 items", n)
 	}
 }
+
+// TestCutFractionCommitsAndCutsTheBody: a write whose answer is cut is
+// stored, and its client sees the 2xx status and a body cut short.
+func TestCutFractionCommitsAndCutsTheBody(t *testing.T) {
+	srv := concordtest.NewServer(t)
+	srv.CutFraction(1)
+	req, err := http.NewRequest("PUT", srv.URL+"/w/1", strings.NewReader(`{"name":"gear","padding":"0123456789"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, rerr := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 || rerr == nil {
+		t.Errorf("PUT with its answer cut = %d, body read error %v; want 201 and an error", resp.StatusCode, rerr)
+	}
+	if _, _, ok := srv.Doc("w", "1"); !ok {
+		t.Error("the write whose answer was cut was not stored")
+	}
+}

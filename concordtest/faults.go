@@ -27,6 +27,10 @@ type Fault struct {
 	// DropAfterCommit processes the request, then closes the connection
 	// without answering: the lost-response case.
 	DropAfterCommit bool
+	// CutAfterCommit processes the request and sends the status, the
+	// headers and half of a 2xx answer's body, then closes the
+	// connection: the write took effect, and its answer is cut short.
+	CutAfterCommit bool
 
 	used int
 }
@@ -55,7 +59,7 @@ func (a *API) DropNext(n int, method, path string) {
 func (a *API) ClearFaults() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.faults, a.failRate, a.dropRate, a.latency = nil, 0, 0, 0
+	a.faults, a.failRate, a.dropRate, a.cutRate, a.latency = nil, 0, 0, 0, 0
 }
 
 // SetLatency delays every request by d before it is processed.
@@ -81,6 +85,15 @@ func (a *API) DropFraction(p float64) {
 	a.dropRate = p
 }
 
+// CutFraction cuts the answer of a fraction p (0 to 1) of writes, chosen
+// by the seeded random source, in the middle of its body, after they
+// committed (see Fault.CutAfterCommit).
+func (a *API) CutFraction(p float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cutRate = p
+}
+
 // matchFault consumes and returns the fault that applies to r, if any.
 // Callers hold a.mu.
 func (a *API) matchFault(r *http.Request) *Fault {
@@ -104,8 +117,12 @@ func (a *API) matchFault(r *http.Request) *Fault {
 		a.stats.Faults++
 		return &Fault{Status: a.failStatus}
 	}
-	if a.dropRate > 0 && r.Method != http.MethodGet && r.Method != http.MethodHead && a.rng.Float64() < a.dropRate {
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	if a.dropRate > 0 && write && a.rng.Float64() < a.dropRate {
 		return &Fault{DropAfterCommit: true}
+	}
+	if a.cutRate > 0 && write && a.rng.Float64() < a.cutRate {
+		return &Fault{CutAfterCommit: true}
 	}
 	return nil
 }

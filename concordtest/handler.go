@@ -68,6 +68,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropConnection(w)
 		return
 	}
+	if fault != nil && fault.CutAfterCommit && rep.status < 300 && len(rep.body) > 1 {
+		a.mu.Lock()
+		a.stats.Dropped++
+		a.mu.Unlock()
+		cutBody(w, a.cfg.inDialect(rep))
+		return
+	}
 	rep = a.cfg.inDialect(rep)
 	if limits != nil {
 		with := *rep // a stored replay keeps its own headers

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // reply is a response the API has decided on, before it is written (or
@@ -56,6 +57,20 @@ func writeReply(w http.ResponseWriter, rep *reply) {
 	}
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
+}
+
+// cutBody sends rep's status, headers (its full Content-Length among them)
+// and half its body, then closes the connection: the client sees a 2xx
+// whose body was cut short.
+func cutBody(w http.ResponseWriter, rep *reply) {
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body[:len(rep.body)/2])
+	http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler) // net/http closes the connection
 }
 
 // dropConnection closes the connection without a response: the client

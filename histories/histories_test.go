@@ -62,7 +62,7 @@ var dialects = []struct {
 	{name: "concordtest"},
 	{name: "409 for conflicts", opts: []concordtest.Option{concordtest.ConflictStatus(http.StatusConflict)}},
 	{name: "version in the body", opts: []concordtest.Option{concordtest.VersionInBody("_rev", "")}, cfg: func(c *Config) { c.Versioner = "body" }},
-	{name: "keys on POST only", opts: []concordtest.Option{concordtest.KeysOnPOSTOnly()}},
+	{name: "keys on POST only, answers cut after commit", opts: []concordtest.Option{concordtest.KeysOnPOSTOnly()}, api: func(a *concordtest.API) { a.CutFraction(0.1) }},
 	{name: "writes answered bare (Apache)", opts: []concordtest.Option{concordtest.BareWriteAnswers(), concordtest.KeysOnPOSTOnly()}},
 	{name: "server drops after commit, 503s", api: func(a *concordtest.API) { a.DropFraction(0.1); a.FailFraction(0.05, http.StatusServiceUnavailable) }},
 	{name: "nginx dav-ext under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.FileTimeETags(), concordtest.IgnoreIfMatch(), concordtest.IgnoreIfNoneMatch()},
