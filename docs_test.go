@@ -103,23 +103,35 @@ type api struct {
 	fields map[string]map[string]bool
 }
 
-// exportsOf reads the exported API of the package in dir from its source.
-func exportsOf(t *testing.T, dir string) api {
+// packageFiles parses the source files of the package in dir (not its
+// tests) with mode.
+func packageFiles(t *testing.T, dir string, mode parser.Mode) (*token.FileSet, []*ast.File) {
 	t.Helper()
-	a := api{names: map[string]bool{}, fields: map[string]map[string]bool{}}
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	for _, path := range files {
+	var files []*ast.File
+	for _, path := range paths {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
+		f, err := parser.ParseFile(fset, path, nil, mode)
 		if err != nil {
 			t.Fatal(err)
 		}
+		files = append(files, f)
+	}
+	return fset, files
+}
+
+// exportsOf reads the exported API of the package in dir from its source.
+func exportsOf(t *testing.T, dir string) api {
+	t.Helper()
+	a := api{names: map[string]bool{}, fields: map[string]map[string]bool{}}
+	_, files := packageFiles(t, dir, 0)
+	for _, f := range files {
 		for _, decl := range f.Decls {
 			switch d := decl.(type) {
 			case *ast.FuncDecl:
@@ -343,19 +355,8 @@ func TestGuidesCodeCompiles(t *testing.T) {
 // in a documented group) has a doc comment that starts with its name.
 func TestEveryExportedIdentifierIsDocumented(t *testing.T) {
 	for _, dir := range []string{".", "concordtest"} {
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fset := token.NewFileSet()
-		for _, path := range files {
-			if strings.HasSuffix(path, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
-			if err != nil {
-				t.Fatal(err)
-			}
+		fset, files := packageFiles(t, dir, parser.ParseComments)
+		for _, f := range files {
 			check := func(name string, doc *ast.CommentGroup, pos token.Pos) {
 				if !ast.IsExported(name) {
 					return

@@ -67,30 +67,37 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// Page: two pages now, the rest later from where it stopped.
 	seen = map[string]int{}
-	next, pages := "", 0
-	for pages < 2 {
-		page, err := list.Page(ctx, next)
-		if err != nil {
-			return err
-		}
-		for _, item := range page.Items {
-			seen[item.ID]++
-		}
-		next, pages = page.Next, pages+1
+	next, pages, err := readPages(ctx, list, "", 2, seen)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "stopped after %d pages (%d items); resuming at %s\n", pages, len(seen), next)
-	for next != "" {
+	_, more, err := readPages(ctx, list, next, -1, seen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Page read %d items in %d pages\n", len(seen), pages+more)
+	return once(seen)
+}
+
+// readPages reads up to limit pages (all of them when limit < 0) from next,
+// counting the items it sees, and returns where it stopped ("" at the
+// end) and how many pages it read.
+func readPages(ctx context.Context, list *concord.Resource[Item], next string, limit int, seen map[string]int) (string, int, error) {
+	pages := 0
+	for ; limit < 0 || pages < limit; pages++ {
 		page, err := list.Page(ctx, next)
 		if err != nil {
-			return err
+			return next, pages, err
 		}
 		for _, item := range page.Items {
 			seen[item.ID]++
 		}
-		next, pages = page.Next, pages+1
+		if next = page.Next; next == "" {
+			return "", pages + 1, nil
+		}
 	}
-	fmt.Fprintf(w, "Page read %d items in %d pages\n", len(seen), pages)
-	return once(seen)
+	return next, pages, nil
 }
 
 // once checks that every item was read exactly once.
