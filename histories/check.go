@@ -13,7 +13,7 @@ import (
 // Check checks that the history is linearizable against Model within
 // timeout. On a violation it writes porcupine's visualization to
 // vizPath and describes the smallest item's history that breaks it.
-func Check(records []Record, staleReads bool, vizPath string, timeout time.Duration) (porcupine.CheckResult, string) {
+func Check(records []Record, limits Limits, vizPath string, timeout time.Duration) (porcupine.CheckResult, string) {
 	ops := make([]porcupine.Operation, 0, len(records))
 	for _, r := range records {
 		if r.Input.Kind == KindCreate {
@@ -21,7 +21,7 @@ func Check(records []Record, staleReads bool, vizPath string, timeout time.Durat
 		}
 		ops = append(ops, porcupine.Operation{ClientId: r.Worker, Input: r.Input, Output: r.Output, Call: r.Call, Return: r.Return})
 	}
-	model := Model(staleReads)
+	model := Model(limits)
 	result, info := porcupine.CheckOperationsVerbose(model, ops, timeout)
 	if result != porcupine.Illegal {
 		return result, ""

@@ -55,18 +55,20 @@ var dialects = []struct {
 	opts []concordtest.Option
 	api  func(*concordtest.API) // fault modes set on the API
 	cfg  func(*Config)
-	// staleReads: the server's documented limit (docs/servers.md) that a
-	// plain Get may return an older version, which the model then allows.
-	staleReads bool
+	// limits: what the server cannot give any client (docs/servers.md),
+	// which the model then allows, there alone.
+	limits Limits
 }{
 	{name: "concordtest"},
 	{name: "409 for conflicts", opts: []concordtest.Option{concordtest.ConflictStatus(http.StatusConflict)}},
 	{name: "version in the body", opts: []concordtest.Option{concordtest.VersionInBody("_rev", "")}, cfg: func(c *Config) { c.Versioner = "body" }},
-	{name: "keys on POST only, answers cut after commit", opts: []concordtest.Option{concordtest.KeysOnPOSTOnly()}, api: func(a *concordtest.API) { a.CutFraction(0.1) }},
-	{name: "writes answered bare (Apache)", opts: []concordtest.Option{concordtest.BareWriteAnswers(), concordtest.KeysOnPOSTOnly()}},
+	{name: "keys on POST only, answers cut after commit", opts: []concordtest.Option{concordtest.KeysOnPOSTOnly()}, api: func(a *concordtest.API) { a.CutFraction(0.1) },
+		limits: Limits{TwiceApplied: true}},
+	{name: "writes answered bare (Apache)", opts: []concordtest.Option{concordtest.BareWriteAnswers(), concordtest.KeysOnPOSTOnly()},
+		limits: Limits{TwiceApplied: true}},
 	{name: "server drops after commit, 503s", api: func(a *concordtest.API) { a.DropFraction(0.1); a.FailFraction(0.05, http.StatusServiceUnavailable) }},
 	{name: "nginx dav-ext under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.FileTimeETags(), concordtest.IgnoreIfMatch(), concordtest.IgnoreIfNoneMatch()},
-		cfg: func(c *Config) { c.Locks = true }, staleReads: true},
+		cfg: func(c *Config) { c.Locks = true }, limits: Limits{StaleReads: true}},
 	{name: "no ETags under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, cfg: func(c *Config) { c.Locks = true }},
 }
 
@@ -110,7 +112,7 @@ func TestHistoriesAreLinearizable(t *testing.T) {
 				}
 				records := runWorkers(t, cfg, 4)
 				viz := filepath.Join(os.TempDir(), fmt.Sprintf("concord-history-%d-%s.html", s, filepath.Base(t.Name())))
-				result, violation := Check(records, d.staleReads, viz, 30*time.Second)
+				result, violation := Check(records, d.limits, viz, 30*time.Second)
 				switch result {
 				case porcupine.Illegal:
 					t.Fatalf("the history of %d operations is not linearizable (seed %d; HISTORIES_SEED=%d reruns it; visualization: %s); the smallest item history that breaks it:\n%s",

@@ -76,18 +76,30 @@ type state struct {
 	Doc    Doc
 }
 
+// Limits are what a server cannot give any client, as docs/servers.md
+// says, and the model therefore allows there (and only there).
+type Limits struct {
+	// StaleReads: a read may return an older version (nginx answers a
+	// revalidation 304 for content changed within the same second).
+	StaleReads bool
+	// TwiceApplied: an Update may apply its mutate twice when an
+	// attempt's answer was lost, since the server ignores idempotency
+	// keys on PUT (most do): the resend is refused as stale, and the
+	// conflict loop applies mutate again to a state that holds the first
+	// application. The README says to prefer absolute mutations there.
+	TwiceApplied bool
+}
+
 // step returns the states an item can be in after op, from s: none when
-// the outcome is impossible from s. staleReads is a server's documented
-// limit: a read may return an older version (nginx answers a
-// revalidation 304 for content changed within the same second).
-func step(s state, in Input, out Output, staleReads bool) []state {
+// the outcome is impossible from s, given the server's limits.
+func step(s state, in Input, out Output, limits Limits) []state {
 	if out.Outcome == Refused {
 		return []state{s}
 	}
 	written := state{Exists: true, Doc: Doc{N: in.N, W: in.Token}}
 	switch in.Kind {
 	case KindGet:
-		if staleReads {
+		if limits.StaleReads {
 			return []state{s}
 		}
 		switch out.Outcome {
@@ -98,12 +110,23 @@ func step(s state, in Input, out Output, staleReads bool) []state {
 		}
 		return []state{s} // a failed read changes nothing
 	case KindUpdate:
-		next := state{Exists: true, Doc: Doc{N: s.Doc.N + 1, W: in.Token}}
+		next := []state{{Exists: true, Doc: Doc{N: s.Doc.N + 1, W: in.Token}}}
+		if limits.TwiceApplied {
+			next = append(next, state{Exists: true, Doc: Doc{N: s.Doc.N + 2, W: in.Token}})
+		}
 		switch out.Outcome {
 		case OK:
-			return when(s.Exists && out.Doc == next.Doc, next)
+			for _, n := range next {
+				if s.Exists && out.Doc == n.Doc {
+					return []state{n}
+				}
+			}
+			return nil
 		case Applied:
-			return when(s.Exists, next)
+			if !s.Exists {
+				return nil
+			}
+			return next
 		case NotFound:
 			return when(!s.Exists, s)
 		case Conflict:
@@ -112,7 +135,7 @@ func step(s state, in Input, out Output, staleReads bool) []state {
 		if !s.Exists {
 			return []state{s}
 		}
-		return []state{s, next}
+		return append([]state{s}, next...)
 	case KindCreateAt:
 		switch out.Outcome {
 		case OK, Applied:
@@ -161,9 +184,9 @@ func when(ok bool, s state) []state {
 }
 
 // Model is the porcupine model of the items: each a register holding a Doc,
-// or absent, checked on its own (partitioned by item). With staleReads,
-// a read's answer is not checked (see step).
-func Model(staleReads bool) porcupine.Model {
+// or absent, checked on its own (partitioned by item), on a server with
+// limits.
+func Model(limits Limits) porcupine.Model {
 	m := porcupine.NondeterministicModel{
 		Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 			byItem := map[string][]porcupine.Operation{}
@@ -184,7 +207,7 @@ func Model(staleReads bool) porcupine.Model {
 		Init: func() []interface{} { return []interface{}{state{}} },
 		Step: func(s, in, out interface{}) []interface{} {
 			var next []interface{}
-			for _, n := range step(s.(state), in.(Input), out.(Output), staleReads) {
+			for _, n := range step(s.(state), in.(Input), out.(Output), limits) {
 				next = append(next, n)
 			}
 			return next
