@@ -286,11 +286,12 @@ func (r *Resource[T]) refused(ctx context.Context, w *write[T], round int, out *
 	case apiErr.Kind == KindPreconditionRequired && (w.required || out.conditional):
 		return end[T](nil, err)
 	case apiErr.Kind == KindStaleVersion && w.merge == nil:
-		version := w.base.version
-		if w.call.resentSince(mark) {
+		version, resent := w.base.version, w.call.resentSince(mark)
+		if resent {
 			// The write went out more than once (a retry, or net/http's
 			// own resend): the 412 may answer our own write that took
-			// effect. If the server holds exactly what we sent, it did.
+			// effect. If the server holds exactly what we sent, it did;
+			// otherwise it may have, before another write.
 			res, current := r.appliedAlready(ctx, w, sent)
 			if res != nil {
 				return end(res, nil)
@@ -299,7 +300,7 @@ func (r *Resource[T]) refused(ctx context.Context, w *write[T], round int, out *
 				version = current
 			}
 		}
-		return end[T](nil, conflictError(apiErr.Kind, round, version, err))
+		return end[T](nil, &ConflictError{Kind: apiErr.Kind, Attempts: round, Version: version, Err: err, Resent: resent})
 	case c.spent(w.call, round):
 		return end[T](nil, conflictError(apiErr.Kind, round, w.base.version, err))
 	}

@@ -231,6 +231,13 @@ type ConflictError struct {
 	// Err is why the loop stopped: the last *APIError, a context error,
 	// ErrConflictPersists, ErrWaitTooLong.
 	Err error
+	// Resent reports that the refused request went out more than once (a
+	// retry after a lost answer, or net/http's own resend), and that a
+	// read could not show that the server holds what was sent: an
+	// earlier copy may have taken effect before the item changed again.
+	// The conflict then says that the item is not at the caller's version
+	// now, not that nothing was written.
+	Resent bool
 }
 
 // Error describes the kind, the attempts, the last version and the reason.

@@ -631,7 +631,7 @@ func (d *deletion[T]) refused(ctx context.Context, err error, apiErr *APIError, 
 			// Some servers answer a stale version with 404 (pouchdb-server:
 			// "missing" revision). Look before saying the item is gone.
 			if f, gerr := r.fetch(ctx, d.cl, d.u, o, true); gerr == nil {
-				return &ConflictError{Kind: KindStaleVersion, Attempts: 1, Version: f.snap.version, Err: err}
+				return &ConflictError{Kind: KindStaleVersion, Attempts: 1, Version: f.snap.version, Err: err, Resent: resent}
 			}
 		}
 		r.c.versions.forget(d.u)
@@ -651,7 +651,7 @@ func (d *deletion[T]) refused(ctx context.Context, err error, apiErr *APIError, 
 		if gerr == nil {
 			current = f.snap.version
 		}
-		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: current, Err: errors.Join(err, gerr)}
+		return &ConflictError{Kind: apiErr.Kind, Attempts: 1, Version: current, Err: errors.Join(err, gerr), Resent: resent}
 	}
 	return err
 }

@@ -343,6 +343,45 @@ func TestWriteAnsweredWithoutAVersionLosesNothing(t *testing.T) {
 	}
 }
 
+// TestResentReplaceRefusedIsMarkedResent: a Replace whose first copy took
+// effect, lost its answer and was then overwritten by another writer gets
+// a 412 to its resend; the read back cannot show its own write, so the
+// conflict says it was resent (ConflictError.Resent): it may have been
+// written. Found by the history checker (seed 1386071470), where a
+// conflict was taken for "nothing written".
+func TestResentReplaceRefusedIsMarkedResent(t *testing.T) {
+	api := concordtest.NewAPI(concordtest.KeysOnPOSTOnly())
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first := false
+		if r.Method == http.MethodPut {
+			once.Do(func() { first = true })
+		}
+		if !first {
+			api.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(httptest.NewRecorder(), r) // written
+		if _, err := api.Seed("widgets", "w1", Widget{Name: "theirs"}); err != nil {
+			t.Error(err)
+		}
+		panic(http.ErrAbortHandler) // the answer is lost
+	}))
+	t.Cleanup(srv.Close)
+	if _, err := api.Seed("widgets", "w1", Widget{Name: "gear"}); err != nil {
+		t.Fatal(err)
+	}
+	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets")
+	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := widgets.Replace(bounded(t), "w1", Widget{Name: "mine"})
+	var ce *concord.ConflictError
+	if !errors.As(err, &ce) || !ce.Resent {
+		t.Errorf("Replace resent after its first copy was written and overwritten = %v; want a *ConflictError with Resent", err)
+	}
+}
+
 // TestUpdateChecksTheServerBeforeUnchanged: a mutate that changes nothing
 // according to the tracked copy is checked against the server before the
 // call reports Unchanged; trusting the cache would lose the write.

@@ -162,8 +162,8 @@ func outcome(err error) Outcome {
 		return Applied
 	case errors.Is(err, concord.ErrAlreadyExists):
 		return Exists
-	case errors.As(err, &ce) && ce.Kind == concord.KindInProgress:
-		return Unknown // the first request with the key may yet apply
+	case errors.As(err, &ce) && (ce.Kind == concord.KindInProgress || ce.Resent):
+		return Unknown // an earlier copy, or the first request with the key, may have applied
 	case errors.Is(err, concord.ErrNoVersion), errors.Is(err, concord.ErrLocked), errors.Is(err, concord.ErrLockUnavailable):
 		return Refused
 	case errors.As(err, &ce), errors.Is(err, concord.ErrConflict):
