@@ -478,6 +478,11 @@ func TestLockFollowsTheGrantedTimeout(t *testing.T) {
 	if err := json.Unmarshal(doc, &got); err != nil || got.Stock != 101 {
 		t.Errorf("after both Updates the item holds %s; want stock 101", doc)
 	}
+	// The slow Update kept its lock by refreshing it every half of the
+	// granted second (asked for ten, it would have refreshed at five).
+	if n := lockCounts(srv)["refresh"]; n < 2 {
+		t.Errorf("%d refreshes during a 2.5 s mutate under a lock granted for 1 s; want at least 2", n)
+	}
 }
 
 // lockedDialects are servers that enforce their WebDAV locks but on which
