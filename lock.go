@@ -125,7 +125,12 @@ func (r *Resource[T]) hold(ctx context.Context, cl *call, u itemURL, o *callOpti
 	}
 	lease, err := r.c.acquire(ctx, cl, o.locker, u, o.lockTTL)
 	if errors.Is(err, ErrNotFound) {
-		return o, nil, nil
+		// Nothing to lock: a create goes on unlocked; anything else finds
+		// the item gone (see missing), rather than write from a stale base
+		// with no lock to stop it.
+		absent := *o
+		absent.lockAbsent = true
+		return &absent, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
@@ -249,10 +254,17 @@ func (c *Client) acquire(ctx context.Context, cl *call, l Locker, u itemURL, ttl
 	}
 }
 
+// missing reports whether taking the lock found the item missing: it
+// created it, empty, or the locker found nothing to lock.
+func (o *callOptions) missing() bool { return o.lockCreated || o.lockAbsent }
+
 // dropCreated deletes the empty item that taking the lock created, for a
 // call that found nothing to work on, so that the lock leaves nothing
 // behind.
 func (r *Resource[T]) dropCreated(ctx context.Context, cl *call, u itemURL, o *callOptions) {
+	if !o.lockCreated {
+		return
+	}
 	out := r.outgoing(http.MethodDelete, o.at.del, o)
 	out.setQuery(o.query)
 	_, _ = r.c.exchange(ctx, cl, out) // best effort: the item was empty

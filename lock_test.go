@@ -736,3 +736,29 @@ func TestLockedReplaceOfADeletedItemIsAConflict(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseOfAnItemDeletedSinceIsNotFound: with Azure leases on a server
+// that ignores If-Match, an Update whose client still holds a copy of an
+// item deleted since finds no blob to lease: it is ErrNotFound, and the
+// item stays deleted; it used to go on unleased and write the item back
+// from the stale copy. Found by the history checker (Azure leases, seed 1).
+func TestLeaseOfAnItemDeletedSinceIsNotFound(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Leases(), concordtest.IgnoreIfMatch())
+	seedWidget(t, srv, "w1", Widget{Name: "gear"})
+	leased := func() *concord.Resource[Widget] {
+		return concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.AzureLeaseLocker{}, 15*time.Second))
+	}
+	a, b := leased(), leased()
+	if _, err := a.Get(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(bounded(t), "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil }); !errors.Is(err, concord.ErrNotFound) || srv.Len("widgets") != 0 {
+		t.Errorf("Update of an item deleted since = %v, %d items; want ErrNotFound and none", err, srv.Len("widgets"))
+	}
+	if _, err := a.Replace(bounded(t), "w1", Widget{Name: "cog"}); err == nil || srv.Len("widgets") != 0 {
+		t.Errorf("Replace from a copy of an item deleted since = %v, %d items; want an error and none", err, srv.Len("widgets"))
+	}
+}

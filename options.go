@@ -397,6 +397,7 @@ type callOptions struct {
 	lockTTL       time.Duration // WithLocks
 	lockHeld      bool          // the call holds the server's lock on its item
 	lockCreated   bool          // taking the lock created the item, empty
+	lockAbsent    bool          // the locker found no item to lock (an Azure lease): nothing is locked
 }
 
 // applyOptions applies opts to o, in order. The resource's header and

@@ -540,7 +540,7 @@ func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption
 	}
 	defer r.c.writeLocks.unlock(u)
 	_, err = locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) {
-		if o.lockCreated { // the item was not there: taking the lock made it
+		if o.missing() { // the item was not there when the lock was taken
 			r.dropCreated(ctx, cl, u, o)
 			return nil, fmt.Errorf("concord: delete %s: %w", r.c.redact.url(string(u)), ErrNotFound)
 		}

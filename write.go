@@ -50,14 +50,14 @@ func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...Wr
 // WithLocks.
 func (r *Resource[T]) replace(ctx context.Context, cl *call, u itemURL, mine T, o *callOptions, turn *writeLock) (*Result[T], error) {
 	base, known := r.c.versions.get(u)
-	if o.lockCreated {
+	if o.missing() {
 		if !known && o.version == "" {
 			return r.createAt(ctx, cl, u, mine, o)
 		}
 		// mine was derived from a version of an item that is gone now:
 		// taking the lock found nothing there. Writing would bring it
 		// back from a stale base, where an unlocked Replace is refused
-		// (412 to its If-Match); the empty item the lock made goes.
+		// (412 to its If-Match); an empty item the lock made goes.
 		r.dropCreated(ctx, cl, u, o)
 		return nil, conflictError(KindStaleVersion, 1, "", fmt.Errorf("%w: the item was deleted since version %s", ErrConflict, cmp.Or(o.version, base.version)))
 	}
@@ -106,7 +106,7 @@ func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) err
 
 // update is Update past the turns, under the server's lock with WithLocks.
 func (r *Resource[T]) update(ctx context.Context, cl *call, u itemURL, mutate func(*T) error, o *callOptions, turn *writeLock) (*Result[T], error) {
-	if o.lockCreated { // the item was not there: taking the lock made it
+	if o.missing() { // the item was not there when the lock was taken
 		r.dropCreated(ctx, cl, u, o)
 		return nil, fmt.Errorf("concord: update %s: %w", r.c.redact.url(string(u)), ErrNotFound)
 	}

@@ -68,8 +68,9 @@ var dialects = []struct {
 		limits: Limits{TwiceApplied: true}},
 	{name: "server drops after commit, 503s", api: func(a *concordtest.API) { a.DropFraction(0.1); a.FailFraction(0.05, http.StatusServiceUnavailable) }},
 	{name: "nginx dav-ext under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.FileTimeETags(), concordtest.IgnoreIfMatch(), concordtest.IgnoreIfNoneMatch()},
-		cfg: func(c *Config) { c.Locks = true }, limits: Limits{StaleReads: true}},
-	{name: "no ETags under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, cfg: func(c *Config) { c.Locks = true }},
+		cfg: func(c *Config) { c.Locks = "webdav" }, limits: Limits{StaleReads: true}},
+	{name: "Azure leases, If-Match ignored", opts: []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()}, cfg: func(c *Config) { c.Locks = "azure" }},
+	{name: "no ETags under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, cfg: func(c *Config) { c.Locks = "webdav" }},
 }
 
 // envInt reads a whole number from the environment, or def.

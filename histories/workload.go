@@ -22,7 +22,9 @@ type Config struct {
 	// Versioner is "etag" (the default) or "body", the version in the
 	// document's "_rev" member.
 	Versioner string `json:"versioner"`
-	Locks     bool   `json:"locks"` // WithLocks(WebDAVLocker{}, 0)
+	// Locks is the lock mode: "" for none, "webdav" for
+	// WithLocks(WebDAVLocker{}, 0), "azure" for Azure Blob leases.
+	Locks string `json:"locks"`
 	// OpTimeout bounds each operation: one that passes it ends with an
 	// unknown outcome, as a caller's deadline does.
 	OpTimeout time.Duration `json:"op_timeout"`
@@ -59,8 +61,11 @@ func Run(ctx context.Context, cfg Config) ([]Record, error) {
 	if cfg.Versioner == "body" {
 		ropts = append(ropts, concord.WithVersioner(concord.BodyVersion{Path: "_rev"}))
 	}
-	if cfg.Locks {
+	switch cfg.Locks {
+	case "webdav":
 		ropts = append(ropts, concord.WithLocks(concord.WebDAVLocker{}, 0))
+	case "azure":
+		ropts = append(ropts, concord.WithLocks(concord.AzureLeaseLocker{}, 15*time.Second))
 	}
 	items := concord.NewResource[Doc](c, "items", ropts...)
 	orders := concord.NewResource[Doc](c, "orders")
