@@ -82,13 +82,19 @@ type Limits struct {
 	// StaleReads: a read may return an older version (nginx answers a
 	// revalidation 304 for content changed within the same second).
 	StaleReads bool
-	// TwiceApplied: an Update may apply its mutate twice when an
-	// attempt's answer was lost, since the server ignores idempotency
-	// keys on PUT (most do): the resend is refused as stale, and the
-	// conflict loop applies mutate again to a state that holds the first
-	// application. The README says to prefer absolute mutations there.
-	TwiceApplied bool
+	// Reapplied: an Update may apply its mutate more than once, once more
+	// for each attempt whose answer was lost, since the server ignores
+	// idempotency keys on PUT (most do): the resend is refused as stale,
+	// and the conflict loop applies mutate again to a state that holds
+	// the earlier application. docs/resources.md says to prefer absolute
+	// mutations there. The model allows up to maxReapplied applications.
+	Reapplied bool
 }
+
+// maxReapplied bounds the applications of one Update that Limits.Reapplied
+// allows: a call's attempts are bounded, and more would only slow the
+// checker.
+const maxReapplied = 4
 
 // step returns the states an item can be in after op, from s: none when
 // the outcome is impossible from s, given the server's limits.
@@ -111,8 +117,8 @@ func step(s state, in Input, out Output, limits Limits) []state {
 		return []state{s} // a failed read changes nothing
 	case KindUpdate:
 		next := []state{{Exists: true, Doc: Doc{N: s.Doc.N + 1, W: in.Token}}}
-		if limits.TwiceApplied {
-			next = append(next, state{Exists: true, Doc: Doc{N: s.Doc.N + 2, W: in.Token}})
+		for k := 2; limits.Reapplied && k <= maxReapplied; k++ {
+			next = append(next, state{Exists: true, Doc: Doc{N: s.Doc.N + k, W: in.Token}})
 		}
 		switch out.Outcome {
 		case OK:
