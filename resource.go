@@ -475,11 +475,14 @@ func (r *Resource[T]) written(resp *Response, u itemURL, v T, sent []byte, o *ca
 	}
 	snap := snapshot{version: res.Version, etag: resp.ETag, body: body, encoded: encoded && body != nil}
 	if snap.encoded && r.copier.ok && len(body) >= minCopiedBody && r.c.versions.keepsBody(cap(body)) {
-		// v is the caller's too (Result.Value): keep a copy, charged at
-		// the memory it holds, when the cache can afford it. (Copied from
-		// a local of this branch, so that v itself stays off the heap.)
+		// v is the caller's too (Result.Value): keep a copy, when the
+		// memory it holds fits one entry's share as the body does; the
+		// budget is charged both. (A share for the two together would
+		// refuse the copy of every 1 MiB document, the case it is for.)
+		// (Copied from a local of this branch, so that v itself stays off
+		// the heap.)
 		src := v
-		if kept, held := copyOf(&src); r.c.versions.keepsBody(cap(body) + int(held)) {
+		if kept, held := copyOf(&src); r.c.versions.keepsBody(int(held)) {
 			snap.value, snap.held = &kept, held
 		}
 	}
