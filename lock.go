@@ -102,8 +102,23 @@ func (r *Resource[T]) lockedRound(ctx context.Context, cl *call, u itemURL, o *c
 	}
 	defer r.c.release(ctx, h, u)
 	res, err = work(lo)
+	if errors.Is(err, errPlaceholder) && !lo.lockCreated {
+		// The item is the empty one that a LOCK whose answer was lost
+		// left behind: it stands for a missing item, as when this call's
+		// own LOCK made it. Nothing was written before a read found it.
+		p := *lo
+		p.lockCreated = true
+		res, err = work(&p)
+	}
 	return res, h != nil, err
 }
+
+// errPlaceholder marks an item read empty under the lock: what a LOCK of
+// an unmapped URL creates (RFC 4918, section 7.3), here by a LOCK whose
+// answer was lost, so that nobody wrote or released it. No document is
+// empty, and no one writes the item while the call holds the lock (where
+// outside it an empty body may be a read torn by a write in progress).
+var errPlaceholder = errors.New("concord: the item is empty, as a LOCK of a missing item leaves it")
 
 // held is a call's hold on the server's lock of one item.
 type held struct {

@@ -396,7 +396,7 @@ type callOptions struct {
 	locker        Locker        // WithLocks
 	lockTTL       time.Duration // WithLocks
 	lockHeld      bool          // the call holds the server's lock on its item
-	lockCreated   bool          // taking the lock created the item, empty
+	lockCreated   bool          // the item under the lock is the empty one a LOCK creates (errPlaceholder)
 	lockAbsent    bool          // the locker found no item to lock (an Azure lease): nothing is locked
 }
 

@@ -225,6 +225,9 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u itemURL, o *callOpt
 		}
 		return fetched{}, err
 	}
+	if o.lockHeld && resp.StatusCode != http.StatusNotModified && len(bytes.TrimSpace(resp.Body)) == 0 {
+		return fetched{}, fmt.Errorf("concord: GET %s: %w", r.c.redact.url(string(u)), errPlaceholder)
+	}
 	if resp.StatusCode == http.StatusNotModified {
 		if !ok {
 			return fetched{}, fmt.Errorf("concord: GET %s: 304 Not Modified for a request concord did not make conditional", r.c.redact.url(string(u)))
