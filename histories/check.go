@@ -3,6 +3,7 @@ package histories
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 // vizPath and describes the smallest item's history that breaks it.
 func Check(records []Record, limits Limits, vizPath string, timeout time.Duration) (porcupine.CheckResult, string) {
 	ops := make([]porcupine.Operation, 0, len(records))
-	for _, r := range records {
+	for _, r := range reads(records) {
 		if r.Input.Kind == KindCreate {
 			continue // checked by CheckCreates
 		}
@@ -30,6 +31,46 @@ func Check(records []Record, limits Limits, vizPath string, timeout time.Duratio
 		fmt.Fprintln(os.Stderr, "histories: writing the visualization:", err)
 	}
 	return result, smallestViolation(model, ops)
+}
+
+// reads returns the records with each All turned into what it is to the
+// model: a Get of every item at some time during the call, which found the
+// document listed that a write to that item wrote (a write's token names
+// it), or found nothing. An All that failed read nothing the model knows.
+func reads(records []Record) []Record {
+	itemOf := map[string]string{} // a write's token, to its item
+	var items []string
+	for _, r := range records {
+		if r.Input.Kind == KindCreate || r.Input.Kind == KindAll {
+			continue
+		}
+		if !slices.Contains(items, r.Input.Item) {
+			items = append(items, r.Input.Item)
+		}
+		itemOf[r.Input.Token] = r.Input.Item
+	}
+	var out []Record
+	for _, r := range records {
+		if r.Input.Kind != KindAll {
+			out = append(out, r)
+			continue
+		}
+		if r.Output.Outcome != OK {
+			continue
+		}
+		for _, item := range items {
+			get := r
+			get.Input = Input{Kind: KindGet, Item: item, Token: r.Input.Token}
+			get.Output = Output{Outcome: NotFound, Err: "not listed by All"}
+			for _, d := range r.Output.Listed {
+				if itemOf[d.W] == item {
+					get.Output = Output{Outcome: OK, Doc: d}
+				}
+			}
+			out = append(out, get)
+		}
+	}
+	return out
 }
 
 // smallestViolation describes the shortest history of one item that is

@@ -84,8 +84,8 @@ func StartProxy(upstream string, f Faults) (*Proxy, error) {
 	return &Proxy{proxy: p}, nil
 }
 
-// URL is where clients reach the server through the proxy.
-func (p *Proxy) URL() string { return "http://" + p.proxy.Listen }
+// Addr is where clients reach the server through the proxy: host:port.
+func (p *Proxy) Addr() string { return p.proxy.Listen }
 
 // Close stops the proxy and its connections.
 func (p *Proxy) Close() { p.proxy.Stop() }

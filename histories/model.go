@@ -33,6 +33,7 @@ const (
 	KindCreateAt Kind = "CreateAt" // {N, W: token}, create-only
 	KindDelete   Kind = "Delete"   // conditional on Base
 	KindCreate   Kind = "Create"   // a POST to the collection, keyed; checked by count, not by the model
+	KindAll      Kind = "All"      // lists the items; checked as a Get of each item during the call (see reads)
 )
 
 // Input is what an operation was asked to do.
@@ -66,8 +67,9 @@ const (
 // Output is what an operation returned.
 type Output struct {
 	Outcome Outcome `json:"outcome"`
-	Doc     Doc     `json:"doc"`           // for OK: what a read or write returned
-	Err     string  `json:"err,omitempty"` // the error, for the reader
+	Doc     Doc     `json:"doc"`              // for OK: what a read or write returned
+	Listed  []Doc   `json:"listed,omitempty"` // for an All that ended OK: the items it listed
+	Err     string  `json:"err,omitempty"`    // the error, for the reader
 }
 
 // state is one item's state in the model.

@@ -19,15 +19,27 @@ type Config struct {
 	Seed   uint64   `json:"seed"`
 	Ops    int      `json:"ops"`
 	Items  []string `json:"items"`
-	// Versioner is "etag" (the default) or "body", the version in the
-	// document's "_rev" member.
-	Versioner string `json:"versioner"`
-	// Locks is the lock mode: "" for none, "webdav" for
-	// WithLocks(WebDAVLocker{}, 0), "azure" for Azure Blob leases.
-	Locks string `json:"locks"`
+	// Target names the Target the worker's client is made for: a worker
+	// in another process finds it by name (see ServeWorker).
+	Target string `json:"target"`
 	// OpTimeout bounds each operation: one that passes it ends with an
 	// unknown outcome, as a caller's deadline does.
 	OpTimeout time.Duration `json:"op_timeout"`
+}
+
+// Target is what a client needs to talk to one server: the options that
+// docs/servers.md lists for it and where its items live.
+type Target struct {
+	Client   []concord.Option
+	Resource []concord.ResourceOption
+	// Items is the collection of the items; Orders is the collection that
+	// Create POSTs keyed orders to, "" where the server has no such
+	// create (WebDAV, blob stores): the schedule then creates with
+	// CreateAt and Replace alone.
+	Items, Orders string
+	// List: the server lists Items as a JSON array, so the schedule runs
+	// All, checked as a read of each item during the call.
+	List bool
 }
 
 // Record is one operation of a history, timed in Unix nanoseconds of this
@@ -48,27 +60,20 @@ type seen struct {
 	version string // that version, as concord names it
 }
 
-// Run runs a worker's schedule and returns its records. Operations that
-// fail are records too; Run fails only when it cannot start.
-func Run(ctx context.Context, cfg Config) ([]Record, error) {
-	opts := []concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})}
+// Run runs a worker's schedule on tg and returns its records. Operations
+// that fail are records too; Run fails only when it cannot start.
+func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
+	opts := append([]concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})}, tg.Client...)
 	c, err := concord.New(cfg.URL, opts...)
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseIdleConnections()
-	var ropts []concord.ResourceOption
-	if cfg.Versioner == "body" {
-		ropts = append(ropts, concord.WithVersioner(concord.BodyVersion{Path: "_rev"}))
+	items := concord.NewResource[Doc](c, tg.Items, tg.Resource...)
+	var orders *concord.Resource[Doc]
+	if tg.Orders != "" {
+		orders = concord.NewResource[Doc](c, tg.Orders)
 	}
-	switch cfg.Locks {
-	case "webdav":
-		ropts = append(ropts, concord.WithLocks(concord.WebDAVLocker{}, 0))
-	case "azure":
-		ropts = append(ropts, concord.WithLocks(concord.AzureLeaseLocker{}, 15*time.Second))
-	}
-	items := concord.NewResource[Doc](c, "items", ropts...)
-	orders := concord.NewResource[Doc](c, "orders")
 	rnd := rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Worker)))
 	last := map[string]*seen{}
 	for _, it := range cfg.Items {
@@ -83,8 +88,9 @@ func Run(ctx context.Context, cfg Config) ([]Record, error) {
 		opCtx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
 		call := time.Now().UnixNano()
 		var res *concord.Result[Doc]
+		var listed []Doc
 		var err error
-		switch pick := rnd.IntN(10); {
+		switch pick := rnd.IntN(11); {
 		case !s.known:
 			in.Kind = KindGet
 			res, err = items.Get(opCtx, item)
@@ -114,13 +120,19 @@ func Run(ctx context.Context, cfg Config) ([]Record, error) {
 				wopts = append(wopts, concord.WithBaseVersion(s.version))
 			}
 			err = items.Delete(opCtx, item, wopts...)
-		default:
+		case pick == 10 && tg.List:
+			in.Kind = KindAll
+			listed, err = all(opCtx, items)
+		case pick == 9 && orders != nil:
 			in.Kind = KindCreate
 			var copts []concord.CreateOption
 			if rnd.IntN(2) == 0 {
 				copts = append(copts, concord.WithIdempotencyKey(concord.KeyFor("histories", token)))
 			}
 			res, err = orders.Create(opCtx, Doc{N: in.N, W: token}, copts...)
+		default:
+			in.Kind = KindGet
+			res, err = items.Get(opCtx, item)
 		}
 		cancel()
 		rec := Record{Worker: cfg.Worker, Input: in, Output: Output{Outcome: outcome(err)}, Call: call, Return: time.Now().UnixNano()}
@@ -130,6 +142,7 @@ func Run(ctx context.Context, cfg Config) ([]Record, error) {
 		if rec.Output.Outcome == OK && res != nil {
 			rec.Output.Doc = Doc{N: res.Value.N, W: res.Value.W}
 		}
+		rec.Output.Listed = listed
 		if rec.Output.Outcome == Unknown {
 			// It may take effect at any time after its call, even after
 			// the run ends (a request still on the server).
@@ -145,7 +158,7 @@ func Run(ctx context.Context, cfg Config) ([]Record, error) {
 // definite outcome tells the version its client now tracks; any other
 // forgets it, and the next operation on the item reads it first.
 func (s *seen) note(in Input, out Output, res *concord.Result[Doc]) {
-	if in.Kind == KindCreate {
+	if in.Kind == KindCreate || in.Kind == KindAll {
 		return
 	}
 	*s = seen{}
@@ -155,6 +168,18 @@ func (s *seen) note(in Input, out Output, res *concord.Result[Doc]) {
 	case out.Outcome == OK && res != nil:
 		s.known, s.w, s.version = true, res.Value.W, res.Version
 	}
+}
+
+// all lists the items, every page.
+func all(ctx context.Context, items *concord.Resource[Doc]) ([]Doc, error) {
+	var listed []Doc
+	for d, err := range items.All(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		listed = append(listed, Doc{N: d.N, W: d.W})
+	}
+	return listed, nil
 }
 
 // outcome is how an operation ended, as far as its error tells.
