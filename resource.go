@@ -517,7 +517,8 @@ func (r *Resource[T]) applied(u itemURL, resp *Response, v T, o *callOptions, co
 func representation(v Versioner, body []byte) bool {
 	switch v := v.(type) {
 	case BodyVersion:
-		return v.Version(nil, body) != ""
+		var doc any
+		return json.Unmarshal(body, &doc) == nil && member(doc, v.Path) != ""
 	case QueryVersion:
 		return false
 	}

@@ -87,15 +87,30 @@ type BodyVersion struct {
 	// Delete cannot be conditional and fails with ErrNoVersion, unless the
 	// call says WithUnconditional.
 	Query string
+	// Receipt, when set, is the member that holds the new version in a
+	// write's answer that is a receipt rather than the document, named
+	// as Path is: CouchDB answers {"ok":true,"id":…,"rev":…}. Without it
+	// the client knows no version after such a write, and its next write
+	// reads the item first, or is refused as a conflict.
+	Receipt string
 }
 
-// Version returns the raw JSON of the member at Path, or "".
+// Version returns the raw JSON of the member at Path, else of the member
+// at Receipt, or "".
 func (v BodyVersion) Version(_ http.Header, body []byte) string {
 	var doc any
 	if json.Unmarshal(body, &doc) != nil {
 		return ""
 	}
-	val, ok := lookup(doc, memberPath(v.Path))
+	if s := member(doc, v.Path); s != "" || v.Receipt == "" {
+		return s
+	}
+	return member(doc, v.Receipt)
+}
+
+// member returns the raw JSON of the member of doc at path, or "".
+func member(doc any, path string) string {
+	val, ok := lookup(doc, memberPath(path))
 	if !ok || val == nil {
 		return ""
 	}

@@ -790,3 +790,33 @@ func TestUpdateModes(t *testing.T) {
 		})
 	}
 }
+
+// TestWritesAnsweredByReceipts: on an API that answers writes with a
+// receipt naming the new version (CouchDB's {"ok":true,"id":…,"rev":…},
+// with BodyVersion's Receipt), a client's writes follow one another with
+// the version each receipt names: no read between them, no conflict.
+// Found by the history checker on pouchdb-server, where a Replace after
+// the client's own write was refused as a conflict.
+func TestWritesAnsweredByReceipts(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.VersionInBody("_rev", "rev"), concordtest.Receipts())
+	docs := concord.NewResource[Widget](newClient(t, srv.URL), "widgets",
+		concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev", Receipt: "rev"}))
+	ctx := bounded(t)
+	res, err := docs.Replace(ctx, "w", Widget{Name: "gear", Stock: 1})
+	if err != nil || res.Version == "" {
+		t.Fatalf("Replace that creates = %+v, %v; want the version the receipt names", res, err)
+	}
+	if res, err = docs.Replace(ctx, "w", Widget{Name: "gear", Stock: 2}); err != nil || res.Conflicts != 0 {
+		t.Errorf("Replace after the client's own write = %+v, %v; want no conflict", res, err)
+	}
+	if res, err = docs.Update(ctx, "w", func(w *Widget) error { w.Stock++; return nil }); err != nil || res.Conflicts != 0 || res.Value.Stock != 3 {
+		t.Errorf("Update after the client's own write = %+v, %v; want stock 3, no conflict", res, err)
+	}
+	if err := docs.Delete(ctx, "w"); err != nil {
+		t.Errorf("Delete after the client's own write = %v; want nil", err)
+	}
+	// One read: the first Replace's, which found nothing to replace.
+	if st := srv.Stats(); st.Requests != st.Writes+1 || st.Conflicts != 0 {
+		t.Errorf("%d requests for %d writes, %d conflicts; want one read and no conflict: each receipt names the version", st.Requests, st.Writes, st.Conflicts)
+	}
+}

@@ -100,6 +100,7 @@ type config struct {
 	lockTimeout time.Duration // LockTimeout: what every lock is granted (locks.go)
 	noETags     bool          // NoETags: no ETag on any answer (dialects.go)
 	bareWrites  bool          // BareWriteAnswers: a write answered by its status alone (dialects.go)
+	receipts    bool          // Receipts: a write answered by a receipt, as CouchDB's (dialects.go)
 
 	// Access (access.go).
 	tokens    *Tokens

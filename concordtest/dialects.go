@@ -63,6 +63,12 @@ const (
 // client learns the new version only by reading.
 func BareWriteAnswers() Option { return func(c *config) { c.bareWrites = true } }
 
+// Receipts answers a write with a receipt instead of the document, as
+// CouchDB does: {"ok":true,"id":…,"rev":…}, the new body version (see
+// VersionInBody) in member "rev", with the ETag. A client learns the new
+// version from the receipt, or by reading.
+func Receipts() Option { return func(c *config) { c.receipts = true } }
+
 // NoETags sends no ETag at all, as some WebDAV servers do: a client has no
 // version to make a write conditional on, and an If-Match it makes up
 // never matches (412).

@@ -3,6 +3,7 @@ package concordtest
 // Layer: Test kit (ARCHITECTURE.md).
 
 import (
+	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
@@ -262,7 +263,11 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 		}
 		return &reply{status: status, header: http.Header{}}
 	}
-	return a.representation(status, stored)
+	rep := a.representation(status, stored)
+	if a.cfg.receipts {
+		rep.body, _ = json.Marshal(map[string]any{"ok": true, "id": id, "rev": stored.rev})
+	}
+	return rep
 }
 
 // checkUnique answers 409 when doc would duplicate a unique member of

@@ -71,13 +71,21 @@ func mkcol(path string) func(ctx context.Context, c *concord.Client) error {
 // serverNamed returns the suite's server of that name.
 func serverNamed(t *testing.T, name string) server {
 	t.Helper()
+	s, ok := rowNamed(name)
+	if !ok {
+		t.Fatalf("no server %q in the suite", name)
+	}
+	return s
+}
+
+// rowNamed returns the suite's server of that name, if there is one.
+func rowNamed(name string) (server, bool) {
 	for _, s := range append(servers, probedServers...) {
 		if s.name == name {
-			return s
+			return s, true
 		}
 	}
-	t.Fatalf("no server %q in the suite", name)
-	return server{}
+	return server{}, false
 }
 
 func (s server) createAt(ctx context.Context, r *concord.Resource[doc], id string, d doc) (*concord.Result[doc], error) {
@@ -109,8 +117,8 @@ var servers = []server{
 			_, err := c.Do(ctx, &concord.Request{Method: http.MethodPut, Path: "widgets"}, nil)
 			return err
 		},
-		resourceOptions: []concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev"})},
-		options:         "`WithVersioner(BodyVersion{Path: \"_rev\", Query: \"rev\"})`",
+		resourceOptions: []concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev", Receipt: "rev"})},
+		options:         "`WithVersioner(BodyVersion{Path: \"_rev\", Query: \"rev\", Receipt: \"rev\"})`",
 	},
 	{
 		name:       "Azurite 3.35 Blob",

@@ -62,9 +62,9 @@ func TestProbeAgainstRealServers(t *testing.T) {
 			"stale conditional DELETE": "IGNORED: the item was deleted", "error format": "plain",
 		}, config: "!! Updates can be lost", breaks: true, list: concord.Request{Path: "widgets"}, create: postCreate},
 		{server: "pouchdb-server 4.2 (CouchDB API)", path: "widgets", want: map[string]string{
-			"stale If-Match": "IGNORED: the stale write overwrote", "stale body version": "rejected (409)", "If-None-Match: *": "honored (409)",
+			"stale If-Match": "IGNORED: the stale write overwrote", "stale body version": "rejected (409)", "write answer": "a receipt naming the new version in \"rev\"", "If-None-Match: *": "honored (409)",
 			"idempotency key on POST": "IGNORED: a second item was created", "stale conditional DELETE": "refused (404) with ?rev=; If-Match IGNORED", "error format": "couchdb",
-		}, config: `concord.BodyVersion{Path: "_rev", Query: "rev"}`, list: concord.Request{Path: "widgets/_all_docs"}},
+		}, config: `concord.BodyVersion{Path: "_rev", Query: "rev", Receipt: "rev"}`, list: concord.Request{Path: "widgets/_all_docs"}},
 		{server: "Azurite 3.35 Blob", path: "widgets", args: []string{"-H", "X-Ms-Blob-Type: BlockBlob"}, want: map[string]string{
 			"ETag": "strong", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (409)", "stale conditional DELETE": "refused (412)", "error format": "azure",
 		}, config: "concord.NewResource[T](c, path)", list: concord.Request{Path: "widgets", Query: url.Values{"restype": {"container"}, "comp": {"list"}}}},

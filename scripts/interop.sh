@@ -32,4 +32,7 @@ if [ ! -x "$servers/bin/fake-gcs-server" ]; then
 fi
 
 cd interop
-INTEROP_BIN="$servers/node_modules/.bin:$servers/bin" go test -count=1 -timeout 15m "$@" ./...
+# The real servers under the history checker: seeds 1 to 3 of each
+# (TestHistoriesOnRealServers), as the histories step runs concordtest.
+HISTORIES_SEED=${HISTORIES_SEED:-1} HISTORIES_RUNS=${HISTORIES_RUNS:-3} \
+  INTEROP_BIN="$servers/node_modules/.bin:$servers/bin" go test -count=1 -timeout 15m "$@" ./...

@@ -63,6 +63,7 @@ type findings struct {
 	postRefused   bool   // a POST resent was refused as a duplicate (409)
 	deleteIfMatch bool   // a stale or bogus If-Match on DELETE refused
 	deleteRev     bool   // a stale ?rev= on DELETE refused
+	receipt       string // the member of a write's answer naming the new body version, where the answer is a receipt
 	deleteSafe    bool   // the precondition concord's Delete sends is honored
 	patch         bool   // a merge patch changes what it names
 	locker        string // the Locker of a lock the server enforces, as Go; "" when none
@@ -330,7 +331,37 @@ func (p *prober) staleBodyVersion(ctx context.Context, t target, cur answer, f *
 		fd.Verdict, fd.Concord = "rejected ("+status(w)+")", "BodyVersion makes writes conditional on it"
 	}
 	p.add(fd)
+	if took {
+		return after
+	}
+	// A write with the current version: is its answer the document, or a
+	// receipt (CouchDB's {"ok":true,"id":…,"rev":…}) that names the new
+	// version elsewhere?
+	_, current := bodyVersion(after.body)
+	w, after, took = p.write(ctx, t, t.method, jsonHeader(), withMember(after.body, member, json.RawMessage(current)))
+	if f.receipt = receiptMember(w.body, member); took && f.receipt != "" {
+		p.add(finding{Property: "write answer", Verdict: "a receipt naming the new version in " + strconv.Quote(f.receipt),
+			Evidence: fmt.Sprintf("%s with the current %s -> %s, answered without %s, with %q", t.method, member, status(w), member, f.receipt),
+			Concord:  "BodyVersion{..., Receipt: " + strconv.Quote(f.receipt) + "} learns the version from it"})
+	}
 	return after
+}
+
+// receiptMember returns the member of a write's answer that names the new
+// version where the answer is a receipt, not the document: it lacks the
+// document's version member, and has one of the names a receipt gives it
+// ("rev" for "_rev").
+func receiptMember(answer []byte, member string) string {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(answer, &doc) != nil || doc[member] != nil {
+		return ""
+	}
+	for _, m := range []string{strings.TrimPrefix(member, "_"), "rev", "version"} {
+		if v := doc[m]; len(v) > 0 && (v[0] == '"' || v[0] >= '0' && v[0] <= '9') {
+			return m
+		}
+	}
+	return ""
 }
 
 // ifNoneMatch writes with If-None-Match: * to the existing item and reads
@@ -630,6 +661,9 @@ func (p *prober) recommend(f *findings) {
 		v := fmt.Sprintf("concord.BodyVersion{Path: %q", f.member)
 		if f.member == "_rev" && f.deleteRev {
 			v += `, Query: "rev"`
+		}
+		if f.receipt != "" {
+			v += fmt.Sprintf(", Receipt: %q", f.receipt)
 		}
 		opts = append(opts, "concord.WithVersioner("+v+"})")
 	case optimistic: // the lock keeps updates

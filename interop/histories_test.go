@@ -1,0 +1,108 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/concord-go/concord"
+	"github.com/concord-go/concord/histories"
+)
+
+// TestMain runs the test binary as one worker of a history when the
+// history checker asks it to (histories.ServeWorker).
+func TestMain(m *testing.M) {
+	histories.ServeWorker(func(name string) (histories.Target, bool) {
+		for _, h := range checkedServers {
+			if h.name == name {
+				return h.target(), true
+			}
+		}
+		return histories.Target{}, false
+	})
+	os.Exit(m.Run())
+}
+
+// checkedServers are the real servers whose histories the checker checks,
+// each with the configuration docs/servers.md gives it: the servers that
+// keep every promise with that configuration. (Apache without its locks
+// checks If-Match and writes without a lock between them, and
+// fake-gcs-server deletes whatever the precondition says: no client keeps
+// the promises there, and docs/servers.md says so.)
+var checkedServers = []checkedServer{
+	{name: "Apache httpd 2.4 mod_dav (prefork), WebDAV locks", server: "Apache httpd 2.4 mod_dav", start: startApacheLocks, locker: concord.WebDAVLocker{}},
+	{name: "nginx 1.22 WebDAV with dav-ext locks", server: "nginx 1.22 WebDAV with dav-ext locks (Debian)", start: startNginxLocks, locker: concord.WebDAVLocker{},
+		// Its ETag is the modification time in seconds and the size: a
+		// revalidation answers 304 for content changed within the second.
+		limits: histories.Limits{StaleReads: true}},
+	{name: "Azurite 3.35 Blob", server: "Azurite 3.35 Blob", start: startAzuriteBlob},
+	{name: "Azurite 3.35 Blob, leases", server: "Azurite 3.35 Blob", start: startAzuriteBlob, locker: concord.AzureLeaseLocker{}},
+	{name: "pouchdb-server 4.2 (CouchDB API)", server: "pouchdb-server 4.2 (CouchDB API)", start: startPouchDB},
+}
+
+// checkedServer is a real server under the history checker.
+type checkedServer struct {
+	name   string
+	server string // its row of servers or probedServers: setup and options
+	start  func(t *testing.T) string
+	locker concord.Locker // nil: optimistic writes alone
+	limits histories.Limits
+}
+
+// row is the server's row of the suite.
+func (h checkedServer) row() server {
+	s, _ := rowNamed(h.server)
+	return s
+}
+
+// target is what a worker's client needs for the server: the options of
+// its row, and its lock.
+func (h checkedServer) target() histories.Target {
+	s := h.row()
+	tg := histories.Target{Client: s.clientOptions, Resource: s.resourceOptions, Items: s.collection}
+	if h.locker != nil {
+		tg.Resource = append(tg.Resource[:len(tg.Resource):len(tg.Resource)], concord.WithLocks(h.locker, 0))
+	}
+	return tg
+}
+
+// TestHistoriesOnRealServers runs random concurrent histories under
+// network faults against each checked server, a fresh server for each
+// seed, and checks each for linearizability (histories.Verify).
+// HISTORIES_SEED and HISTORIES_RUNS choose the seeds, as in the histories
+// module; scripts/interop.sh sets them for CI.
+func TestHistoriesOnRealServers(t *testing.T) {
+	seed, err := strconv.ParseUint(os.Getenv("HISTORIES_SEED"), 10, 64)
+	if err != nil {
+		seed = uint64(time.Now().UnixNano() % 1e6)
+	}
+	runs, err := strconv.Atoi(os.Getenv("HISTORIES_RUNS"))
+	if err != nil {
+		runs = 1
+	}
+	for _, h := range checkedServers {
+		if _, ok := rowNamed(h.server); !ok {
+			t.Fatalf("%s: no server %q in the suite", h.name, h.server)
+		}
+		for run := range runs {
+			s := seed + uint64(run)
+			t.Run(fmt.Sprintf("%s/seed=%d", h.name, s), func(t *testing.T) {
+				base := h.start(t)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				c, err := concord.New(base, h.row().clientOptions...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.CloseIdleConnections()
+				if err := h.row().setup(ctx, c); err != nil {
+					t.Fatalf("creating the collection: %v", err)
+				}
+				histories.Verify(t, histories.Server{Name: h.name, URL: base, Target: h.target(), Limits: h.limits}, s, 30)
+			})
+		}
+	}
+}
