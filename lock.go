@@ -113,6 +113,17 @@ func (r *Resource[T]) lockedRound(ctx context.Context, cl *call, u itemURL, o *c
 	return res, h != nil, err
 }
 
+// makesEmptyItems reports whether l's lock of a missing item creates it,
+// empty: WebDAV's does (RFC 4918, section 7.3). An empty item elsewhere
+// (a zero-byte Azure blob) is the item it is.
+func makesEmptyItems(l Locker) bool {
+	switch l.(type) {
+	case WebDAVLocker, *WebDAVLocker:
+		return true
+	}
+	return false
+}
+
 // errPlaceholder marks an item read empty under the lock: what a LOCK of
 // an unmapped URL creates (RFC 4918, section 7.3), here by a LOCK whose
 // answer was lost, so that nobody wrote or released it. No document is

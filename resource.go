@@ -192,6 +192,22 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 		return nil, err
 	}
 	snap, err := r.fetch(ctx, cl, u, o, true)
+	if err == nil && makesEmptyItems(o.locker) && len(bytes.TrimSpace(snap.snap.body)) == 0 {
+		// Read torn by a write in progress, or the empty item that a LOCK
+		// whose answer was lost left (errPlaceholder): a read under the
+		// lock tells them apart, and removes such an item.
+		return locked(r, ctx, cl, u, o, func(o *callOptions) (*Result[T], error) {
+			if o.missing() {
+				r.dropCreated(ctx, cl, u, o)
+				return nil, fmt.Errorf("concord: GET %s: %w", r.c.redact.url(string(u)), ErrNotFound)
+			}
+			snap, err := r.fetch(ctx, cl, u, o, true)
+			if err != nil {
+				return nil, err
+			}
+			return r.result(&snap, 0)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +241,7 @@ func (r *Resource[T]) fetch(ctx context.Context, cl *call, u itemURL, o *callOpt
 		}
 		return fetched{}, err
 	}
-	if o.lockHeld && resp.StatusCode != http.StatusNotModified && len(bytes.TrimSpace(resp.Body)) == 0 {
+	if o.lockHeld && makesEmptyItems(o.locker) && resp.StatusCode != http.StatusNotModified && len(bytes.TrimSpace(resp.Body)) == 0 {
 		return fetched{}, fmt.Errorf("concord: GET %s: %w", r.c.redact.url(string(u)), errPlaceholder)
 	}
 	if resp.StatusCode == http.StatusNotModified {

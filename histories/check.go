@@ -16,6 +16,9 @@ import (
 // vizPath and describes the smallest item's history that breaks it.
 func Check(records []Record, limits Limits, vizPath string, timeout time.Duration) (porcupine.CheckResult, string) {
 	ops := make([]porcupine.Operation, 0, len(records))
+	if limits.Reapplied {
+		records = reapplied(records)
+	}
 	for _, r := range reads(records) {
 		if r.Input.Kind == KindCreate {
 			continue // checked by CheckCreates
@@ -68,6 +71,24 @@ func reads(records []Record) []Record {
 				}
 			}
 			out = append(out, get)
+		}
+	}
+	return out
+}
+
+// reapplied returns the records with, for each Update, maxReapplied-1
+// earlier applications of its mutate (Limits.Reapplied): each an Update of
+// unknown outcome during the call, which may have taken effect or not.
+func reapplied(records []Record) []Record {
+	out := slices.Clone(records)
+	for _, r := range records {
+		if r.Input.Kind != KindUpdate {
+			continue
+		}
+		earlier := r
+		earlier.Output = Output{Outcome: Unknown, Err: "an earlier attempt of " + r.Input.Token + ", its answer lost, may have applied"}
+		for range maxReapplied - 1 {
+			out = append(out, earlier)
 		}
 	}
 	return out

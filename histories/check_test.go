@@ -32,3 +32,25 @@ func TestAllIsAReadOfEachItem(t *testing.T) {
 		}
 	}
 }
+
+// TestReappliedUpdateMayApplyEarlier: where an Update may apply its mutate
+// once per lost answer (Limits.Reapplied), an earlier application may show
+// before other writes that the final one follows, as CI saw on "keys on
+// POST only, answers cut after commit"; without the limit that history is
+// a violation.
+func TestReappliedUpdateMayApplyEarlier(t *testing.T) {
+	history := []Record{
+		{Worker: 0, Input: Input{Kind: KindCreateAt, Item: "a", N: 0, Token: "c"}, Output: Output{Outcome: OK, Doc: Doc{N: 0, W: "c"}}, Call: 0, Return: 1},
+		{Worker: 1, Input: Input{Kind: KindUpdate, Item: "a", Token: "u"}, Output: Output{Outcome: OK, Doc: Doc{N: 11, W: "u"}}, Call: 2, Return: 100},
+		{Worker: 2, Input: Input{Kind: KindGet, Item: "a", Token: "g"}, Output: Output{Outcome: OK, Doc: Doc{N: 1, W: "u"}}, Call: 10, Return: 20},
+		{Worker: 2, Input: Input{Kind: KindReplace, Item: "a", N: 10, Token: "r", Base: "u"}, Output: Output{Outcome: OK, Doc: Doc{N: 10, W: "r"}}, Call: 30, Return: 40},
+	}
+	for _, tc := range []struct {
+		limits Limits
+		want   porcupine.CheckResult
+	}{{Limits{Reapplied: true}, porcupine.Ok}, {Limits{}, porcupine.Illegal}} {
+		if got, _ := Check(history, tc.limits, filepath.Join(t.TempDir(), "viz.html"), 10*time.Second); got != tc.want {
+			t.Errorf("Check with %+v = %v; want %v", tc.limits, got, tc.want)
+		}
+	}
+}

@@ -54,6 +54,8 @@ var dialects = []struct {
 	{name: "concordtest", target: items},
 	{name: "409 for conflicts", opts: []concordtest.Option{concordtest.ConflictStatus(http.StatusConflict)}, target: items},
 	{name: "version in the body", opts: []concordtest.Option{concordtest.VersionInBody("_rev", "")}, target: with(concord.WithVersioner(concord.BodyVersion{Path: "_rev"}))},
+	{name: "CouchDB receipts", opts: []concordtest.Option{concordtest.VersionInBody("_rev", "rev"), concordtest.Receipts()},
+		target: with(concord.WithVersioner(concord.BodyVersion{Path: "_rev", Query: "rev", Receipt: "rev"}))},
 	{name: "keys on POST only, answers cut after commit", opts: []concordtest.Option{concordtest.KeysOnPOSTOnly()}, api: func(a *concordtest.API) { a.CutFraction(0.1) },
 		target: items, limits: Limits{Reapplied: true}},
 	{name: "writes answered bare (Apache)", opts: []concordtest.Option{concordtest.BareWriteAnswers(), concordtest.KeysOnPOSTOnly()},

@@ -88,8 +88,10 @@ type Limits struct {
 	// for each attempt whose answer was lost, since the server ignores
 	// idempotency keys on PUT (most do): the resend is refused as stale,
 	// and the conflict loop applies mutate again to a state that holds
-	// the earlier application. docs/resources.md says to prefer absolute
-	// mutations there. The model allows up to maxReapplied applications.
+	// the earlier application, which other writes may have followed.
+	// docs/resources.md says to prefer absolute mutations there. Check
+	// gives each Update maxReapplied-1 earlier applications that may have
+	// happened at any time during its call (see reapplied).
 	Reapplied bool
 }
 
@@ -119,9 +121,6 @@ func step(s state, in Input, out Output, limits Limits) []state {
 		return []state{s} // a failed read changes nothing
 	case KindUpdate:
 		next := []state{{Exists: true, Doc: Doc{N: s.Doc.N + 1, W: in.Token}}}
-		for k := 2; limits.Reapplied && k <= maxReapplied; k++ {
-			next = append(next, state{Exists: true, Doc: Doc{N: s.Doc.N + k, W: in.Token}})
-		}
 		switch out.Outcome {
 		case OK:
 			for _, n := range next {
