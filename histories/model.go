@@ -160,7 +160,7 @@ func step(s state, in Input, out Output, limits Limits) []state {
 		case OK, Applied:
 			return when(allowed, written)
 		case Conflict:
-			return when(in.Base == "" || !allowed, s)
+			return when(in.Base == "" || !allowed || ambiguous(s, in, limits), s)
 		case NotFound:
 			return when(!s.Exists, s)
 		}
@@ -173,13 +173,21 @@ func step(s state, in Input, out Output, limits Limits) []state {
 			// attempt's, or another writer's) is the success it was.
 			return when(!s.Exists || s.Doc.W == in.Base, gone)
 		case Conflict:
-			return when(s.Exists && s.Doc.W != in.Base, s)
+			return when(s.Exists && (s.Doc.W != in.Base || ambiguous(s, in, limits)), s)
 		case NotFound:
 			return when(!s.Exists, s)
 		}
 		return []state{s, gone}
 	}
 	return nil
+}
+
+// ambiguous reports whether the version in names by its Base may not be
+// the one the item holds although its W is: an Update applied more than
+// once (Limits.Reapplied) writes versions that share a W, so a write
+// conditional on one of them may be refused on another.
+func ambiguous(s state, in Input, limits Limits) bool {
+	return limits.Reapplied && s.Exists && s.Doc.W == in.Base
 }
 
 // when returns []state{s} if ok, none otherwise.
