@@ -3,6 +3,7 @@ package histories
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -68,6 +69,9 @@ func Verify(t *testing.T, s Server, seed uint64, ops int) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 	}
+	if s.Target.Locker != nil {
+		leftLocked(t, s, cfg.Items)
+	}
 	tally := map[Outcome]int{}
 	for _, r := range records {
 		tally[r.Output.Outcome]++
@@ -76,6 +80,43 @@ func Verify(t *testing.T, s Server, seed uint64, ops int) {
 	if tally[OK] < len(records)/4 {
 		// A history of failures proves nothing about writes.
 		t.Fatalf("only %d of %d operations succeeded: the faults left too little to check", tally[OK], len(records))
+	}
+}
+
+// lockLeftWait bounds how long leftLocked waits for an item's lock: a
+// lock that a lost answer left (its token never reached the client)
+// expires within its TTL (lockTTL, or Azure's 15 seconds); one that a
+// call left held, and refreshes, never does.
+const lockLeftWait = 35 * time.Second
+
+// leftLocked fails t when, after every call ended, an item's lock cannot
+// be taken within lockLeftWait: a call left it held (a lock not released
+// on a panic, say).
+func leftLocked(t *testing.T, s Server, items []string) {
+	t.Helper()
+	c, err := concord.New(s.URL, s.Target.Client...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), lockLeftWait)
+	defer cancel()
+	for _, item := range items {
+		u := c.BaseURL() + "/" + s.Target.Items + "/" + item
+		for {
+			lease, err := s.Target.Locker.Lock(ctx, c, u, lockTTL(s.Target.Locker))
+			if err == nil {
+				_ = lease.Release(ctx)
+				break
+			}
+			if errors.Is(err, concord.ErrNotFound) {
+				break // nothing to lease (Azure): nothing left locked
+			}
+			if !errors.Is(err, concord.ErrLocked) || ctx.Err() != nil {
+				t.Fatalf("after every call ended, the lock of %s could not be taken within %v: %v (a call left it held)", item, lockLeftWait, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/concord-go/concord"
 	"github.com/concord-go/concord/concordtest"
@@ -38,6 +37,13 @@ func with(opts ...concord.ResourceOption) Target {
 	return t
 }
 
+// locked returns items with the lock mode on l.
+func locked(l concord.Locker) Target {
+	t := items
+	t.Locker = l
+	return t
+}
+
 // dialects are the servers a history runs against: concordtest as
 // concord's own dialect, its fault modes, and the dialects of real
 // servers that the lock mode is for (the interop module runs the real
@@ -62,10 +68,10 @@ var dialects = []struct {
 		target: items, limits: Limits{Reapplied: true}},
 	{name: "server drops after commit, 503s", api: func(a *concordtest.API) { a.DropFraction(0.1); a.FailFraction(0.05, http.StatusServiceUnavailable) }, target: items},
 	{name: "nginx dav-ext under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.FileTimeETags(), concordtest.IgnoreIfMatch(), concordtest.IgnoreIfNoneMatch()},
-		target: with(concord.WithLocks(concord.WebDAVLocker{}, 0)), limits: Limits{StaleReads: true}},
+		target: locked(concord.WebDAVLocker{}), limits: Limits{StaleReads: true}},
 	{name: "Azure leases, If-Match ignored", opts: []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()},
-		target: with(concord.WithLocks(concord.AzureLeaseLocker{}, 15*time.Second))},
-	{name: "no ETags under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, target: with(concord.WithLocks(concord.WebDAVLocker{}, 0))},
+		target: locked(concord.AzureLeaseLocker{})},
+	{name: "no ETags under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, target: locked(concord.WebDAVLocker{})},
 }
 
 // envInt reads a whole number from the environment, or def.

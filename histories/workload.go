@@ -40,6 +40,19 @@ type Target struct {
 	// List: the server lists Items as a JSON array, so the schedule runs
 	// All, checked as a read of each item during the call.
 	List bool
+	// Locker, when set, is the lock every write takes (WithLocks, for
+	// lockTTL); Verify then checks that no call left a lock held.
+	Locker concord.Locker
+}
+
+// lockTTL is the lock time of the workers' calls with l: short, so that a
+// lock a lost answer left (nobody holds its token) expires within a
+// history; Azure grants no lease under 15 seconds.
+func lockTTL(l concord.Locker) time.Duration {
+	if _, ok := l.(concord.AzureLeaseLocker); ok {
+		return 15 * time.Second
+	}
+	return 2 * time.Second
 }
 
 // Record is one operation of a history, timed in Unix nanoseconds of this
@@ -69,7 +82,11 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 		return nil, err
 	}
 	defer c.CloseIdleConnections()
-	items := concord.NewResource[Doc](c, tg.Items, tg.Resource...)
+	ropts := tg.Resource
+	if tg.Locker != nil {
+		ropts = append(ropts[:len(ropts):len(ropts)], concord.WithLocks(tg.Locker, lockTTL(tg.Locker)))
+	}
+	items := concord.NewResource[Doc](c, tg.Items, ropts...)
 	var orders *concord.Resource[Doc]
 	if tg.Orders != "" {
 		orders = concord.NewResource[Doc](c, tg.Orders)
@@ -103,6 +120,15 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 		case s.absent:
 			in.Kind = KindReplace // a Replace that creates
 			res, err = items.Replace(opCtx, item, Doc{N: in.N, W: token})
+		case pick < 5 && rnd.IntN(8) == 0:
+			// The caller's code panics, on the first call of mutate,
+			// before anything is written, and the caller recovers, as
+			// net/http recovers a handler's panic: the call must leave no
+			// lock behind.
+			in.Kind = KindUpdate
+			err = recovered(func() {
+				_, _ = items.Update(opCtx, item, func(*Doc) error { panic(errMutatePanicked) })
+			})
 		case pick < 5:
 			in.Kind = KindUpdate
 			res, err = items.Update(opCtx, item, func(d *Doc) error { d.N++; d.W = token; return nil })
@@ -170,6 +196,23 @@ func (s *seen) note(in Input, out Output, res *concord.Result[Doc]) {
 	}
 }
 
+// errMutatePanicked is what the workload's panicking mutate panics with.
+var errMutatePanicked = errors.New("histories: mutate panicked before anything was written")
+
+// recovered runs f and returns what it panicked with, as an error.
+func recovered(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("recovered: %v", p)
+			if e, ok := p.(error); ok {
+				err = fmt.Errorf("recovered: %w", e)
+			}
+		}
+	}()
+	f()
+	return errors.New("histories: mutate did not panic")
+}
+
 // all lists the items, every page.
 func all(ctx context.Context, items *concord.Resource[Doc]) ([]Doc, error) {
 	var listed []Doc
@@ -194,7 +237,8 @@ func outcome(err error) Outcome {
 		return Exists
 	case errors.As(err, &ce) && (ce.Kind == concord.KindInProgress || ce.Resent):
 		return Unknown // an earlier copy, or the first request with the key, may have applied
-	case errors.Is(err, concord.ErrNoVersion), errors.Is(err, concord.ErrLocked), errors.Is(err, concord.ErrLockUnavailable):
+	case errors.Is(err, concord.ErrNoVersion), errors.Is(err, concord.ErrLocked), errors.Is(err, concord.ErrLockUnavailable),
+		errors.Is(err, errMutatePanicked): // mutate's first call panicked: nothing was sent to write
 		return Refused
 	case errors.As(err, &ce), errors.Is(err, concord.ErrConflict):
 		return Conflict

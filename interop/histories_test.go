@@ -62,11 +62,7 @@ func (h checkedServer) row() server {
 // its row, and its lock.
 func (h checkedServer) target() histories.Target {
 	s := h.row()
-	tg := histories.Target{Client: s.clientOptions, Resource: s.resourceOptions, Items: s.collection}
-	if h.locker != nil {
-		tg.Resource = append(tg.Resource[:len(tg.Resource):len(tg.Resource)], concord.WithLocks(h.locker, 0))
-	}
-	return tg
+	return histories.Target{Client: s.clientOptions, Resource: s.resourceOptions, Items: s.collection, Locker: h.locker}
 }
 
 // TestHistoriesOnRealServers runs random concurrent histories under

@@ -19,6 +19,7 @@ defects=(
   "2xx write resent|retry.go|s/^\tif a.wrote {\$/\tif false \&\& a.wrote {/"
   "conditional DELETE sent unconditionally|resource.go|s/^\terr := d.r.condition(\&out, d.o, d.u, d.version, d.underLock, nil, \&d.key)\$/\terr := d.r.condition(\&out, d.o, d.u, d.version, d.underLock, nil, \&d.key); out.ifMatch = \"\"/"
   "a base without a version not compared (this session's Apache regression)|conflict.go|s/^\tif base.body != nil \&\& (o.lockHeld || base.version == \"\") {\$/\tif base.body != nil \&\& o.lockHeld {/"
+  "lock not released on panic|lock.go|s/^\tdefer r.c.release(ctx, h, u)\$/\tvar released bool; defer func() { if !released { return }; r.c.release(ctx, h, u) }()/; s/^\tres, err = work(lo)\$/\tres, err = work(lo); released = true/"
   "idempotency key changed between attempts|retry.go|s/^\ta.c.setHeader(req.Header, a.call, \&a.out)\$/\tif a.out.key != \"\" { a.out.key, _ = a.c.newKey() }; a.c.setHeader(req.Header, a.call, \&a.out)/"
 )
 
