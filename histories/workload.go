@@ -87,6 +87,7 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 		ropts = append(ropts[:len(ropts):len(ropts)], concord.WithLocks(tg.Locker, lockTTL(tg.Locker)))
 	}
 	items := concord.NewResource[Doc](c, tg.Items, ropts...)
+	booms := concord.NewResource[boom](c, tg.Items, ropts...)
 	var orders *concord.Resource[Doc]
 	if tg.Orders != "" {
 		orders = concord.NewResource[Doc](c, tg.Orders)
@@ -121,13 +122,14 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 			in.Kind = KindReplace // a Replace that creates
 			res, err = items.Replace(opCtx, item, Doc{N: in.N, W: token})
 		case pick < 5 && rnd.IntN(8) == 0:
-			// The caller's code panics, on the first call of mutate,
-			// before anything is written, and the caller recovers, as
-			// net/http recovers a handler's panic: the call must leave no
-			// lock behind.
+			// The caller's type panics in its UnmarshalJSON, which concord
+			// runs before anything is written, and the caller recovers,
+			// as net/http recovers a handler's panic: the call must leave
+			// no lock behind.
 			in.Kind = KindUpdate
-			err = recovered(func() {
-				_, _ = items.Update(opCtx, item, func(*Doc) error { panic(errMutatePanicked) })
+			err = recovered(func() error {
+				_, err := booms.Update(opCtx, item, func(*boom) error { return nil })
+				return err
 			})
 		case pick < 5:
 			in.Kind = KindUpdate
@@ -196,11 +198,19 @@ func (s *seen) note(in Input, out Output, res *concord.Result[Doc]) {
 	}
 }
 
-// errMutatePanicked is what the workload's panicking mutate panics with.
-var errMutatePanicked = errors.New("histories: mutate panicked before anything was written")
+// boom is a document type whose decoding panics, as a caller's type's
+// UnmarshalJSON may on data it does not expect: concord does not recover
+// it (it is the caller's panic, on the caller's goroutine).
+type boom struct{}
 
-// recovered runs f and returns what it panicked with, as an error.
-func recovered(f func()) (err error) {
+// UnmarshalJSON panics.
+func (*boom) UnmarshalJSON([]byte) error { panic(errDecodePanicked) }
+
+// errDecodePanicked is what boom's UnmarshalJSON panics with.
+var errDecodePanicked = errors.New("histories: UnmarshalJSON panicked before anything was written")
+
+// recovered returns f's error, or what f panicked with.
+func recovered(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("recovered: %v", p)
@@ -209,8 +219,7 @@ func recovered(f func()) (err error) {
 			}
 		}
 	}()
-	f()
-	return errors.New("histories: mutate did not panic")
+	return f()
 }
 
 // all lists the items, every page.
@@ -238,7 +247,7 @@ func outcome(err error) Outcome {
 	case errors.As(err, &ce) && (ce.Kind == concord.KindInProgress || ce.Resent):
 		return Unknown // an earlier copy, or the first request with the key, may have applied
 	case errors.Is(err, concord.ErrNoVersion), errors.Is(err, concord.ErrLocked), errors.Is(err, concord.ErrLockUnavailable),
-		errors.Is(err, errMutatePanicked): // mutate's first call panicked: nothing was sent to write
+		errors.Is(err, errDecodePanicked): // the read before any write panicked: nothing was sent to write
 		return Refused
 	case errors.As(err, &ce), errors.Is(err, concord.ErrConflict):
 		return Conflict
