@@ -32,11 +32,11 @@ for d in "${defects[@]}"; do
   sed -i "$expr" "$copy/$file"
   [ "$before" != "$(sha1sum "$copy/$file")" ] || { echo "plant: '$name' changed nothing in $file"; exit 1; }
   start=$(date +%s)
-  if out=$(cd "$copy/histories" && HISTORIES_SEED=$first go test -count=1 -timeout 20m ./... 2>&1); then
+  if out=$(cd "$copy/histories" && HISTORIES_SEED=$first go test -count=1 -failfast -timeout 20m ./... 2>&1); then
     echo "NOT FOUND  $name: seeds $first-$(( first + HISTORIES_RUNS - 1 )) all linearizable ($(( $(date +%s) - start )) s)"
   else
     seed=$(grep -m1 -oE 'seed=[0-9]+ \([0-9.]+s\)' <<<"$out" | grep -oE '[0-9]+' | head -1 || true)
-    what=$(grep -m1 -oE '(not linearizable|keyed creates: [^;]*|only [0-9]+ of [0-9]+ operations succeeded)' <<<"$out" || echo "failed")
+    what=$(grep -m1 -oE '(not linearizable|keyed creates: [^;]*|only [0-9]+ of [0-9]+ operations succeeded|the lock of [a-z]+ could not be taken[^:]*)' <<<"$out" || echo "failed")
     echo "FOUND      $name: $what, seed $seed, in $(( $(date +%s) - start )) s"
   fi
   rm -rf "$copy"
