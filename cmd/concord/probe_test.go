@@ -94,6 +94,9 @@ func TestProbeVerdicts(t *testing.T) {
 		{"leases, If-Match ignored", []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()}, map[string]string{
 			"locks": "Azure Blob lease, enforced (412)",
 		}, true, "concord.WithLocks(concord.AzureLeaseLocker{}, 0)"},
+		{"no ETags, locks (a tagless WebDAV server)", []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, map[string]string{
+			"preconditions": "NO VERSION TO SEND",
+		}, true, "concord.WithLocks(concord.WebDAVLocker{}, 0)"},
 		{"locks not asked for", nil, map[string]string{"locks": "none", "If-Match atomic": "no race seen in 5 rounds"}, true, "concord.NewResource[T](c, path)"},
 		{"If-Match not atomic (Apache)", []concordtest.Option{concordtest.RacyIfMatch()}, map[string]string{
 			"If-Match atomic": "NO: concurrent writes with one tag went through", "stale If-Match": "rejected (412)",

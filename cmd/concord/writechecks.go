@@ -104,7 +104,14 @@ func (p *prober) writes(ctx context.Context) {
 		cur = p.atomicity(ctx, t, &f)
 	}
 	cur = p.staleBodyVersion(ctx, t, cur, &f)
-	if !(f.ifMatch && f.tagsMove) && !f.bodyVersion {
+	switch {
+	case f.ifMatch && !f.tagsMove && !f.bodyVersion:
+		// Refused, but with nothing a client could send: the evidence says
+		// what was measured (issue #31: it said "each stale write took
+		// effect" where the only one sent was refused with 412).
+		p.add(finding{Property: "preconditions", Verdict: "NO VERSION TO SEND", Evidence: "If-Match with a tag the server never served was refused, but it serves no ETag that moves with the content, and no version in the body",
+			Concord: "cannot prevent lost updates by preconditions here: no client has a version to send", Breaks: true})
+	case !(f.ifMatch && f.tagsMove) && !f.bodyVersion:
 		p.add(finding{Property: "preconditions", Verdict: "NONE HONORED", Evidence: "no stale version (If-Match or in the body) was refused: each stale write took effect",
 			Concord: "cannot prevent lost updates here: no client can", Breaks: true})
 	}
