@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Transport and retry (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 import (
 	"fmt"

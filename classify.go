@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Requests and responses (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 import (
 	"bytes"

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Requests and responses (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"bytes"
@@ -232,7 +232,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response,
 		return nil, errors.New("concord: Do needs a request")
 	}
 	cl := c.newCall(ctx)
-	defer func() { c.callDone(ctx, "Do", "", "", cl, 0, err) }()
+	defer func() { c.callDone(cl, CallEvent{Operation: "Do", Err: err}) }()
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -282,7 +282,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) (resp *Response,
 		}
 		o.key = key
 	}
-	got, err := c.exchange(ctx, cl, o)
+	got, err := c.exchange(cl, o)
 	if got.StatusCode != 0 { // else resp stays nil: no response came
 		resp = &got
 	}
@@ -363,9 +363,6 @@ type call struct {
 	// attempt is the state of the request being sent; the call's requests
 	// go one at a time, so one serves them all, an allocation saved.
 	attempt attempts
-	// opts are a Resource call's options (see begin), kept here so that
-	// the call and its options take one allocation.
-	opts callOptions
 }
 
 // ledger counts what a call sent, in one place; only its methods change it.
@@ -510,12 +507,19 @@ func (cl *call) retriesLeft() int { return cl.retry.MaxAttempts - 1 - cl.retries
 // newCall starts a call made under ctx. Every request of the call is made
 // under ctx, through the call (see call.Value).
 func (c *Client) newCall(ctx context.Context) *call {
-	cl := &call{ctx: ctx, retry: c.retry, started: c.clock.Now(), maxRounds: c.conflict.MaxAttempts}
+	cl := new(call)
+	c.initCall(cl, ctx)
+	return cl
+}
+
+// initCall starts cl, a new call made under ctx, in place: a Resource's
+// call keeps it in its op, to take one allocation.
+func (c *Client) initCall(cl *call, ctx context.Context) {
+	cl.ctx, cl.retry, cl.started, cl.maxRounds = ctx, c.retry, c.clock.Now(), c.conflict.MaxAttempts
 	if c.invocationHeaders || c.logger != nil || c.hooks.set() {
 		// Only pay for an ID when something will read it.
 		cl.id, _ = newUUIDKey()
 	}
-	return cl
 }
 
 // outgoing is one HTTP request as concord builds it, before
@@ -535,29 +539,24 @@ type outgoing struct {
 	create      bool   // creates a resource: Resource.Create or CreateAt
 }
 
-// exchange sends o and, when the server says an earlier request with the
-// same idempotency key is still in progress, waits (as told by Retry-After,
-// or by the backoff for waits, see ConflictPolicy) and resends the same key
-// and bytes.
-func (c *Client) exchange(ctx context.Context, cl *call, o *outgoing) (Response, error) {
-	waiting := c.waitingBackOff()
-	for round := 1; ; round++ {
-		resp, err := c.send(cl, o)
-		if err == nil || o.key == "" {
-			return resp, err
-		}
-		var apiErr *APIError // escapes: declared after the success return
-		if !errors.As(err, &apiErr) || apiErr.Kind != KindInProgress {
-			return resp, err
-		}
-		c.observeConflict(ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: c.redact.url(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
-		if c.spent(cl, round) {
-			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
-		}
-		if werr := waiting.wait(ctx, cl, apiErr.Header); werr != nil {
-			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
-		}
+// setQuery adds q to the request's URL.
+func (o *outgoing) setQuery(q url.Values) {
+	if len(q) > 0 {
+		o.url = appendQuery(o.url, q.Encode())
 	}
+}
+
+// ensureHeader returns the request's own header map to add to: the call's
+// headers are shared with every request of the resource, so they are
+// copied first.
+func (o *outgoing) ensureHeader() http.Header {
+	if !o.ownHeader {
+		o.header, o.ownHeader = o.header.Clone(), true
+	}
+	if o.header == nil {
+		o.header = make(http.Header)
+	}
+	return o.header
 }
 
 // wait sleeps for d unless that would pass ctx's deadline, in which case it

@@ -2,6 +2,7 @@ package concord
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -124,7 +125,11 @@ func TestCacheRefusesACopyLargerThanItsShare(t *testing.T) {
 	r := NewResource[doc](c, "docs")
 	v := doc{Rows: make([]sparseRow, 40_000)} // 120 KB of JSON, 16 MiB of memory
 	body, _ := json.Marshal(v)
-	r.written(&Response{StatusCode: 204}, "http://127.0.0.1:1/docs/1", v, body, &r.base, 0)
+	p, err := start(r, context.Background(), "1", []WriteOption(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.written(&Response{StatusCode: 204}, v, body, 0)
 	snap, ok := c.versions.get("http://127.0.0.1:1/docs/1")
 	if !ok || snap.value != nil || c.versions.bytes > 1<<20 {
 		t.Errorf("after writing the document the cache holds it=%v with a copy=%v, %d bytes counted; want it without its copy, within 1 MiB", ok, snap.value != nil, c.versions.bytes)

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Credentials and redaction (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"context"

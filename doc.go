@@ -66,4 +66,4 @@
 // docs/performance.md.
 package concord
 
-// Layer: Resources and pages (ARCHITECTURE.md).
+// Layer: Operations (ARCHITECTURE.md).

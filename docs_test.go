@@ -469,11 +469,13 @@ func TestLayersRunDownward(t *testing.T) {
 	}
 	seen := map[string]string{} // edge -> an identifier it names
 	for path, f := range parsed {
-		fields := map[*ast.Ident]bool{} // selectors and composite-literal keys
+		fields := map[*ast.Ident]bool{} // selectors, composite-literal keys, declared names
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.SelectorExpr:
 				fields[n.Sel] = true
+			case *ast.FuncDecl: // a method's name is no reference
+				fields[n.Name] = true
 			case *ast.KeyValueExpr:
 				if id, ok := n.Key.(*ast.Ident); ok {
 					fields[id] = true

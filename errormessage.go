@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Requests and responses (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 // The server's own message in an error response,
 // read from each common error format, so that an APIError shows what the

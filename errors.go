@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Requests and responses (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 import (
 	"errors"
@@ -349,3 +349,7 @@ type PanicError struct {
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("concord: %s function panicked: %v", e.Func, e.Value)
 }
+
+// errPanicked marks a panic in the caller's code that concord ran on a
+// goroutine of its own, recovered and turned into an error.
+var errPanicked = errors.New("concord: panic in a caller's function")

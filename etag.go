@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Versions and cache (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 import (
 	"fmt"

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Hooks (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"context"
@@ -158,7 +158,8 @@ type MergeEvent struct {
 	Err          error
 }
 
-func (c *Client) observeAttempt(ctx context.Context, cl *call, out *outgoing, header http.Header) {
+func (a *attempts) observeAttempt(ctx context.Context, header http.Header) {
+	c, cl, out := a.c, a.call, &a.out
 	if c.hooks.OnAttempt != nil {
 		c.hooks.OnAttempt(ctx, AttemptEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: cl.nextAttempt()})
 	}
@@ -169,8 +170,9 @@ func (c *Client) observeAttempt(ctx context.Context, cl *call, out *outgoing, he
 	}
 }
 
-func (c *Client) observeRetry(ctx context.Context, cl *call, out *outgoing, n int, resp *http.Response, err error, delay time.Duration) {
-	e := RetryEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: n, Err: err, Delay: delay}
+func (a *attempts) observeRetry(ctx context.Context, resp *http.Response, err error, delay time.Duration) {
+	c, n := a.c, a.n
+	e := RetryEvent{InvocationID: a.call.id, Method: a.out.method, URL: c.redact.url(a.out.url), Attempt: n, Err: err, Delay: delay}
 	if resp != nil {
 		e.StatusCode = resp.StatusCode
 		e.Reason = "status " + http.StatusText(resp.StatusCode)
@@ -182,7 +184,7 @@ func (c *Client) observeRetry(ctx context.Context, cl *call, out *outgoing, n in
 	}
 	if c.logger != nil {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "concord: retrying",
-			slog.String("invocation", cl.id), slog.String("method", e.Method), slog.String("url", e.URL),
+			slog.String("invocation", e.InvocationID), slog.String("method", e.Method), slog.String("url", e.URL),
 			slog.Int("attempt", n), slog.String("reason", e.Reason), slog.Duration("delay", delay))
 	}
 }
@@ -209,17 +211,19 @@ func (c *Client) observeMerge(ctx context.Context, e MergeEvent) {
 	}
 }
 
-func (c *Client) observeAttemptDone(ctx context.Context, cl *call, out *outgoing, n int, status int, err error, d time.Duration) {
+func (a *attempts) observeAttemptDone(ctx context.Context, status int, err error) {
+	c := a.c
 	if c.hooks.OnAttemptDone != nil {
-		c.hooks.OnAttemptDone(ctx, AttemptDoneEvent{InvocationID: cl.id, Method: out.method, URL: c.redact.url(out.url), Attempt: n, StatusCode: status, Err: err, Duration: d})
+		c.hooks.OnAttemptDone(ctx, AttemptDoneEvent{InvocationID: a.call.id, Method: a.out.method, URL: c.redact.url(a.out.url), Attempt: a.call.requests, StatusCode: status, Err: err, Duration: c.clock.Now().Sub(a.started)})
 	}
 }
 
-// callDone reports a call's end to OnCallDone.
-func (c *Client) callDone(ctx context.Context, op, resource, id string, cl *call, conflicts int, err error) {
+// callDone reports the end of cl to OnCallDone, with e, which says what
+// the call was and how it ended, completed with what the call knows.
+func (c *Client) callDone(cl *call, e CallEvent) {
 	if c.hooks.OnCallDone == nil {
 		return
 	}
-	c.hooks.OnCallDone(ctx, CallEvent{InvocationID: cl.id, Operation: op, Resource: resource, ID: id, Requests: cl.sent(),
-		Conflicts: conflicts, Duration: c.clock.Now().Sub(cl.started), Err: err})
+	e.InvocationID, e.Requests, e.Duration = cl.id, cl.sent(), c.clock.Now().Sub(cl.started)
+	c.hooks.OnCallDone(cl.ctx, e)
 }

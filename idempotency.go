@@ -1,10 +1,11 @@
 package concord
 
-// Layer: Requests and responses (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -143,4 +144,29 @@ func (c *Client) keyValue(key string) string {
 // idempotency key.
 func replayed(h http.Header) bool {
 	return strings.EqualFold(strings.TrimSpace(h.Get(HeaderReplayed)), "true")
+}
+
+// exchange sends o and, when the server says an earlier request with the
+// same idempotency key is still in progress, waits (as told by Retry-After,
+// or by the backoff for waits, see ConflictPolicy) and resends the same key
+// and bytes.
+func (c *Client) exchange(cl *call, o *outgoing) (Response, error) {
+	waiting := c.waitingBackOff()
+	for round := 1; ; round++ {
+		resp, err := c.send(cl, o)
+		if err == nil || o.key == "" {
+			return resp, err
+		}
+		var apiErr *APIError // escapes: declared after the success return
+		if !errors.As(err, &apiErr) || apiErr.Kind != KindInProgress {
+			return resp, err
+		}
+		c.observeConflict(cl.ctx, ConflictEvent{InvocationID: cl.id, Method: o.method, URL: c.redact.url(o.url), Kind: KindInProgress, StatusCode: apiErr.StatusCode, Attempt: round})
+		if c.spent(cl, round) {
+			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: err}
+		}
+		if werr := waiting.wait(cl, apiErr.Header); werr != nil {
+			return resp, &ConflictError{Kind: KindInProgress, Attempts: round, Err: errors.Join(werr, err)}
+		}
+	}
 }

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Conflict loop and merges (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 import (
 	"bytes"

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Conflict loop and merges (ARCHITECTURE.md).
+// Layer: Operations (ARCHITECTURE.md).
 
 // The lock mode. Optimistic concurrency keeps
 // updates only where the server checks a precondition and writes
@@ -77,16 +77,16 @@ const lockReleaseTimeout = 5 * time.Second
 // write did not take effect, so the call may take the lock again.
 var errLockLost = errors.New("concord: the lock was lost")
 
-// locked runs one call's work on the item at u: under the server's lock
-// with WithLocks, else as it is. A round whose lock was lost before its
-// write took effect (errLockLost: the server refused the write) is run
-// again, with a fresh lock and a fresh read, within the conflict policy's
-// budget: a server whose lock database loses locks under contention
+// locked runs one call's work on its item: under the server's lock with
+// WithLocks, else as it is. A round whose lock was lost before its write
+// took effect (errLockLost: the server refused the write) is run again,
+// with a fresh lock and a fresh read, within the call's bounds (see
+// spent): a server whose lock database loses locks under contention
 // (Apache mod_dav, seen) then costs a round, not the call.
-func locked[T any](r *Resource[T], ctx context.Context, cl *call, u itemURL, o *callOptions, work func(o *callOptions) (*Result[T], error)) (*Result[T], error) {
+func (p *op[T]) locked(work func() (*Result[T], error)) (*Result[T], error) {
 	for round := 1; ; round++ {
-		res, held, err := r.lockedRound(ctx, cl, u, o, work)
-		if !held || !errors.Is(err, errLockLost) || r.c.spent(cl, round) {
+		res, held, err := p.lockedRound(work)
+		if !held || !errors.Is(err, errLockLost) || p.r.c.spent(&p.cl, round) {
 			return res, err
 		}
 	}
@@ -95,20 +95,19 @@ func locked[T any](r *Resource[T], ctx context.Context, cl *call, u itemURL, o *
 // lockedRound runs work once under the lock, which a defer releases
 // whatever ends the round: a result, an error, a panic in the caller's
 // code, an ended context. held reports that there was a lock.
-func (r *Resource[T]) lockedRound(ctx context.Context, cl *call, u itemURL, o *callOptions, work func(o *callOptions) (*Result[T], error)) (res *Result[T], held bool, err error) {
-	lo, h, err := r.hold(ctx, cl, u, o)
+func (p *op[T]) lockedRound(work func() (*Result[T], error)) (res *Result[T], held bool, err error) {
+	h, err := p.hold()
+	defer p.unhold(h)
 	if err != nil {
 		return nil, false, err
 	}
-	defer r.c.release(ctx, h, u)
-	res, err = work(lo)
-	if errors.Is(err, errPlaceholder) && !lo.lockCreated {
+	res, err = work()
+	if errors.Is(err, errPlaceholder) && !p.lock.created {
 		// The item is the empty one that a LOCK whose answer was lost
 		// left behind: it stands for a missing item, as when this call's
 		// own LOCK made it. Nothing was written before a read found it.
-		p := *lo
-		p.lockCreated = true
-		res, err = work(&p)
+		p.lock.created = true
+		res, err = work()
 	}
 	return res, h != nil, err
 }
@@ -138,54 +137,61 @@ type held struct {
 	done   chan struct{}      // closed when the refresher has returned
 }
 
-// hold takes the lock on u when the resource has WithLocks, and returns
-// the call's options with the lock's proof on every request, and the hold.
-// The hold is nil without WithLocks, and when the locker needs the item to
-// exist and it does not (ErrNotFound, which only a Locker whose protocol
-// means that returns: Azure's leases): the call then goes on unlocked,
-// and finds the item missing as it would without the lock (a create stays
-// create-only by If-None-Match: *).
-func (r *Resource[T]) hold(ctx context.Context, cl *call, u itemURL, o *callOptions) (*callOptions, *held, error) {
-	if o.locker == nil {
-		return o, nil, nil
+// hold takes the server's lock on the call's item when the resource has
+// WithLocks: from then on every request of the call carries the lock's
+// proof, and p.lock says what taking it found. The hold is nil without
+// WithLocks, and when the locker needs the item to exist and it does not
+// (ErrNotFound, which only a Locker whose protocol means that returns:
+// Azure's leases): the call then goes on unlocked, and finds the item
+// missing as it would without the lock (a create stays create-only by
+// If-None-Match: *).
+func (p *op[T]) hold() (*held, error) {
+	if p.o.locker == nil {
+		return nil, nil
 	}
-	lease, err := r.c.acquire(ctx, cl, o.locker, u, o.lockTTL)
+	c := p.r.c
+	lease, err := c.acquire(&p.cl, p.o.locker, p.u, p.o.lockTTL)
 	if errors.Is(err, ErrNotFound) {
 		// Nothing to lock: a create goes on unlocked; anything else finds
 		// the item gone (see missing), rather than write from a stale base
 		// with no lock to stop it.
-		absent := *o
-		absent.lockAbsent = true
-		return &absent, nil, nil
+		p.lock.absent = true
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The refresher lives until release, past the call's context: a lock
 	// is released even by a call whose context ended.
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rctx, cancel := context.WithCancel(context.WithoutCancel(p.cl.ctx))
 	h := &held{lease: lease, cancel: cancel, done: make(chan struct{})}
-	go r.c.keepLocked(rctx, h, u)
-	locked := *o
-	locked.lockHeld = true
-	locked.header = o.header.Clone()
-	if locked.header == nil {
-		locked.header = make(http.Header)
+	go c.keepLocked(rctx, h, p.u)
+	p.lock.held = true
+	p.header = p.o.header.Clone()
+	if p.header == nil {
+		p.header = make(http.Header)
 	}
-	lease.Apply(locked.header)
+	lease.Apply(p.header)
 	// A LOCK that says it created the item is believed only when the item
 	// is empty: a server or proxy that answers 201 for an item that exists
 	// would otherwise have the call drop the real item (dropCreated).
-	locked.lockCreated = lease.Created() && r.emptyUnderLock(ctx, cl, &locked)
-	return &locked, h, nil
+	p.lock.created = lease.Created() && p.emptyUnderLock()
+	return h, nil
+}
+
+// unhold ends the round's hold: the lock is released (see release), and
+// the call's requests no longer carry its proof.
+func (p *op[T]) unhold(h *held) {
+	p.lock, p.header = lockState{}, p.o.header
+	p.r.c.release(p.cl.ctx, h, p.u)
 }
 
 // emptyUnderLock reports whether a read under the lock finds the item
 // there and empty, as a LOCK of an unmapped URL leaves it.
-func (r *Resource[T]) emptyUnderLock(ctx context.Context, cl *call, o *callOptions) bool {
-	out := r.outgoing(http.MethodGet, o.at.read, o)
-	out.setQuery(o.query)
-	resp, err := r.c.exchange(ctx, cl, out)
+func (p *op[T]) emptyUnderLock() bool {
+	out := p.outgoing(http.MethodGet, p.at.read)
+	out.setQuery(p.o.query)
+	resp, err := p.exchange(&out)
 	return err == nil && len(bytes.TrimSpace(resp.Body)) == 0
 }
 
@@ -241,10 +247,6 @@ func (c *Client) keepLocked(ctx context.Context, h *held, u itemURL) {
 // server grants.
 const minLockRefresh = 100 * time.Millisecond
 
-// errPanicked marks a panic in the caller's code that concord ran on a
-// goroutine of its own, recovered and turned into an error.
-var errPanicked = errors.New("concord: panic in a caller's function")
-
 // refresh is l.Refresh with a panic turned into an error: it runs on the
 // refresher's goroutine, where a panic would end the process.
 func refresh(ctx context.Context, l Lease) (err error) {
@@ -259,12 +261,12 @@ func refresh(ctx context.Context, l Lease) (err error) {
 // acquire takes the lock, waiting while another holder has it: Retry-After
 // when the server gives one, else the backoff between conflicting writes,
 // until ctx ends or lockWaitTTLs TTLs have passed.
-func (c *Client) acquire(ctx context.Context, cl *call, l Locker, u itemURL, ttl time.Duration) (Lease, error) {
+func (c *Client) acquire(cl *call, l Locker, u itemURL, ttl time.Duration) (Lease, error) {
 	waiting := c.contentionBackOff()
 	began := c.clock.Now()
 	waiting.until = began.Add(lockWaitTTLs * ttl)
 	for {
-		lease, err := l.Lock(ctx, c, string(u), ttl)
+		lease, err := l.Lock(cl.ctx, c, string(u), ttl)
 		if err == nil || !errors.Is(err, ErrLocked) {
 			return lease, err
 		}
@@ -273,25 +275,21 @@ func (c *Client) acquire(ctx context.Context, cl *call, l Locker, u itemURL, ttl
 		if errors.As(err, &apiErr) {
 			h = apiErr.Header
 		}
-		if werr := waiting.wait(ctx, cl, h); werr != nil {
+		if werr := waiting.wait(cl, h); werr != nil {
 			return nil, fmt.Errorf("concord: %s: another holder kept its lock; gave up after %v of waiting (at most %d TTLs of %v): %w",
 				c.redact.url(string(u)), c.clock.Now().Sub(began).Round(time.Millisecond), lockWaitTTLs, ttl, errors.Join(err, werr))
 		}
 	}
 }
 
-// missing reports whether taking the lock found the item missing: it
-// created it, empty, or the locker found nothing to lock.
-func (o *callOptions) missing() bool { return o.lockCreated || o.lockAbsent }
-
 // dropCreated deletes the empty item that taking the lock created, for a
 // call that found nothing to work on, so that the lock leaves nothing
 // behind.
-func (r *Resource[T]) dropCreated(ctx context.Context, cl *call, u itemURL, o *callOptions) {
-	if !o.lockCreated {
+func (p *op[T]) dropCreated() {
+	if !p.lock.created {
 		return
 	}
-	out := r.outgoing(http.MethodDelete, o.at.del, o)
-	out.setQuery(o.query)
-	_, _ = r.c.exchange(ctx, cl, out) // best effort: the item was empty
+	out := p.outgoing(http.MethodDelete, p.at.del)
+	out.setQuery(p.o.query)
+	_, _ = p.exchange(&out) // best effort: the item was empty
 }

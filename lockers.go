@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Conflict loop and merges (ARCHITECTURE.md).
+// Layer: Operations (ARCHITECTURE.md).
 
 // The Lockers of real servers, WebDAV locks
 // (RFC 4918: Apache mod_dav, nginx's dav-ext module, lighttpd) and Azure

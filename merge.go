@@ -1,10 +1,9 @@
 package concord
 
-// Layer: Conflict loop and merges (ARCHITECTURE.md).
+// Layer: Operations (ARCHITECTURE.md).
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -69,10 +68,19 @@ func ThreeWay[T any](opts ...MergeOption) MergeFunc[T] {
 	}
 }
 
-// merge runs the merge function on private copies, decoded from the bytes
-// (mineBody is what the rejected write encoded), and returns the result
-// with its encoding and whether it leaves nothing to write.
-func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, theirs snapshot, round int) (merged T, mergedBody []byte, unchanged bool, err error) {
+// merged is what a merge gave: the value to write, its encoding, and
+// whether it leaves nothing to write (it equals theirs).
+type merged[T any] struct {
+	value     T
+	body      []byte
+	unchanged bool
+}
+
+// mergeOnto runs the write's merge function with (base, mine, theirs) on
+// private copies, decoded from the bytes (mine from what the write
+// encoded, base from theirs when the base is unknown), and reports the
+// merge to the hooks.
+func (w *write[T]) mergeOnto(theirs snapshot) (m merged[T], err error) {
 	baseBody := w.base.body
 	if baseBody == nil {
 		baseBody = theirs.body
@@ -81,32 +89,32 @@ func (r *Resource[T]) merge(ctx context.Context, w *write[T], mineBody []byte, t
 	for _, d := range []struct {
 		body []byte
 		dst  *T
-	}{{baseBody, &base}, {mineBody, &mine}, {theirs.body, &their}} {
+	}{{baseBody, &base}, {w.mineBody, &mine}, {theirs.body, &their}} {
 		if err := json.Unmarshal(d.body, d.dst); err != nil {
-			return merged, nil, false, &DecodeError{Method: http.MethodGet, URL: r.c.redact.url(string(w.url)), Type: fmt.Sprintf("%T", *d.dst), Err: err}
+			return m, &DecodeError{Method: http.MethodGet, URL: w.url(), Type: fmt.Sprintf("%T", *d.dst), Err: err}
 		}
 	}
 	theirBody, err := json.Marshal(their) // before the merge function can touch it
 	if err != nil {
-		return merged, nil, false, fmt.Errorf("concord: encoding %T: %w", their, err)
+		return m, fmt.Errorf("concord: encoding %T: %w", their, err)
 	}
-	event := MergeEvent{InvocationID: w.call.id, URL: r.c.redact.url(string(w.url)), Attempt: round}
-	w.turn.callback(func() { merged, err = safeMerge(w.merge, base, mine, their) })
+	event := MergeEvent{InvocationID: w.cl.id, URL: w.url(), Attempt: w.round}
+	w.turn.callback(func() { m.value, err = safeMerge(w.merge, base, mine, their) })
 	if err != nil {
 		event.Outcome, event.Err = MergeFailed, err
-		r.c.observeMerge(ctx, event)
-		return merged, nil, false, fmt.Errorf("concord: merge for %s: %w", r.c.redact.url(string(w.url)), err)
+		w.r.c.observeMerge(w.cl.ctx, event)
+		return m, fmt.Errorf("concord: merge for %s: %w", w.url(), err)
 	}
-	if mergedBody, err = json.Marshal(merged); err != nil {
-		return merged, nil, false, fmt.Errorf("concord: encoding the merge result: %w", err)
+	if m.body, err = json.Marshal(m.value); err != nil {
+		return m, fmt.Errorf("concord: encoding the merge result: %w", err)
 	}
-	unchanged = bytes.Equal(mergedBody, theirBody)
+	m.unchanged = bytes.Equal(m.body, theirBody)
 	event.Outcome = MergeMerged
-	if unchanged {
+	if m.unchanged {
 		event.Outcome = MergeUnchanged
 	}
-	r.c.observeMerge(ctx, event)
-	return merged, mergedBody, unchanged, nil
+	w.r.c.observeMerge(w.cl.ctx, event)
+	return m, nil
 }
 
 // safeMerge calls a user's merge function, turning a panic into a

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Resources and pages (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"errors"
@@ -390,14 +390,10 @@ type callOptions struct {
 	retry         *RetryPolicy
 	routes        Routes
 	paging        Paging
-	at            route // the call's item, resolved by itemURL
 	header        http.Header
 	query         url.Values
 	locker        Locker        // WithLocks
 	lockTTL       time.Duration // WithLocks
-	lockHeld      bool          // the call holds the server's lock on its item
-	lockCreated   bool          // the item under the lock is the empty one a LOCK creates (errPlaceholder)
-	lockAbsent    bool          // the locker found no item to lock (an Azure lease): nothing is locked
 }
 
 // applyOptions applies opts to o, in order. The resource's header and
@@ -599,4 +595,14 @@ func WithTrustedETags() Option {
 		c.trustETags = true
 		return nil
 	})
+}
+
+// cloneValues is a deep copy of v: the resource's query is shared by every
+// call, and a call that adds to it adds to its own copy.
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Resources and pages (ARCHITECTURE.md).
+// Layer: Operations (ARCHITECTURE.md).
 
 import (
 	"bytes"
@@ -64,8 +64,9 @@ var nextLinkMembers = []string{"@odata.nextLink", "odata.nextLink", "nextLink"}
 // client's base URL is refused, since the client's headers carry
 // credentials.
 func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption) (page *Page[T], err error) {
-	cl, o := begin(r, ctx, opts)
-	defer func() { r.c.callDone(ctx, "Page", r.path, "", cl, 0, err) }()
+	call := begin(r, ctx, opts)
+	defer func() { call.done("Page", 0, err) }()
+	o := &call.o
 	u := next
 	if u == "" {
 		u = r.collectionURL()
@@ -75,7 +76,8 @@ func (r *Resource[T]) Page(ctx context.Context, next string, opts ...CallOption)
 	} else if !strings.HasPrefix(u, r.c.base+"/") && !strings.HasPrefix(u, r.c.base+"?") {
 		return nil, fmt.Errorf("concord: next page %s is outside the client's base URL %s", r.c.redact.url(u), r.c.redact.url(r.c.base))
 	}
-	resp, err := r.c.exchange(ctx, cl, r.outgoing(http.MethodGet, u, o))
+	out := call.outgoing(http.MethodGet, u)
+	resp, err := call.exchange(&out)
 	if err != nil {
 		return nil, err
 	}

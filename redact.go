@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Credentials and redaction (ARCHITECTURE.md).
+// Layer: Values (ARCHITECTURE.md).
 
 import (
 	"errors"

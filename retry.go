@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Transport and retry (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"context"
@@ -373,7 +373,7 @@ func (a *attempts) finish(ctx context.Context, resp *http.Response, err error) e
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		a.c.observeAttemptDone(ctx, a.call, &a.out, a.call.requests, status, err, a.c.clock.Now().Sub(a.started))
+		a.observeAttemptDone(ctx, status, err)
 	}
 	return err
 }
@@ -449,7 +449,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	a.prior = append(a.prior, attemptErr)
 	a.call.retried()
 	a.delay = wait
-	a.c.observeRetry(ctx, a.call, &a.out, a.n, resp, attemptErr, wait)
+	a.observeRetry(ctx, resp, attemptErr, wait)
 	return true, nil
 }
 
@@ -484,7 +484,7 @@ func (a *attempts) beforeAttempt(req *http.Request, _ int) {
 	if a.c.hooks.OnAttemptDone != nil {
 		a.started = a.c.clock.Now()
 	}
-	a.c.observeAttempt(req.Context(), a.call, &a.out, req.Header)
+	a.observeAttempt(req.Context(), req.Header)
 }
 
 // wrap returns err as the call's error: bare when one attempt was made and

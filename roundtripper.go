@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Requests and responses (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ type roundTripper struct{ c *Client }
 func (rt roundTripper) RoundTrip(req *http.Request) (_ *http.Response, err error) {
 	c := rt.c
 	cl := c.newCall(req.Context())
-	defer func() { c.callDone(req.Context(), "RoundTrip", "", "", cl, 0, err) }()
+	defer func() { c.callDone(cl, CallEvent{Operation: "RoundTrip", Err: err}) }()
 	u := req.URL.String()
 	if !strings.HasPrefix(u, c.base+"/") && u != c.base {
 		closeBody(req)
@@ -60,7 +60,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (_ *http.Response, err error
 			return nil, err
 		}
 	}
-	resp, err := c.exchange(req.Context(), cl, o)
+	resp, err := c.exchange(cl, o)
 	if resp.StatusCode == 0 { // no response came
 		return nil, err
 	}

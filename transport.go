@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Transport and retry (ARCHITECTURE.md).
+// Layer: Client and requests (ARCHITECTURE.md).
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 package concord
 
-// Layer: Versions and cache (ARCHITECTURE.md).
+// Layer: The call (ARCHITECTURE.md).
 
 // Whether a server's ETags identify content. An ETag
 // is a validator only if a change of content changes it; a server whose
@@ -21,12 +21,13 @@ import (
 
 // noteETag compares what the client knew of a resource whose versions are
 // its ETags (before: the snapshot it read or wrote against) with a new
-// sight of it (tag and the content it stands for). The same strong ETag for different content
+// sight of it (now: its ETag and the content it stands for). The same strong ETag for different content
 // means the server's ETags are not validators: the client then stops
 // revalidating with them and refuses writes conditional on them (see
 // ErrETagUnreliable). It reports whether this sight proved it. Weak tags
 // are exempt: RFC 9110 lets one weak tag stand for equivalent contents.
-func (c *Client) noteETag(ctx context.Context, v Versioner, u itemURL, before snapshot, tag ETag, content []byte) bool {
+func (c *Client) noteETag(ctx context.Context, v Versioner, u itemURL, before, now snapshot) bool {
+	tag, content := now.etag, now.body
 	if _, tags := v.(ETagVersion); !tags || c.trustETags || tag == "" || tag.IsWeak() || tag != before.etag || before.body == nil || content == nil {
 		return false
 	}
