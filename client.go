@@ -4,6 +4,7 @@ package concord
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,27 +43,49 @@ type Client struct {
 	conflict ConflictPolicy
 	budget   *RetryBudget
 	clock    Clock
-	rand     func() float64
 
 	classifier Classifier
 	hooks      Hooks
 	tokens     *tokenCache                   // nil without WithTokenSource
 	signer     func(req *http.Request) error // nil without WithSigner
 
-	keyHeader         string
-	newKey            func() (string, error)
-	keyFormat         KeyFormat
+	keys              KeyPolicy
 	invocationHeaders bool
 
 	versions        *versionCache
 	trustETags      bool        // WithTrustedETags
 	etagsUnreliable atomic.Bool // one strong ETag was seen for two contents
 	writeLocks      *writeLocks // nil when WithConcurrentWrites
-	maxBody         int64
-	maxErrorBody    int64
+	limits          Limits
 }
 
-// Default sizes, applied unless an option says otherwise.
+// Limits bound what a client reads and keeps (WithLimits). The zero value
+// means the defaults in the field comments.
+type Limits struct {
+	// MaxResponseBytes bounds a success body; a longer one fails with
+	// ErrResponseTooLarge. Default DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// MaxErrorBodyBytes bounds the prefix of an error body that is read
+	// and kept in APIError.Body. Default DefaultMaxErrorBodyBytes.
+	MaxErrorBodyBytes int64
+	// VersionCacheBytes bounds what the client remembers of the items it
+	// has seen: versions, and bodies that serve as merge bases and for
+	// revalidation, least recently used first out. A body counts as the
+	// buffer it was read into (up to twice its length when the server sent
+	// no Content-Length); one larger than an eighth of the bound is not
+	// kept, only its version. Default DefaultVersionCacheBytes; negative
+	// turns remembering off: every write then starts with a GET.
+	VersionCacheBytes int64
+}
+
+func (l Limits) withDefaults() Limits {
+	l.MaxResponseBytes = cmp.Or(l.MaxResponseBytes, DefaultMaxResponseBytes)
+	l.MaxErrorBodyBytes = cmp.Or(l.MaxErrorBodyBytes, DefaultMaxErrorBodyBytes)
+	l.VersionCacheBytes = cmp.Or(l.VersionCacheBytes, DefaultVersionCacheBytes)
+	return l
+}
+
+// Default sizes, applied to the zero fields of Limits.
 const (
 	// DefaultMaxResponseBytes bounds a success body (64 MiB).
 	DefaultMaxResponseBytes = 64 << 20
@@ -102,19 +125,13 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	budget, _ := NewRetryBudget(DefaultBudgetMax, DefaultBudgetRatio)
 	c := &Client{
-		base:         strings.TrimRight(u.String(), "/"),
-		baseQuery:    baseQuery,
-		header:       http.Header{"User-Agent": {"concord-go"}, "Accept": {"application/json"}},
-		budget:       budget,
-		redact:       newRedactor(baseQuery),
-		clock:        realClock{},
-		rand:         rand.Float64,
-		keyHeader:    DefaultIdempotencyKeyHeader,
-		newKey:       newUUIDKey,
-		versions:     newVersionCache(DefaultVersionCacheBytes),
-		writeLocks:   &writeLocks{byURL: make(map[itemURL]*writeLock)},
-		maxBody:      DefaultMaxResponseBytes,
-		maxErrorBody: DefaultMaxErrorBodyBytes,
+		base:       strings.TrimRight(u.String(), "/"),
+		baseQuery:  baseQuery,
+		header:     http.Header{"User-Agent": {"concord-go"}, "Accept": {"application/json"}},
+		budget:     budget,
+		redact:     newRedactor(baseQuery),
+		clock:      realClock{},
+		writeLocks: &writeLocks{byURL: make(map[itemURL]*writeLock)},
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -128,7 +145,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.httpClient = &http.Client{Transport: defaultTransport()}
 	}
 	c.retry = c.retry.withDefaults()
-	c.redact.keyHeader = c.keyHeader
+	c.keys = c.keys.withDefaults()
+	c.limits = c.limits.withDefaults()
+	c.versions = newVersionCache(max(c.limits.VersionCacheBytes, 0))
+	c.redact.keyHeader = c.keys.Header
 	c.redact.keep(c.header, baseQuery)
 	sender := *c.httpClient
 	if sender.Transport == nil {
@@ -207,7 +227,7 @@ type Response struct {
 	Header     http.Header
 	// ETag is the response's entity-tag; empty when absent or malformed.
 	ETag ETag
-	// Body is the whole body, up to WithMaxResponseBytes.
+	// Body is the whole body, up to Limits.MaxResponseBytes.
 	Body []byte
 	// Replayed reports that the server answered from an earlier request
 	// with the same idempotency key (Idempotent-Replayed: true): the
@@ -488,11 +508,11 @@ func (l *ledger) resentSince(mark int32) bool { return l.wire.Load()-mark > 1 }
 func (l *ledger) sent() int { return l.requests + max(0, int(l.wire.Load())-l.writes) }
 
 // retryDelay returns the wait before the call's next retry, or false when
-// its Backoff stopped: full jitter by default (with the client's random
-// source), else the policy's own Backoff, made at the first retry.
-func (cl *call) retryDelay(rnd func() float64) (time.Duration, bool) {
+// its Backoff stopped: full jitter by default, else the policy's own
+// Backoff, made at the first retry.
+func (cl *call) retryDelay() (time.Duration, bool) {
 	if cl.retry.NewBackoff == nil {
-		return fullJitter(cl.retry.BaseDelay, cl.retry.MaxDelay, cl.retries, rnd), true
+		return fullJitter(cl.retry.BaseDelay, cl.retry.MaxDelay, cl.retries, rand.Float64), true
 	}
 	if cl.retryBackoff == nil {
 		cl.retryBackoff = cl.retry.NewBackoff()
@@ -659,7 +679,7 @@ func (c *Client) setHeader(h http.Header, cl *call, o *outgoing) {
 		n++
 	}
 	if o.key != "" {
-		names[n], values[n] = c.keyHeader, c.keyValue(o.key)
+		names[n], values[n] = c.keys.Header, c.keyValue(o.key)
 		n++
 	}
 	if c.invocationHeaders {
@@ -683,8 +703,8 @@ const concordHeaders = 6
 func (a *attempts) apiError(resp *http.Response) *APIError {
 	c, o, body, truncated := a.c, &a.out, a.body, a.truncated
 	prefix := body
-	if int64(len(prefix)) > c.maxErrorBody {
-		prefix, truncated = prefix[:c.maxErrorBody], true
+	if int64(len(prefix)) > c.limits.MaxErrorBodyBytes {
+		prefix, truncated = prefix[:c.limits.MaxErrorBodyBytes], true
 	}
 	e := &APIError{
 		Method:     o.method,

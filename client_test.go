@@ -40,12 +40,14 @@ func TestNewValidates(t *testing.T) {
 		{"garbage", "http://[::1", nil, false},
 		{"bad header", "https://example.com", []concord.Option{concord.WithHeader("Bad Name", "x")}, false},
 		{"header injection", "https://example.com", []concord.Option{concord.WithHeader("X-A", "a\r\nX-B: b")}, false},
-		{"empty token", "https://example.com", []concord.Option{concord.WithBearerToken("")}, false},
-		{"negative cache", "https://example.com", []concord.Option{concord.WithVersionCacheBytes(-1)}, false},
+		{"negative response limit", "https://example.com", []concord.Option{concord.WithLimits(concord.Limits{MaxResponseBytes: -1})}, false},
+		{"negative error body limit", "https://example.com", []concord.Option{concord.WithLimits(concord.Limits{MaxErrorBodyBytes: -1})}, false},
+		{"no version cache", "https://example.com", []concord.Option{concord.WithLimits(concord.Limits{VersionCacheBytes: -1})}, true},
 		{"negative retries", "https://example.com", []concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: -1})}, false},
-		{"bad key header", "https://example.com", []concord.Option{concord.WithIdempotencyKeyHeader("a b")}, false},
-		{"nil key func", "https://example.com", []concord.Option{concord.WithIdempotencyKeyFunc(nil)}, false},
-		{"nil options mean defaults", "https://example.com", []concord.Option{nil, concord.WithHTTPClient(nil), concord.WithTransport(nil), concord.WithClock(nil)}, true},
+		{"bad key header", "https://example.com", []concord.Option{concord.WithKeyPolicy(concord.KeyPolicy{Header: "a b"})}, false},
+		{"unknown key format", "https://example.com", []concord.Option{concord.WithKeyPolicy(concord.KeyPolicy{Format: 7})}, false},
+		{"zero policies mean defaults", "https://example.com", []concord.Option{concord.WithKeyPolicy(concord.KeyPolicy{}), concord.WithLimits(concord.Limits{})}, true},
+		{"nil options mean defaults", "https://example.com", []concord.Option{nil, concord.WithHTTPClient(nil), concord.WithClock(nil)}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +60,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestDo(t *testing.T) {
-	c, mux := setup(t, concord.WithBearerToken("s3cret"), concord.WithUserAgent("test/1"), concord.WithHeader("X-Tenant", "t1"))
+	c, mux := setup(t, concord.WithHeader("Authorization", "Bearer s3cret"), concord.WithHeader("User-Agent", "test/1"), concord.WithHeader("X-Tenant", "t1"))
 	mux.HandleFunc("/orders", func(w http.ResponseWriter, r *http.Request) {
 		testMethod(t, r, "POST")
 		testHeader(t, r, "Authorization", "Bearer s3cret")

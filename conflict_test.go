@@ -137,7 +137,7 @@ func TestStaleReplaceChecksTheServerOnlyAfterAResend(t *testing.T) {
 // limit), so the merge uses it without a refetch.
 func TestLargeConflictStateIsUsed(t *testing.T) {
 	for _, status := range []int{http.StatusPreconditionFailed, http.StatusConflict} {
-		c, srv := setupFake(t, []concordtest.Option{concordtest.ConflictWithState(), concordtest.ConflictStatus(status)}, concord.WithMaxErrorBodyBytes(64))
+		c, srv := setupFake(t, []concordtest.Option{concordtest.ConflictWithState(), concordtest.ConflictStatus(status)}, concord.WithLimits(concord.Limits{MaxErrorBodyBytes: 64}))
 		big := strings.Repeat("t", 200)
 		widgets, _, _ := trackThenChange(t, c, srv, "w1", Widget{Name: "gear", Color: big}, Widget{Name: "gear", Color: big, Price: 2})
 		before := countRequests(srv, "GET")

@@ -117,7 +117,7 @@ func TestCopyIsChargedAtItsMemory(t *testing.T) {
 // TestCacheRefusesACopyLargerThanItsShare: a document whose JSON fits the
 // cache's share but whose copy does not is kept without the copy.
 func TestCacheRefusesACopyLargerThanItsShare(t *testing.T) {
-	c, err := New("http://127.0.0.1:1", WithVersionCacheBytes(1<<20))
+	c, err := New("http://127.0.0.1:1", WithLimits(Limits{VersionCacheBytes: 1 << 20}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestCacheRefusesACopyLargerThanItsShare(t *testing.T) {
 	r := NewResource[doc](c, "docs")
 	v := doc{Rows: make([]sparseRow, 40_000)} // 120 KB of JSON, 16 MiB of memory
 	body, _ := json.Marshal(v)
-	p, err := start(r, context.Background(), "1", []WriteOption(nil))
+	p, err := start(r, context.Background(), "1", []CallOption(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // original result (Result.Replayed) rather than made twice. If the server
 // reports the key still in progress, Create waits and resends it.
 // WithoutIdempotencyKeys sends the create once, without retries.
-func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (res *Result[T], err error) {
+func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CallOption) (res *Result[T], err error) {
 	p := begin(r, ctx, opts)
 	defer func() { p.done("Create", 0, err) }()
 	body, err := json.Marshal(v)
@@ -70,7 +70,7 @@ func (r *Resource[T]) Create(ctx context.Context, v T, opts ...CreateOption) (re
 // concord cannot tell that from a create. Against such an API create with
 // Create, a POST to the collection that the API answers with 409 when the
 // key is taken.
-func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CreateOption) (res *Result[T], err error) {
+func (r *Resource[T]) CreateAt(ctx context.Context, id string, v T, opts ...CallOption) (res *Result[T], err error) {
 	p, err := start(r, ctx, id, opts)
 	defer func() { p.done("CreateAt", 0, err) }()
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // version mismatch because the item is gone, our own delete having taken
 // effect on an attempt whose response was lost, is the success it was. A
 // missing item returns an error matching ErrNotFound.
-func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...WriteOption) (err error) {
+func (r *Resource[T]) Delete(ctx context.Context, id string, opts ...CallOption) (err error) {
 	p, err := start(r, ctx, id, opts)
 	defer func() { p.done("Delete", 0, err) }()
 	if err != nil {

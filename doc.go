@@ -38,12 +38,12 @@
 // # Options
 //
 // New takes Options, which configure the client. NewResource takes
-// ResourceOptions, which say how the API works (versions, item paths,
-// routes, paging, patches, keys); each call takes only the options that
-// mean something to it (CallOption for any call, CreateOption for creates,
-// WriteOption for Replace, Update and Delete), so that an option given
-// where it does not apply does not compile. A merge is typed by its
-// resource: see Resource.WithMerge.
+// ResourceOptions, which say how the API works (versions, routes, paging,
+// patches, keys, locks) and what every call sends; a call takes
+// CallOptions: any ResourceOption, for that call alone, and what one call
+// says of itself (WithBaseVersion, WithIdempotencyKey), which does not
+// compile in NewResource. A call ignores an option that does not concern
+// it. A merge is typed by its resource: see Resource.WithMerge.
 //
 // Errors are matched with errors.Is against the Err* sentinels and read
 // with errors.As into *APIError, *ConflictError, *RetryError,

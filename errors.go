@@ -44,7 +44,7 @@ var (
 	// set a Versioner that finds the API's version, or opt out with
 	// WithUnconditional.
 	ErrNoVersion = errors.New("concord: no usable version for a conditional write")
-	// ErrResponseTooLarge: a success body is larger than WithMaxResponseBytes.
+	// ErrResponseTooLarge: a success body is larger than Limits.MaxResponseBytes.
 	ErrResponseTooLarge = errors.New("concord: response body too large")
 	// ErrDecode: a response body does not decode into the expected type.
 	ErrDecode = errors.New("concord: cannot decode response")
@@ -136,7 +136,7 @@ type APIError struct {
 	Problem *Problem
 	// Kind says what a 409, 412, 422 or 428 meant; it is KindNone otherwise.
 	Kind ConflictKind
-	// Body is at most WithMaxErrorBodyBytes of the response body.
+	// Body is at most Limits.MaxErrorBodyBytes of the response body.
 	Body []byte
 	// Truncated reports whether Body is shorter than what the server sent.
 	Truncated bool

@@ -15,7 +15,7 @@ import (
 // 300 to a write does not say it took effect, and its body is an error
 // body, kept to its bounded prefix.
 func TestStatus300IsNotASuccess(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxErrorBodyBytes(10), concord.WithMaxResponseBytes(20))
+	c, mux := setup(t, concord.WithLimits(concord.Limits{MaxErrorBodyBytes: 10, MaxResponseBytes: 20}))
 	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMultipleChoices)
 		fmt.Fprint(w, strings.Repeat("choice ", 10))
@@ -28,7 +28,7 @@ func TestStatus300IsNotASuccess(t *testing.T) {
 }
 
 func TestErrorBodyOfExactlyTheLimitIsWhole(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxErrorBodyBytes(10))
+	c, mux := setup(t, concord.WithLimits(concord.Limits{MaxErrorBodyBytes: 10}))
 	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusConflict)
 		fmt.Fprint(w, "0123456789")

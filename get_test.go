@@ -20,7 +20,7 @@ import (
 // version cache is not kept, and the next Update reads it again instead
 // of mutating nothing.
 func TestLargeBodyKeepsOnlyItsVersion(t *testing.T) {
-	c, srv := setupFake(t, nil, concord.WithVersionCacheBytes(16<<10))
+	c, srv := setupFake(t, nil, concord.WithLimits(concord.Limits{VersionCacheBytes: 16 << 10}))
 	seedWidget(t, srv, "w1", Widget{Name: strings.Repeat("g", 2<<10)})
 	widgets := concord.NewResource[Widget](c, "widgets")
 	if _, err := widgets.Get(bounded(t), "w1"); err != nil {
@@ -102,7 +102,7 @@ func TestDefaultBodyLimits(t *testing.T) {
 }
 
 func TestEndlessBodyIsCut(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxResponseBytes(1<<20))
+	c, mux := setup(t, concord.WithLimits(concord.Limits{MaxResponseBytes: 1 << 20}))
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
 		chunk := bytes.Repeat([]byte("x"), 32<<10)
 		for r.Context().Err() == nil {
@@ -175,7 +175,7 @@ func TestGetTracksVersionAndRevalidates(t *testing.T) {
 }
 
 func TestGetNotFoundIsTyped(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxErrorBodyBytes(64))
+	c, mux := setup(t, concord.WithLimits(concord.Limits{MaxErrorBodyBytes: 64}))
 	mux.HandleFunc("/widgets/nope", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.Header().Set("X-Request-Id", "req-42")
@@ -218,7 +218,7 @@ func TestDecodeErrorNamesURLAndStatus(t *testing.T) {
 }
 
 func TestResponseTooLarge(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxResponseBytes(100))
+	c, mux := setup(t, concord.WithLimits(concord.Limits{MaxResponseBytes: 100}))
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"name":%q}`, strings.Repeat("x", 1000))
 	})
@@ -228,7 +228,7 @@ func TestResponseTooLarge(t *testing.T) {
 	}
 }
 
-// TestItemPath: WithItemPath addresses items the API's way.
+// TestItemPath: Routes.Item addresses items the API's way.
 func TestItemPath(t *testing.T) {
 	c, mux := setup(t)
 	var got string
@@ -236,9 +236,9 @@ func TestItemPath(t *testing.T) {
 		got = r.URL.EscapedPath()
 		fmt.Fprint(w, `{"name":"gear"}`)
 	})
-	entities := concord.NewResource[Widget](c, "widgets", concord.WithItemPath(func(id string) string {
+	entities := concord.NewResource[Widget](c, "widgets", concord.WithRoutes(concord.Routes{Item: func(id string) string {
 		return fmt.Sprintf("widgets(PartitionKey='p',RowKey='%s')", url.PathEscape(id))
-	}))
+	}}))
 	if _, err := entities.Get(bounded(t), "k 1"); err != nil {
 		t.Fatal(err)
 	}

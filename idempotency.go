@@ -4,10 +4,12 @@ package concord
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -29,6 +31,28 @@ const (
 	// a call) when WithInvocationHeaders is on.
 	HeaderAttempt = "X-Concord-Attempt"
 )
+
+// KeyPolicy says how idempotency keys are made and sent (WithKeyPolicy).
+// The zero value means the defaults in the field comments.
+type KeyPolicy struct {
+	// Header is the header keys are sent in. Default
+	// DefaultIdempotencyKeyHeader.
+	Header string
+	// Format is how a key is written in it. Default KeyBare.
+	Format KeyFormat
+	// New makes the key of a create that names none (WithIdempotencyKey,
+	// KeyFor). It must be safe for concurrent use and return unique keys.
+	// Default: a random UUID.
+	New func() (string, error)
+}
+
+func (p KeyPolicy) withDefaults() KeyPolicy {
+	p.Header = textproto.CanonicalMIMEHeaderKey(cmp.Or(p.Header, DefaultIdempotencyKeyHeader))
+	if p.New == nil {
+		p.New = newUUIDKey
+	}
+	return p
+}
 
 // MaxIdempotencyKeyLen is the longest key concord sends, Stripe's limit.
 const MaxIdempotencyKeyLen = 255
@@ -121,7 +145,7 @@ func (c *Client) keyFor(k *idempotencyKey, callerKey, version string, body []byt
 	key := callerKey
 	if k.key != "" || key == "" {
 		var err error
-		if key, err = c.newKey(); err != nil {
+		if key, err = c.keys.New(); err != nil {
 			return "", err
 		}
 	}
@@ -134,7 +158,7 @@ func (c *Client) keyFor(k *idempotencyKey, callerKey, version string, body []byt
 
 // keyValue returns key as its header's value in the client's format.
 func (c *Client) keyValue(key string) string {
-	if c.keyFormat == KeyQuoted {
+	if c.keys.Format == KeyQuoted {
 		return strconv.Quote(key)
 	}
 	return key

@@ -729,7 +729,7 @@ func TestLockedReplaceOfADeletedItemIsAConflict(t *testing.T) {
 	if err := other.Delete(bounded(t), "w1"); err != nil {
 		t.Fatal(err)
 	}
-	for _, opts := range [][]concord.WriteOption{nil, {concord.WithBaseVersion(seen.Version)}} {
+	for _, opts := range [][]concord.CallOption{nil, {concord.WithBaseVersion(seen.Version)}} {
 		_, err = widgets.Replace(bounded(t), "w1", Widget{Name: "cog"}, opts...)
 		var ce *concord.ConflictError
 		if !errors.As(err, &ce) || srv.Len("widgets") != 0 {

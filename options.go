@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -35,10 +34,7 @@ type Setting struct {
 
 func (s Setting) configure(c *Client) error { return s.client(c) }
 func (s Setting) apply(o *callOptions)      { s.call(o) }
-func (Setting) writeOption()                {}
-func (Setting) createOption()               {}
 func (Setting) resourceOption()             {}
-func (Setting) callOption()                 {}
 
 // WithHTTPClient sends requests through hc, so that its transport (TLS,
 // proxies, instrumentation), redirect policy and cookie jar apply. Nil means
@@ -50,20 +46,6 @@ func (Setting) callOption()                 {}
 func WithHTTPClient(hc *http.Client) Option {
 	return clientSetting(func(c *Client) error {
 		c.httpClient = hc
-		return nil
-	})
-}
-
-// WithTransport sends requests through rt inside a client of concord's own.
-// Nil means the default transport (see WithHTTPClient), which each New
-// makes afresh: clients share a connection pool only when given the same
-// transport, so that one client's CloseIdleConnections, or a test's
-// server going away, never reaches another's connections.
-func WithTransport(rt http.RoundTripper) Option {
-	return clientSetting(func(c *Client) error {
-		if rt != nil {
-			c.httpClient = &http.Client{Transport: rt}
-		}
 		return nil
 	})
 }
@@ -89,20 +71,6 @@ func WithHeader(name, value string) Setting {
 		},
 	}
 }
-
-// WithBearerToken sends "Authorization: Bearer token" with every request.
-// concord never logs it.
-func WithBearerToken(token string) Option {
-	return clientSetting(func(c *Client) error {
-		if token == "" {
-			return errors.New("concord: empty bearer token")
-		}
-		return WithHeader("Authorization", "Bearer "+token).configure(c)
-	})
-}
-
-// WithUserAgent sets the User-Agent header. The default is "concord-go".
-func WithUserAgent(ua string) Option { return WithHeader("User-Agent", ua) }
 
 // WithLogger logs retries and conflicts at Info and each request at Debug.
 // Nil, the default, logs nothing. Credentials (Authorization, cookies,
@@ -167,18 +135,6 @@ func WithClock(clk Clock) Option {
 	})
 }
 
-// WithJitterSource replaces the random source behind the transport backoff's
-// jitter. f returns a number in [0, 1) and must be safe for concurrent use.
-// Nil keeps math/rand/v2's Float64.
-func WithJitterSource(f func() float64) Option {
-	return clientSetting(func(c *Client) error {
-		if f != nil {
-			c.rand = f
-		}
-		return nil
-	})
-}
-
 // WithClassifier adds a conflict classifier for an API's own conflict
 // bodies. It runs before the built-in recognizers and may defer to them.
 func WithClassifier(cl Classifier) Option {
@@ -198,38 +154,17 @@ func WithHooks(h Hooks) Option {
 	})
 }
 
-// WithIdempotencyKeyHeader sets the header idempotency keys are sent in.
-// The default is DefaultIdempotencyKeyHeader.
-func WithIdempotencyKeyHeader(name string) Option {
+// WithKeyPolicy sets how idempotency keys are made and sent. Zero fields
+// keep their defaults.
+func WithKeyPolicy(p KeyPolicy) Option {
 	return clientSetting(func(c *Client) error {
-		if !validHeaderName(name) {
-			return fmt.Errorf("concord: invalid idempotency key header %q", name)
+		if p.Header != "" && !validHeaderName(p.Header) {
+			return fmt.Errorf("concord: invalid idempotency key header %q", p.Header)
 		}
-		c.keyHeader = textproto.CanonicalMIMEHeaderKey(name)
-		return nil
-	})
-}
-
-// WithIdempotencyKeyFunc replaces the key generator (a random UUID by
-// default). It must be safe for concurrent use and return unique keys.
-func WithIdempotencyKeyFunc(f func() (string, error)) Option {
-	return clientSetting(func(c *Client) error {
-		if f == nil {
-			return errors.New("concord: nil idempotency key function")
+		if p.Format != KeyBare && p.Format != KeyQuoted {
+			return fmt.Errorf("concord: unknown key format %d", p.Format)
 		}
-		c.newKey = f
-		return nil
-	})
-}
-
-// WithIdempotencyKeyFormat sets how keys are written: KeyBare (default) or
-// KeyQuoted.
-func WithIdempotencyKeyFormat(f KeyFormat) Option {
-	return clientSetting(func(c *Client) error {
-		if f != KeyBare && f != KeyQuoted {
-			return fmt.Errorf("concord: unknown key format %d", f)
-		}
-		c.keyFormat = f
+		c.keys = p
 		return nil
 	})
 }
@@ -240,23 +175,6 @@ func WithIdempotencyKeyFormat(f KeyFormat) Option {
 func WithInvocationHeaders() Option {
 	return clientSetting(func(c *Client) error {
 		c.invocationHeaders = true
-		return nil
-	})
-}
-
-// WithVersionCacheBytes bounds in bytes what the client remembers of the
-// resources it has seen: versions, and bodies that serve as merge bases and
-// for revalidation (DefaultVersionCacheBytes by default), least recently
-// used first out. A body counts as the buffer it was read into (up to twice
-// its length when the server sent no Content-Length); one larger than an
-// eighth of the budget is not kept, only its version. 0 turns tracking
-// off: every write then starts with a GET.
-func WithVersionCacheBytes(n int64) Option {
-	return clientSetting(func(c *Client) error {
-		if n < 0 {
-			return errors.New("concord: negative version cache size")
-		}
-		c.versions = newVersionCache(n)
 		return nil
 	})
 }
@@ -276,26 +194,15 @@ func WithConcurrentWrites() Option {
 	})
 }
 
-// WithMaxResponseBytes bounds a success body; a longer one fails with
-// ErrResponseTooLarge. The default is DefaultMaxResponseBytes.
-func WithMaxResponseBytes(n int64) Option {
+// WithLimits bounds what the client reads and keeps. Zero fields keep
+// their defaults; a negative MaxResponseBytes or MaxErrorBodyBytes is an
+// error.
+func WithLimits(l Limits) Option {
 	return clientSetting(func(c *Client) error {
-		if n <= 0 {
-			return errors.New("concord: max response bytes must be positive")
+		if l.MaxResponseBytes < 0 || l.MaxErrorBodyBytes < 0 {
+			return errors.New("concord: response limits must not be negative")
 		}
-		c.maxBody = n
-		return nil
-	})
-}
-
-// WithMaxErrorBodyBytes bounds the prefix of an error body kept in
-// APIError.Body. The default is DefaultMaxErrorBodyBytes.
-func WithMaxErrorBodyBytes(n int64) Option {
-	return clientSetting(func(c *Client) error {
-		if n <= 0 {
-			return errors.New("concord: max error body bytes must be positive")
-		}
-		c.maxErrorBody = n
+		c.limits = l
 		return nil
 	})
 }
@@ -314,68 +221,44 @@ func validHeaderName(name string) bool {
 	return true
 }
 
-// Options of a Resource and of its calls. Each kind of call takes only the
-// options that mean something to it, so that an option given where it does
-// not apply fails to compile instead of being ignored:
+// Options of a Resource and of its calls, two kinds:
 //
-//   - ResourceOption: how the API works (versions, item paths, routes,
-//     paging, patches, keys); given to NewResource, it applies to every
-//     call of the resource.
-//   - WriteOption: Replace, Update and Delete (WithBaseVersion,
-//     WithMaxConflicts, and every CreateOption).
-//   - CreateOption: Create and CreateAt (WithIdempotencyKey, and every
-//     CallOption).
-//   - CallOption: any call, Get, Page and All included (headers, query,
-//     retry policy); given to NewResource, it applies to every call.
+//   - ResourceOption: how the API works (versions, routes, paging,
+//     patches, keys, locks) and what every call sends (headers, query,
+//     retry policy, conflict limit). Given to NewResource, it applies to
+//     every call of the resource; given to one call, to that call, over
+//     the resource's.
+//   - CallOption: what one call says of itself (WithBaseVersion,
+//     WithIdempotencyKey), which would be wrong for every call of a
+//     resource, and so does not compile in NewResource. Every
+//     ResourceOption is a CallOption too.
+//
+// A call ignores an option that does not concern it: a Get has no base
+// version and sends no key.
 //
 // The merge a Replace uses is typed by the resource: see Resource.WithMerge.
 type (
-	// ResourceOption configures a Resource in NewResource.
-	ResourceOption interface {
-		apply(*callOptions)
-		resourceOption()
-	}
-	// WriteOption configures a Replace, Update or Delete call.
-	WriteOption interface {
-		apply(*callOptions)
-		writeOption()
-	}
-	// CreateOption configures a Create or CreateAt call; each is also a
-	// WriteOption.
-	CreateOption interface {
-		WriteOption
-		createOption()
-	}
-	// CallOption configures any call of a Resource, or given to
-	// NewResource, all of them.
+	// CallOption configures one call of a Resource.
 	CallOption interface {
-		CreateOption
-		ResourceOption
-		callOption()
+		apply(*callOptions)
+	}
+	// ResourceOption configures a Resource in NewResource, or one call.
+	ResourceOption interface {
+		CallOption
+		resourceOption()
 	}
 )
 
 // The option kinds, one type each.
 type (
 	resourceSetting func(*callOptions)
-	writeSetting    func(*callOptions)
-	createSetting   func(*callOptions)
 	callSetting     func(*callOptions)
 )
 
 func (s resourceSetting) apply(o *callOptions) { s(o) }
-func (s writeSetting) apply(o *callOptions)    { s(o) }
-func (s createSetting) apply(o *callOptions)   { s(o) }
 func (s callSetting) apply(o *callOptions)     { s(o) }
 
 func (resourceSetting) resourceOption() {}
-func (writeSetting) writeOption()       {}
-func (createSetting) writeOption()      {}
-func (createSetting) createOption()     {}
-func (callSetting) writeOption()        {}
-func (callSetting) createOption()       {}
-func (callSetting) resourceOption()     {}
-func (callSetting) callOption()         {}
 
 // callOptions is what a call's options and its resource's options say.
 type callOptions struct {
@@ -386,7 +269,6 @@ type callOptions struct {
 	unconditional bool
 	maxConflicts  int
 	versioner     Versioner
-	itemPath      func(id string) string
 	retry         *RetryPolicy
 	routes        Routes
 	paging        Paging
@@ -417,15 +299,6 @@ func WithVersioner(v Versioner) ResourceOption {
 			o.versioner = v
 		}
 	})
-}
-
-// WithItemPath sets how an item's path is built from its ID, for APIs
-// whose items are not at {path}/{id}: Azure Table storage's
-// "Table(PartitionKey='p',RowKey='k')", say. The path is joined to the base
-// URL like a resource path and used as it is: escape what the ID puts in
-// it.
-func WithItemPath(build func(id string) string) ResourceOption {
-	return resourceSetting(func(o *callOptions) { o.itemPath = build })
 }
 
 // WithRoutes sets where an item's operations go (see Routes).
@@ -470,16 +343,16 @@ func WithoutIdempotencyKeys() ResourceOption {
 // base a merge is given), instead of the version the client tracks: an
 // ETag such as `"v3"` for ETag-versioned APIs, the member's raw JSON for
 // BodyVersion.
-func WithBaseVersion(v string) WriteOption {
-	return writeSetting(func(o *callOptions) { o.version = v })
+func WithBaseVersion(v string) CallOption {
+	return callSetting(func(o *callOptions) { o.version = v })
 }
 
 // WithMaxConflicts bounds this call's rounds by count, overriding
 // ConflictPolicy.MaxAttempts: all it bounds (writes after a conflict,
 // reads waiting for a usable version, sends of a key in progress, lost
 // locks taken again).
-func WithMaxConflicts(n int) WriteOption {
-	return writeSetting(func(o *callOptions) { o.maxConflicts = n })
+func WithMaxConflicts(n int) ResourceOption {
+	return resourceSetting(func(o *callOptions) { o.maxConflicts = n })
 }
 
 // WithIdempotencyKey sets the idempotency key of a write instead of a
@@ -487,13 +360,13 @@ func WithMaxConflicts(n int) WriteOption {
 // crash or restart returns the original result. A write whose bytes change
 // (after a merge) gets a fresh key, since a key must never be sent with two
 // payloads.
-func WithIdempotencyKey(key string) CreateOption {
-	return createSetting(func(o *callOptions) { o.key = key })
+func WithIdempotencyKey(key string) CallOption {
+	return callSetting(func(o *callOptions) { o.key = key })
 }
 
 // WithQuery adds a query parameter to the requests.
-func WithQuery(name, value string) CallOption {
-	return callSetting(func(o *callOptions) {
+func WithQuery(name, value string) ResourceOption {
+	return resourceSetting(func(o *callOptions) {
 		o.query = cloneValues(o.query)
 		o.query.Add(name, value)
 	})

@@ -1,6 +1,11 @@
 package concord_test
 
 import (
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,12 +25,10 @@ func TestMisappliedOptionsDoNotCompile(t *testing.T) {
 	tests := []struct {
 		name, code, want string
 	}{
-		{"a version on a create", `r.Create(ctx, W{}, concord.WithBaseVersion("x"))`, "does not implement concord.CreateOption"},
-		{"a version on a read", `r.Get(ctx, "1", concord.WithBaseVersion("x"))`, "does not implement concord.CallOption"},
-		{"a key on a read", `r.Get(ctx, "1", concord.WithIdempotencyKey("k"))`, "does not implement concord.CallOption"},
-		{"a conflict bound on a create", `r.CreateAt(ctx, "1", W{}, concord.WithMaxConflicts(2))`, "does not implement concord.CreateOption"},
-		{"an API setting on one call", `r.Replace(ctx, "1", W{}, concord.WithPatch())`, "does not implement concord.WriteOption"},
 		{"a key for every call", `concord.NewResource[W](c, "w", concord.WithIdempotencyKey("k"))`, "does not implement concord.ResourceOption"},
+		{"a base version for every call", `concord.NewResource[W](c, "w", concord.WithBaseVersion("x"))`, "does not implement concord.ResourceOption"},
+		{"a client option on a call", `r.Get(ctx, "1", concord.WithLogger(nil))`, "does not implement concord.CallOption"},
+		{"a call option for the client", `concord.New("https://x", concord.WithQuery("a", "b"))`, "does not implement concord.Option"},
 		{"a merge of another type", `r.WithMerge(concord.MineWins[string]())`, "cannot use concord.MineWins[string]()"},
 	}
 	var src strings.Builder
@@ -68,20 +71,6 @@ func TestMisappliedOptionsDoNotCompile(t *testing.T) {
 	}
 }
 
-func TestOptionLimitsMustBePositive(t *testing.T) {
-	for name, opt := range map[string]concord.Option{
-		"WithMaxResponseBytes(0)":  concord.WithMaxResponseBytes(0),
-		"WithMaxErrorBodyBytes(0)": concord.WithMaxErrorBodyBytes(0),
-	} {
-		if _, err := concord.New("https://api.example.com", opt); err == nil {
-			t.Errorf("New(%s) succeeded; want an error", name)
-		}
-	}
-	if _, err := concord.New("https://api.example.com", concord.WithVersionCacheBytes(0)); err != nil {
-		t.Errorf("New(WithVersionCacheBytes(0)) = %v; 0 turns tracking off", err)
-	}
-}
-
 // TestWithHeaderAtEveryLevel: one WithHeader serves the client, a resource
 // and a call; the nearer level wins for one name.
 func TestWithHeaderAtEveryLevel(t *testing.T) {
@@ -100,5 +89,123 @@ func TestWithHeaderAtEveryLevel(t *testing.T) {
 		if got.Get(name) != want {
 			t.Errorf("the request's %s = %q; want %q", name, got.Get(name), want)
 		}
+	}
+}
+
+// TestKeyPolicy: a create's key is made by KeyPolicy.New, written as
+// Format says, in Header.
+func TestKeyPolicy(t *testing.T) {
+	var got http.Header
+	c, mux := setup(t, concord.WithKeyPolicy(concord.KeyPolicy{
+		Header: "x-request-key",
+		Format: concord.KeyQuoted,
+		New:    func() (string, error) { return "k-1", nil },
+	}))
+	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"name":"gear"}`)
+	})
+	if _, err := concord.NewResource[Widget](c, "widgets").Create(bounded(t), Widget{Name: "gear"}); err != nil {
+		t.Fatal(err)
+	}
+	if k := got.Get("X-Request-Key"); k != `"k-1"` {
+		t.Errorf("X-Request-Key = %q; want %q", k, `"k-1"`)
+	}
+	if k := got.Get(concord.DefaultIdempotencyKeyHeader); k != "" {
+		t.Errorf("%s = %q; want none beside the policy's header", concord.DefaultIdempotencyKeyHeader, k)
+	}
+}
+
+// TestLimits: a zero field keeps its default, a set one bounds, and a
+// negative VersionCacheBytes turns remembering off, so that every Update
+// reads first.
+func TestLimits(t *testing.T) {
+	body := `{"name":"` + strings.Repeat("g", 1000) + `"}`
+	for _, tt := range []struct {
+		limits concord.Limits
+		wantOK bool
+	}{
+		{concord.Limits{}, true},
+		{concord.Limits{MaxResponseBytes: 100}, false},
+		{concord.Limits{MaxResponseBytes: 2000}, true},
+	} {
+		c, mux := setup(t, concord.WithLimits(tt.limits))
+		mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) })
+		_, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1")
+		if (err == nil) != tt.wantOK || err != nil && !errors.Is(err, concord.ErrResponseTooLarge) {
+			t.Errorf("Get of %d bytes with %+v = %v; want ok=%v", len(body), tt.limits, err, tt.wantOK)
+		}
+	}
+
+	for _, tt := range []struct {
+		cache     int64
+		wantReads int
+	}{{0, 0}, {-1, 3}} {
+		c, srv := setupFake(t, nil, concord.WithLimits(concord.Limits{VersionCacheBytes: tt.cache}))
+		widgets := concord.NewResource[Widget](c, "widgets")
+		if _, err := widgets.CreateAt(bounded(t), "1", Widget{Name: "gear"}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := widgets.Update(bounded(t), "1", func(w *Widget) error { w.Stock++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reads := 0
+		for _, r := range srv.Requests() {
+			if r.Method == http.MethodGet {
+				reads++
+			}
+		}
+		if reads != tt.wantReads {
+			t.Errorf("VersionCacheBytes %d: %d GETs for 3 Updates after a create; want %d", tt.cache, reads, tt.wantReads)
+		}
+	}
+}
+
+// TestOptionSurface holds the public surface to one value per idea: at
+// most 28 With* options (issue #28: there were 37, several configuring one
+// thing each) and 3 option interfaces (Option, ResourceOption,
+// CallOption). A new option should first be a field of a policy value.
+func TestOptionSurface(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var options, kinds []string
+	fset := token.NewFileSet()
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && strings.HasPrefix(d.Name.Name, "With") {
+					options = append(options, d.Name.Name)
+				}
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					ts, ok := s.(*ast.TypeSpec)
+					if !ok {
+						continue
+					}
+					if _, iface := ts.Type.(*ast.InterfaceType); iface && ts.Name.IsExported() && strings.HasSuffix(ts.Name.Name, "Option") {
+						kinds = append(kinds, ts.Name.Name)
+					}
+				}
+			}
+		}
+	}
+	if len(options) > 28 {
+		t.Errorf("%d With* options, more than 28: %v", len(options), options)
+	}
+	if len(kinds) > 3 {
+		t.Errorf("%d option interfaces, more than 3: %v", len(kinds), kinds)
 	}
 }

@@ -21,7 +21,7 @@ func TestDebugLogShowsOnlySafeHeaderValues(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, mux := setup(t, concord.WithLogger(logger),
 		concord.WithHeader("X-Auth-Key", "secret-1"), concord.WithHeader("Ocp-Apim-Subscription-Key", "secret-2"),
-		concord.WithHeader("X-Functions-Key", "secret-3"), concord.WithBearerToken("secret-4"))
+		concord.WithHeader("X-Functions-Key", "secret-3"), concord.WithHeader("Authorization", "Bearer "+"secret-4"))
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"name":"gear"}`) })
 	if _, err := concord.NewResource[Widget](c, "widgets").Get(bounded(t), "1"); err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestRedactionByWhatAValueIs(t *testing.T) {
 func TestLoggerNeverLogsCredentials(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, mux := setup(t, concord.WithLogger(logger), concord.WithBearerToken("tok-SECRET"), concord.WithHeader("X-Api-Key", "key-SECRET"), concord.WithHeader("Cookie", "c=SECRET"))
+	c, mux := setup(t, concord.WithLogger(logger), concord.WithHeader("Authorization", "Bearer "+"tok-SECRET"), concord.WithHeader("X-Api-Key", "key-SECRET"), concord.WithHeader("Cookie", "c=SECRET"))
 	var n atomic.Int32
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -217,7 +217,7 @@ func TestServerEchoOfTheClientsSecrets(t *testing.T) {
 			opts    []concord.Option
 			secrets []string // what this client knows and sends
 		}{
-			{[]concord.Option{concord.WithBearerToken(bearer), concord.WithHeader("X-Api-Key", apiKey)}, []string{bearer, apiKey, sig}},
+			{[]concord.Option{concord.WithHeader("Authorization", "Bearer "+bearer), concord.WithHeader("X-Api-Key", apiKey)}, []string{bearer, apiKey, sig}},
 			{[]concord.Option{concord.WithTokenSource(func(context.Context) (string, time.Time, error) { return token, time.Time{}, nil })}, []string{token, sig}},
 		} {
 			mux := http.NewServeMux()

@@ -52,7 +52,7 @@ func TestRedirectOffOriginCarriesOnlySafeHeaders(t *testing.T) {
 			})
 			other := httptest.NewServer(target)
 			t.Cleanup(other.Close)
-			opts := []concord.Option{concord.WithBearerToken("tok"), concord.WithHeader("Prefer", "return=minimal"), concord.WithSensitive(tt.sensitive...)}
+			opts := []concord.Option{concord.WithHeader("Authorization", "Bearer "+"tok"), concord.WithHeader("Prefer", "return=minimal"), concord.WithSensitive(tt.sensitive...)}
 			for k, v := range credentials {
 				opts = append(opts, concord.WithHeader(k, v))
 			}

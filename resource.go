@@ -79,7 +79,7 @@ type Result[T any] struct {
 func (r *Resource[T]) collectionURL() string { return r.c.resolve(r.path, nil) }
 
 // address returns the URL of item id, {path}/{id} with the ID escaped or
-// what WithItemPath builds, and its route. An ID of "", "." or ".." would
+// what Routes.Item builds, and its route. An ID of "", "." or ".." would
 // name the collection or its parent once a proxy normalizes the path (a
 // Delete of "widgets/.." reaching "/"), so it is refused before anything
 // is sent.
@@ -89,8 +89,8 @@ func (r *Resource[T]) address(id string, o *callOptions) (itemURL, route, error)
 		return "", route{}, fmt.Errorf("%w: %q", ErrInvalidID, id)
 	}
 	u := r.c.base + "/" + r.path + "/" + url.PathEscape(id)
-	if o.itemPath != nil {
-		u = r.c.resolve(o.itemPath(id), nil)
+	if p := o.routes.Item; p != nil {
+		u = r.c.resolve(p(id), nil)
 	}
 	at := route{read: u, write: u, del: u, writeMethod: http.MethodPut}
 	if p := o.routes.Read; p != nil {
@@ -115,9 +115,15 @@ func (r *Resource[T]) address(id string, o *callOptions) (itemURL, route, error)
 // "upload/.../o?uploadType=media&name={id}"; Stripe updates with a POST to
 // the item. Paths are joined to the base URL like resource paths and used
 // as they are: escape what the ID puts in them. A nil path means the item
-// path ({path}/{id}, or WithItemPath's); an empty WriteMethod means PUT.
-// Versions are tracked per item whatever the routes.
+// path; an empty WriteMethod means PUT. Versions are tracked per item
+// whatever the routes.
 type Routes struct {
+	// Item is the item's path, for APIs whose items are not at
+	// {path}/{id}: Azure Table storage's
+	// "Table(PartitionKey='p',RowKey='k')", say. Nil means {path}/{id},
+	// with the ID escaped. It is what the client keys all it remembers of
+	// the item by.
+	Item        func(id string) string
 	Read        func(id string) string // Get, and the reads writes make
 	Write       func(id string) string // Replace, Update, CreateAt
 	WriteMethod string

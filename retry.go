@@ -425,7 +425,7 @@ func (a *attempts) checkRetry(ctx context.Context, resp *http.Response, err erro
 	if a.call.retriesLeft() <= 0 {
 		return false, nil
 	}
-	own, more := a.call.retryDelay(a.c.rand)
+	own, more := a.call.retryDelay()
 	if !more {
 		return false, nil
 	}
@@ -517,12 +517,12 @@ func (a *attempts) applied(err error) error {
 func (a *attempts) readBody(resp *http.Response) (body []byte, truncated bool, err error) {
 	c := a.c
 	defer resp.Body.Close()
-	limit := c.maxErrorBody
+	limit := c.limits.MaxErrorBodyBytes
 	success := is2xx(resp.StatusCode) || resp.StatusCode == http.StatusNotModified
 	if success || resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusPreconditionFailed {
 		// A conflict response may carry the current representation, which
 		// the merge can use instead of refetching it.
-		limit = c.maxBody
+		limit = c.limits.MaxResponseBytes
 	}
 	body, err = readAll(resp.Body, resp.ContentLength, limit+1)
 	if err != nil {

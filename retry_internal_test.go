@@ -63,11 +63,11 @@ func TestFullJitterBackoff(t *testing.T) {
 	negative := &call{retry: RetryPolicy{NewBackoff: func() Backoff {
 		return BackoffFunc(func(n int) (time.Duration, bool) { return time.Duration(n-5) * time.Second, n < 2 })
 	}}}
-	if got, more := negative.retryDelay(nil); got != 0 || !more {
+	if got, more := negative.retryDelay(); got != 0 || !more {
 		t.Errorf("a Backoff returning a negative wait gives %v, %v; want 0, true", got, more)
 	}
 	negative.retries = 2
-	if _, more := negative.retryDelay(nil); more {
+	if _, more := negative.retryDelay(); more {
 		t.Error("a Backoff that stopped gives another retry; want none")
 	}
 }

@@ -64,8 +64,10 @@ func TestRetryScheduleIsExact(t *testing.T) {
 	var hits atomic.Int32
 	c, mux := setup(t,
 		concord.WithClock(clock),
-		concord.WithJitterSource(func() float64 { return 0.5 }),
-		concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}),
+		concord.WithRetryPolicy(concord.RetryPolicy{NewBackoff: func() concord.Backoff {
+			// Full jitter's ceiling at 0.5: 50ms, 100ms, 200ms.
+			return concord.BackoffFunc(func(n int) (time.Duration, bool) { return (100 * time.Millisecond << n) / 2, true })
+		}}),
 	)
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) == 2 {
@@ -243,7 +245,7 @@ func TestBodyIsReplayedByteForByte(t *testing.T) {
 func TestServerThatNeverAnswers(t *testing.T) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = 50 * time.Millisecond
-	c, mux := setup(t, concord.WithTransport(tr), concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
+	c, mux := setup(t, concord.WithHTTPClient(&http.Client{Transport: tr}), concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond}))
 	var hits atomic.Int32
 	mux.HandleFunc("/widgets/1", func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -353,7 +355,10 @@ func TestCallRetryPolicyOverridesTheClients(t *testing.T) {
 // the headers name (a Unix time, or RateLimit-Reset's seconds), and a
 // response whose limit is not spent waits by the backoff, not the reset.
 func TestRateLimitRule(t *testing.T) {
-	rule := concord.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, Retryable: func(resp *http.Response, err error) bool {
+	everyMilli := func() concord.Backoff {
+		return concord.BackoffFunc(func(int) (time.Duration, bool) { return time.Millisecond, true })
+	}
+	rule := concord.RetryPolicy{NewBackoff: everyMilli, Retryable: func(resp *http.Response, err error) bool {
 		return concord.DefaultRetryable(resp, err) || concord.RateLimited(resp)
 	}}
 	tests := []struct {
@@ -381,7 +386,7 @@ func TestRateLimitRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := concordtest.NewClock(time.Now().Truncate(time.Second)) // a whole second, as reset times are
-			c, mux := setup(t, concord.WithClock(clock), concord.WithRetryPolicy(tt.policy), concord.WithJitterSource(func() float64 { return 0.999 }))
+			c, mux := setup(t, concord.WithClock(clock), concord.WithRetryPolicy(tt.policy))
 			var hits atomic.Int32
 			mux.HandleFunc("/issues/1", func(w http.ResponseWriter, r *http.Request) {
 				if hits.Add(1) == 1 {

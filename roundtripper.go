@@ -51,8 +51,8 @@ func (rt roundTripper) RoundTrip(req *http.Request) (_ *http.Response, err error
 	// A precondition makes a repeat safe: a second attempt of a write that
 	// took effect fails it instead of applying again.
 	o.conditional = o.header.Get("If-Match") != "" || o.header.Get("If-None-Match") != ""
-	key := o.header.Get(c.keyHeader)
-	o.header.Del(c.keyHeader)
+	key := o.header.Get(c.keys.Header)
+	o.header.Del(c.keys.Header)
 	if key != "" || o.method == http.MethodPost {
 		var k idempotencyKey
 		var err error

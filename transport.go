@@ -49,7 +49,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	ctx := req.Context()
 	if !readOnly(req.Method) {
 		a.call.onWire()
-		if req.Body == nil && req.Header.Get(a.c.keyHeader) != "" {
+		if req.Body == nil && req.Header.Get(a.c.keys.Header) != "" {
 			// net/http's Transport itself resends a request without a body
 			// that carries an Idempotency-Key when a reused connection
 			// breaks: count what was written. (A write with a body is

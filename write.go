@@ -33,7 +33,7 @@ import (
 // conflict loop saw meanwhile. Another goroutine's Get through the same
 // client does move it: goroutines that share a client and read the same
 // item should pass WithBaseVersion.
-func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...WriteOption) (res *Result[T], err error) {
+func (r *Resource[T]) Replace(ctx context.Context, id string, mine T, opts ...CallOption) (res *Result[T], err error) {
 	p, err := start(r, ctx, id, opts)
 	defer func() { p.done("Replace", conflictsOf(res, err), err) }()
 	if err != nil {
@@ -91,7 +91,7 @@ func (p *op[T]) replace(mine T) (*Result[T], error) {
 // client take turns (see WithConcurrentWrites), so mutate must not write
 // that resource through the same client: such a write fails at once with
 // ErrReentrantWrite.
-func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...WriteOption) (res *Result[T], err error) {
+func (r *Resource[T]) Update(ctx context.Context, id string, mutate func(*T) error, opts ...CallOption) (res *Result[T], err error) {
 	p, err := start(r, ctx, id, opts)
 	defer func() { p.done("Update", conflictsOf(res, err), err) }()
 	if err != nil {

@@ -519,7 +519,7 @@ func TestPanicsAreNotAborts(t *testing.T) {
 // TestWriteAppliedIsReported: a write that took effect but whose answer
 // could not be used says so, with what is known, rather than looking failed.
 func TestWriteAppliedIsReported(t *testing.T) {
-	c, mux := setup(t, concord.WithMaxResponseBytes(64))
+	c, mux := setup(t, concord.WithLimits(concord.Limits{MaxResponseBytes: 64}))
 	mux.HandleFunc("/widgets", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprint(w, `{"name": 42}`)

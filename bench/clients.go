@@ -194,7 +194,7 @@ func Put(client, base string) (Call, func()) {
 			return check(out)
 		}, hc.CloseIdleConnections
 	case "concord", "concord-nokey":
-		c := newConcord(base, concord.WithVersionCacheBytes(0))
+		c := newConcord(base, concord.WithLimits(concord.Limits{VersionCacheBytes: -1}))
 		var opts []concord.ResourceOption
 		if client == "concord-nokey" {
 			opts = append(opts, concord.WithoutIdempotencyKeys())
@@ -234,7 +234,7 @@ func retryableClient() *retryablehttp.Client {
 }
 
 func newConcord(base string, opts ...concord.Option) *concord.Client {
-	c, err := concord.New(base, append([]concord.Option{concord.WithTransport(Transport())}, opts...)...)
+	c, err := concord.New(base, append([]concord.Option{concord.WithHTTPClient(&http.Client{Transport: Transport()})}, opts...)...)
 	if err != nil {
 		panic(err)
 	}

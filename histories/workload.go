@@ -136,14 +136,14 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 			res, err = items.Update(opCtx, item, func(d *Doc) error { d.N++; d.W = token; return nil })
 		case pick < 7:
 			in.Kind, in.Base = KindReplace, s.w
-			var wopts []concord.WriteOption
+			var wopts []concord.CallOption
 			if pick == 6 {
 				wopts = append(wopts, concord.WithBaseVersion(s.version))
 			}
 			res, err = items.Replace(opCtx, item, Doc{N: in.N, W: token}, wopts...)
 		case pick < 9:
 			in.Kind, in.Base = KindDelete, s.w
-			var wopts []concord.WriteOption
+			var wopts []concord.CallOption
 			if pick == 8 {
 				wopts = append(wopts, concord.WithBaseVersion(s.version))
 			}
@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 			listed, err = all(opCtx, items)
 		case pick == 9 && orders != nil:
 			in.Kind = KindCreate
-			var copts []concord.CreateOption
+			var copts []concord.CallOption
 			if rnd.IntN(2) == 0 {
 				copts = append(copts, concord.WithIdempotencyKey(concord.KeyFor("histories", token)))
 			}

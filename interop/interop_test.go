@@ -140,12 +140,12 @@ var servers = []server{
 			return err
 		},
 		resourceOptions: []concord.ResourceOption{
-			concord.WithItemPath(func(id string) string {
+			concord.WithRoutes(concord.Routes{Item: func(id string) string {
 				return "widgets(PartitionKey='p',RowKey='" + url.PathEscape(id) + "')"
-			}),
+			}}),
 			concord.WithVersioner(concord.ETagVersion{Opaque: true}),
 		},
-		options: "the SAS in the base URL; `WithItemPath(…)`, `WithVersioner(ETagVersion{Opaque: true})`; create with `Create`",
+		options: "the SAS in the base URL; `WithRoutes(Routes{Item: …})`, `WithVersioner(ETagVersion{Opaque: true})`; create with `Create`",
 		// PUT with If-None-Match: * is an upsert here: create with its own
 		// create-only operation, a POST that answers 409 when the key is
 		// taken.

@@ -66,7 +66,7 @@ func newEditor(itemURL string, header http.Header, bodyVersion string, stdin io.
 	if err := userCredentials(u, header); err != nil {
 		return nil, err
 	}
-	opts := []concord.Option{concord.WithUserAgent("concord-edit")}
+	opts := []concord.Option{concord.WithHeader("User-Agent", "concord-edit")}
 	for name, values := range header {
 		for _, v := range values {
 			opts = append(opts, concord.WithHeader(name, v))
@@ -77,7 +77,7 @@ func newEditor(itemURL string, header http.Header, bodyVersion string, stdin io.
 		return nil, err
 	}
 	path := strings.TrimPrefix(u.RequestURI(), "/")
-	ropts := []concord.ResourceOption{concord.WithItemPath(func(string) string { return path })}
+	ropts := []concord.ResourceOption{concord.WithRoutes(concord.Routes{Item: func(string) string { return path }})}
 	if bodyVersion != "" {
 		ropts = append(ropts, concord.WithVersioner(concord.BodyVersion{Path: bodyVersion}))
 	}

@@ -242,7 +242,7 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 		concord.WithHTTPClient(&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}),
 		concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}),
 		concord.WithRetryBudget(nil),
-		concord.WithUserAgent("concord-probe"),
+		concord.WithHeader("User-Agent", "concord-probe"),
 	}
 	for name, values := range cfg.header {
 		for _, v := range values {
@@ -483,14 +483,11 @@ func (p *prober) finish() {
 
 // routeOptions are the options that address items as the flags did.
 func (p *prober) routeOptions() []string {
-	var opts []string
-	if p.cfg.item != "" {
-		opts = append(opts, "concord.WithItemPath(func(id string) string { return /* "+p.cfg.item+" */ })")
+	r := p.cfg.routes
+	if p.cfg.item == "" && r.read == "" && r.write == "" && r.method == "" {
+		return nil
 	}
-	if r := p.cfg.routes; r.read != "" || r.write != "" || r.method != "" {
-		opts = append(opts, fmt.Sprintf("concord.WithRoutes(concord.Routes{ /* Read: %q, Write: %q, WriteMethod: %q */ })", r.read, r.write, r.method))
-	}
-	return opts
+	return []string{fmt.Sprintf("concord.WithRoutes(concord.Routes{ /* Item: %q, Read: %q, Write: %q, WriteMethod: %q */ })", p.cfg.item, r.read, r.write, r.method)}
 }
 
 // cleanup deletes what the probe created, conditionally on the version it

@@ -320,7 +320,7 @@ func versionCacheHeap(quick bool) {
 			hc.CloseIdleConnections()
 			keep = hc
 		case "concord":
-			c, err := concord.New(srv.URL, concord.WithTransport(bench.Transport()))
+			c, err := concord.New(srv.URL, concord.WithHTTPClient(&http.Client{Transport: bench.Transport()}))
 			must(err)
 			r := concord.NewResource[bench.Doc](c, "docs")
 			for i := range docs {

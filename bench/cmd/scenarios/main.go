@@ -134,7 +134,7 @@ func runContention(opts []concordtest.Option, client string, writers, increments
 
 	var shared *concord.Client
 	newConcord := func() *concord.Client {
-		c, err := concord.New(srv.URL, concord.WithTransport(transport()), concord.WithConflictPolicy(policy))
+		c, err := concord.New(srv.URL, concord.WithHTTPClient(&http.Client{Transport: transport()}), concord.WithConflictPolicy(policy))
 		if err != nil {
 			panic(err)
 		}
@@ -276,7 +276,7 @@ func outage(callers int, period time.Duration) {
 	fmt.Println("| client | calls made | requests received | requests per call | requests per call after the first 100 calls | calls failed fast by the budget |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|")
 	runOutage("concord (default retry policy and budget)", callers, period, func(url string) (func(context.Context) error, func()) {
-		c, err := concord.New(url, concord.WithTransport(transport()))
+		c, err := concord.New(url, concord.WithHTTPClient(&http.Client{Transport: transport()}))
 		if err != nil {
 			panic(err)
 		}
@@ -361,7 +361,7 @@ func lostResponses(creates, workers int) {
 		make func(url string) (creator, func())
 	}{
 		{"concord Create (its retries, then the caller retries with the same key)", func(url string) (creator, func()) {
-			c, err := concord.New(url, concord.WithTransport(transport()), concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond}))
+			c, err := concord.New(url, concord.WithHTTPClient(&http.Client{Transport: transport()}), concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond}))
 			if err != nil {
 				panic(err)
 			}
