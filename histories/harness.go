@@ -36,8 +36,8 @@ const workers = 4
 
 // Verify runs a history of ops operations per worker against s, through a
 // fault proxy with the faults of seed, and fails t when the history is not
-// linearizable, a keyed create made two orders, or too few operations
-// succeeded to prove anything.
+// linearizable, a write answered 2xx was sent again, a keyed create made
+// two orders, or too few operations succeeded to prove anything.
 func Verify(t *testing.T, s Server, seed uint64, ops int) {
 	t.Helper()
 	faults := PickFaults(seed)
@@ -56,6 +56,11 @@ func Verify(t *testing.T, s Server, seed uint64, ops int) {
 	cfg := Config{URL: via.String(), Target: s.Name, Seed: seed, Ops: ops, Items: []string{"a", "b", "c"}, OpTimeout: 2 * time.Second}
 	records := runWorkers(t, cfg, s.Target)
 	viz := filepath.Join(os.TempDir(), fmt.Sprintf("concord-history-%d-%s.html", seed, filepath.Base(t.Name())))
+	for _, r := range records {
+		if r.Output.Resent != "" {
+			t.Fatalf("seed %d: worker %d's %s of %s sent a write again after the client read a 2xx answer to it: %s", seed, r.Worker, r.Input.Kind, r.Input.Item, r.Output.Resent)
+		}
+	}
 	result, violation := Check(records, s.Limits, viz, 30*time.Second)
 	switch result {
 	case porcupine.Illegal:

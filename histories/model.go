@@ -70,6 +70,9 @@ type Output struct {
 	Doc     Doc     `json:"doc"`              // for OK: what a read or write returned
 	Listed  []Doc   `json:"listed,omitempty"` // for an All that ended OK: the items it listed
 	Err     string  `json:"err,omitempty"`    // the error, for the reader
+	// Resent names a write of the operation that the client saw answered
+	// 2xx and sent again (see resends): never allowed.
+	Resent string `json:"resent,omitempty"`
 }
 
 // state is one item's state in the model.

@@ -76,7 +76,8 @@ type seen struct {
 // Run runs a worker's schedule on tg and returns its records. Operations
 // that fail are records too; Run fails only when it cannot start.
 func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
-	opts := append([]concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})}, tg.Client...)
+	var watch resends
+	opts := append([]concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}), concord.WithHooks(watch.hooks())}, tg.Client...)
 	c, err := concord.New(cfg.URL, opts...)
 	if err != nil {
 		return nil, err
@@ -171,6 +172,7 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 			rec.Output.Doc = Doc{N: res.Value.N, W: res.Value.W}
 		}
 		rec.Output.Listed = listed
+		rec.Output.Resent = watch.take()
 		if rec.Output.Outcome == Unknown {
 			// It may take effect at any time after its call, even after
 			// the run ends (a request still on the server).

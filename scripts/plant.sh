@@ -14,13 +14,13 @@ first=${HISTORIES_SEED:-1}
 
 # name | file | sed expression (GNU sed) that plants it
 defects=(
-  "replace-create address|write.go|s/return r.createAt(ctx, cl, u, mine, o)/return r.createAt(ctx, cl, itemURL(string(u)+\"#\"), mine, o)/"
+  "replace-create address|write.go|s/return p.createAt(mine)\$/u := p.u; p.u = itemURL(p.id); defer func() { p.u = u }(); return p.createAt(mine)/"
   "If-Match dropped on a retried write|retry.go|s/^\ta.c.setHeader(req.Header, a.call, \&a.out)\$/\ta.c.setHeader(req.Header, a.call, \&a.out); req.Header.Del(\"If-Match\")/"
   "2xx write resent|retry.go|s/^\tif a.wrote {\$/\tif false \&\& a.wrote {/"
-  "conditional DELETE sent unconditionally|resource.go|s/^\terr := d.r.condition(\&out, d.o, d.u, d.version, d.underLock, nil, \&d.key)\$/\terr := d.r.condition(\&out, d.o, d.u, d.version, d.underLock, nil, \&d.key); out.ifMatch = \"\"/"
-  "a base without a version not compared (this session's Apache regression)|conflict.go|s/^\tif base.body != nil \&\& (o.lockHeld || base.version == \"\") {\$/\tif base.body != nil \&\& o.lockHeld {/"
-  "lock not released on panic|lock.go|s/^\tdefer r.c.release(ctx, h, u)\$/\tvar released bool; defer func() { if !released { return }; r.c.release(ctx, h, u) }()/; s/^\tres, err = work(lo)\$/\tres, err = work(lo); released = true/"
-  "idempotency key changed between attempts|retry.go|s/^\ta.c.setHeader(req.Header, a.call, \&a.out)\$/\tif a.out.key != \"\" { a.out.key, _ = a.c.newKey() }; a.c.setHeader(req.Header, a.call, \&a.out)/"
+  "conditional DELETE sent unconditionally|delete.go|s/^\terr := d.condition(\&out, d.version, d.underLock, nil, \&d.key)\$/\terr := d.condition(\&out, d.version, d.underLock, nil, \&d.key); out.ifMatch = \"\"/"
+  "a base without a version not compared (this session's Apache regression)|precondition.go|s/^\tif base.body != nil \&\& (p.lock.held || base.version == \"\") {\$/\tif base.body != nil \&\& p.lock.held {/"
+  "lock not released on panic|lock.go|s/^\tdefer p.unhold(h)\$/\tvar released bool; defer func() { if !released { return }; p.unhold(h) }()/; s/^\tres, err = work()\$/\tres, err = work(); released = true/"
+  "idempotency key changed between attempts|retry.go|s/^\ta.c.setHeader(req.Header, a.call, \&a.out)\$/\tif a.out.key != \"\" { a.out.key, _ = a.c.keys.New() }; a.c.setHeader(req.Header, a.call, \&a.out)/"
 )
 
 for d in "${defects[@]}"; do
@@ -36,7 +36,7 @@ for d in "${defects[@]}"; do
     echo "NOT FOUND  $name: seeds $first-$(( first + HISTORIES_RUNS - 1 )) all linearizable ($(( $(date +%s) - start )) s)"
   else
     seed=$(grep -m1 -oE 'seed=[0-9]+ \([0-9.]+s\)' <<<"$out" | grep -oE '[0-9]+' | head -1 || true)
-    what=$(grep -m1 -oE '(not linearizable|keyed creates: [^;]*|only [0-9]+ of [0-9]+ operations succeeded|the lock of [a-z]+ could not be taken[^:]*)' <<<"$out" || echo "failed")
+    what=$(grep -m1 -oE '(not linearizable|sent a write again after the client read a 2xx answer to it|keyed creates: [^;]*|only [0-9]+ of [0-9]+ operations succeeded|the lock of [a-z]+ could not be taken[^:]*)' <<<"$out" || echo "failed")
     echo "FOUND      $name: $what, seed $seed, in $(( $(date +%s) - start )) s"
   fi
   rm -rf "$copy"
