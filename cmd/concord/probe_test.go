@@ -371,3 +371,28 @@ func TestRefusedSampleIsCouldNotRun(t *testing.T) {
 		t.Errorf("probe with its sample refused exited %d with\n%s\nwant 2, advice to pass -d, no !! and no configuration", code, stdout.String())
 	}
 }
+
+// TestLockThatRefusesItsHoldersWriteIsUnusable: a WebDAV server that
+// grants and enforces locks but drops the connection of any request
+// carrying an If header (one server seen in issue #31 does so for the
+// untagged form) cannot be written under its lock: the probe says so
+// after a write with the proof read back, and recommends no WithLocks.
+func TestLockThatRefusesItsHoldersWriteIsUnusable(t *testing.T) {
+	srv, _ := serveWith(t, func(w http.ResponseWriter, r *http.Request, api http.Handler) bool {
+		if r.Header.Get("If") == "" {
+			return false
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return true
+	}, concordtest.Locks(), concordtest.IgnoreIfMatch())
+	rep := probeOf(t, srv.URL+"/widgets", true)
+	if got := verdict(rep, "locks"); !strings.HasPrefix(got, "WebDAV LOCK") || !strings.Contains(got, "UNUSABLE") {
+		t.Errorf("locks = %q; want the lock UNUSABLE", got)
+	}
+	if strings.Contains(rep.Config, "WithLocks") || rep.Holds {
+		t.Errorf("holds = %v, config %q; want no WithLocks and guarantees that do not hold", rep.Holds, rep.Config)
+	}
+}

@@ -579,6 +579,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 		[]byte(`<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>concord-probe</D:owner></D:lockinfo>`))
 	token := strings.Trim(strings.TrimSpace(lock.header.Get("Lock-Token")), "<>")
 	kind, locker, release := "", "", func() {}
+	var proof []string // the header that carries the lock's proof, as concord sends it
 	// A lock is released with a deadline of its own: a run cut short
 	// must not leave the item locked, and cleanup's DELETE refused.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -587,6 +588,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 	case lock.ok() && token != "":
 		kind, locker = "WebDAV LOCK"+yesNo(class2, " (DAV class 2)", ""), "concord.WebDAVLocker{}"
 		release = func() { p.send(rctx, "UNLOCK", t.write, http.Header{"Lock-Token": {"<" + token + ">"}}, nil) }
+		proof = []string{"If", "<" + t.write + "> (<" + token + ">)"} // tagged, as WebDAVLocker sends it
 	case !azure(p.send(ctx, http.MethodHead, t.read, nil, nil)):
 		// Not Azure Storage: a bodyless PUT ?comp=lease would be taken
 		// for a write of nothing (nginx, Azure Table's upsert), emptying
@@ -595,6 +597,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 		lease := p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"acquire"}, "X-Ms-Lease-Duration": {"15"}}, nil)
 		if id := lease.header.Get("X-Ms-Lease-Id"); lease.ok() && id != "" {
 			kind, locker = "Azure Blob lease", "concord.AzureLeaseLocker{}"
+			proof = []string{"X-Ms-Lease-Id", id}
 			release = func() {
 				p.send(rctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"release"}, "X-Ms-Lease-Id": {id}}, nil)
 			}
@@ -607,11 +610,24 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 	}
 	cur := p.send(ctx, http.MethodGet, t.read, nil, nil)
 	w, _, took := p.write(ctx, t, t.method, jsonHeader(), cur.body)
-	release()
 	fd := finding{Property: "locks", Evidence: fmt.Sprintf("%s granted; a %s without the lock's proof while it was held -> %s, %s", kind, t.method, status(w), yesNo(took, "took effect", "no change"))}
-	if took {
+	// A lock concord cannot write under is no lock for it: the holder's
+	// own write, with the proof in the form concord sends, must take
+	// effect (read back). One WebDAV server closes the connection on the
+	// untagged form.
+	var tookWith bool
+	if !took {
+		var wp answer
+		wp, _, tookWith = p.write(ctx, t, t.method, jsonHeader(proof...), cur.body)
+		fd.Evidence += fmt.Sprintf("; the holder's %s with %s -> %s, %s (read back)", t.method, proof[0], status(wp), yesNo(tookWith, "took effect", "no change"))
+	}
+	release()
+	switch {
+	case took:
 		fd.Verdict, fd.Concord = kind+", NOT ENFORCED: a write without the lock went through", "cannot use the lock mode here"
-	} else {
+	case !tookWith:
+		fd.Verdict, fd.Concord = kind+", UNUSABLE: the holder's own write with the lock's proof took no effect", "cannot use the lock mode here"
+	default:
 		f.locker = locker
 		fd.Verdict, fd.Concord = kind+", enforced ("+status(w)+")", "WithLocks("+locker+", 0) takes the lock around every write"
 		p.lockKeeps(locker)
