@@ -119,6 +119,7 @@ func TestProbeAgainstRealServers(t *testing.T) {
 					t.Errorf("%s = %q; want %q", prop, got[prop], want)
 				}
 			}
+			t.Logf("If-Match atomic: %s", got["If-Match atomic"])
 			if strings.HasPrefix(got["If-Match atomic"], "NO") && strings.HasPrefix(got["locks"], "WebDAV") && !strings.Contains(rep.Config, "WithLocks") {
 				t.Errorf("If-Match not atomic and locks enforced, but config %q does not take the lock", rep.Config)
 			}

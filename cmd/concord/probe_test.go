@@ -97,7 +97,7 @@ func TestProbeVerdicts(t *testing.T) {
 		{"no ETags, locks (a tagless WebDAV server)", []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, map[string]string{
 			"preconditions": "NO VERSION TO SEND",
 		}, true, "concord.WithLocks(concord.WebDAVLocker{}, 0)"},
-		{"locks not asked for", nil, map[string]string{"locks": "none", "If-Match atomic": "no race seen in 5 rounds"}, true, "concord.NewResource[T](c, path)"},
+		{"locks not asked for", nil, map[string]string{"locks": "none", "If-Match atomic": "no race seen in 12 rounds"}, true, "concord.NewResource[T](c, path)"},
 		{"If-Match not atomic (Apache)", []concordtest.Option{concordtest.RacyIfMatch()}, map[string]string{
 			"If-Match atomic": "NO: concurrent writes with one tag went through", "stale If-Match": "rejected (412)",
 		}, false, "!! Updates can be lost: the server checks If-Match without a lock"},
