@@ -342,12 +342,14 @@ func WithoutIdempotencyKeys() ResourceOption {
 // value was derived from (the Result.Version of the read it came from; the
 // base a merge is given), instead of the version the client tracks: an
 // ETag such as `"v3"` for ETag-versioned APIs, the member's raw JSON for
-// BodyVersion.
+// BodyVersion. Replace, Update and Delete use it; a base version for every
+// call would be wrong, so it is no ResourceOption.
 func WithBaseVersion(v string) CallOption {
 	return callSetting(func(o *callOptions) { o.version = v })
 }
 
-// WithMaxConflicts bounds this call's rounds by count, overriding
+// WithMaxConflicts bounds a call's rounds by count (every call's, given
+// to NewResource), overriding
 // ConflictPolicy.MaxAttempts: all it bounds (writes after a conflict,
 // reads waiting for a usable version, sends of a key in progress, lost
 // locks taken again).
@@ -359,12 +361,14 @@ func WithMaxConflicts(n int) ResourceOption {
 // generated one. Store it with the intent to create, and a retry after a
 // crash or restart returns the original result. A write whose bytes change
 // (after a merge) gets a fresh key, since a key must never be sent with two
-// payloads.
+// payloads. One key for every write would make them one, so it is no
+// ResourceOption.
 func WithIdempotencyKey(key string) CallOption {
 	return callSetting(func(o *callOptions) { o.key = key })
 }
 
-// WithQuery adds a query parameter to the requests.
+// WithQuery adds a query parameter to the requests of a call (every
+// call's, given to NewResource).
 func WithQuery(name, value string) ResourceOption {
 	return resourceSetting(func(o *callOptions) {
 		o.query = cloneValues(o.query)
