@@ -291,3 +291,27 @@ func TestDeleteAfterPreconditionRequiredIsNotFoundWhenGone(t *testing.T) {
 		t.Errorf("Delete after a 428 that found the item gone = %v; want ErrNotFound", err)
 	}
 }
+
+// TestDeleteWithAnOlderBaseThanTheClientKnows: a Delete given the version
+// the caller saw (WithBaseVersion) deletes only that version, even when
+// the client has since tracked a newer one (its own later write): the
+// caller did not see that one, so the Delete is refused, and the item
+// stays.
+func TestDeleteWithAnOlderBaseThanTheClientKnows(t *testing.T) {
+	c, _ := setupFake(t, nil)
+	widgets := concord.NewResource[Widget](c, "widgets")
+	seen, err := widgets.CreateAt(bounded(t), "w1", Widget{Name: "gear"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := widgets.Replace(bounded(t), "w1", Widget{Name: "newer"}); err != nil {
+		t.Fatal(err)
+	}
+	err = widgets.Delete(bounded(t), "w1", concord.WithBaseVersion(seen.Version))
+	if !errors.Is(err, concord.ErrConflict) {
+		t.Errorf("Delete(WithBaseVersion(%s)) after a newer write = %v; want ErrConflict", seen.Version, err)
+	}
+	if got, err := widgets.Get(bounded(t), "w1"); err != nil || got.Value.Name != "newer" {
+		t.Errorf("after the refused Delete, Get = %+v, %v; want the newer item", got, err)
+	}
+}
