@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 type copyNode struct {
@@ -112,6 +113,38 @@ func TestCopyIsChargedAtItsMemory(t *testing.T) {
 	measure("rows of empty strings", func() (any, int64) { c, n := copyOf(&rows); return &c, n })
 	measure("pointers", func() (any, int64) { c, n := copyOf(&pointers); return &c, n })
 	measure("a map", func() (any, int64) { c, n := copyOf(&maps); return &c, n })
+}
+
+// TestCopyHoldsWhatItAllocates: what copyOf says a copy holds, for small
+// values whose every allocation can be counted: the value itself, what its
+// pointers, slices and maps allocate, and the strings it shares.
+func TestCopyHoldsWhatItAllocates(t *testing.T) {
+	type item struct {
+		N int64
+		S string
+	}
+	str := int64(unsafe.Sizeof(""))
+	ptr := &item{S: "abc"}
+	m := map[string]int64{"ab": 1, "cde": 2}
+	sl := []string{"ab", "c"}
+	tests := []struct {
+		name      string
+		got, want int64
+	}{
+		{"a pointer to a struct with a string", heldBy(&ptr), int64(unsafe.Sizeof(ptr)+unsafe.Sizeof(item{})) + 3},
+		{"a map of two strings", heldBy(&m), int64(unsafe.Sizeof(m)) + 2*(str+8+mapEntryOverhead) + 5},
+		{"a slice of two strings", heldBy(&sl), int64(unsafe.Sizeof(sl)) + 2*str + 3},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("copyOf(%s) holds %d bytes; want %d", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func heldBy[T any](v *T) int64 {
+	_, held := copyOf(v)
+	return held
 }
 
 // TestCacheRefusesACopyLargerThanItsShare: a document whose JSON fits the

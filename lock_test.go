@@ -590,8 +590,9 @@ func TestLockedCounterWithAGetBeforeEachUpdate(t *testing.T) {
 }
 
 // lyingLockServer holds one document at /widgets/w1, grants every LOCK
-// with the given status, and records the methods it was sent.
-func lyingLockServer(t *testing.T, lockStatus int) (*httptest.Server, func() []string) {
+// with the given status, answers its first failedReads GETs 500, and
+// records the methods it was sent.
+func lyingLockServer(t *testing.T, lockStatus, failedReads int) (*httptest.Server, func() []string) {
 	t.Helper()
 	var mu sync.Mutex
 	var methods []string
@@ -609,6 +610,11 @@ func lyingLockServer(t *testing.T, lockStatus int) (*httptest.Server, func() []s
 		case "UNLOCK":
 			w.WriteHeader(http.StatusNoContent)
 		case http.MethodGet:
+			if failedReads > 0 {
+				failedReads--
+				w.WriteHeader(http.StatusInternalServerError)
+				return
+			}
 			w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, version))
 			fmt.Fprint(w, doc)
 		case http.MethodPut:
@@ -630,11 +636,19 @@ func lyingLockServer(t *testing.T, lockStatus int) (*httptest.Server, func() []s
 // read under the lock finds the item, and Update updates it instead of
 // deleting it (issue #28: it sent an unconditional DELETE).
 func TestLockThatClaimsToCreateAnExistingItem(t *testing.T) {
-	srv, methods := lyingLockServer(t, http.StatusCreated)
+	srv, methods := lyingLockServer(t, http.StatusCreated, 0)
 	widgets := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 5*time.Second))
 	res, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
 	if err != nil || res.Value.Stock != 2 || slices.Contains(methods(), http.MethodDelete) {
 		t.Errorf("Update under a LOCK answered 201 = %+v, %v, sent %v; want stock 2 and no DELETE", res, err, methods())
+	}
+	// Nor when the read that would check the claim fails: CreateAt then
+	// reads again before it writes, and finds the item.
+	srv, methods = lyingLockServer(t, http.StatusCreated, 1)
+	once := newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
+	widgets = concord.NewResource[Widget](once, "widgets", concord.WithLocks(concord.WebDAVLocker{}, 5*time.Second))
+	if _, err := widgets.CreateAt(bounded(t), "w1", Widget{Name: "new"}); !errors.Is(err, concord.ErrAlreadyExists) || slices.Contains(methods(), http.MethodPut) {
+		t.Errorf("CreateAt of an existing item under a LOCK answered 201, the first read failing = %v, sent %v; want ErrAlreadyExists and no PUT", err, methods())
 	}
 }
 
@@ -644,7 +658,7 @@ func TestLockThatClaimsToCreateAnExistingItem(t *testing.T) {
 // call go on unlocked, silently).
 func TestLockThatCannotBeTakenFailsTheCall(t *testing.T) {
 	for _, status := range []int{http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusInternalServerError} {
-		srv, methods := lyingLockServer(t, status)
+		srv, methods := lyingLockServer(t, status, 0)
 		c := newClient(t, srv.URL, concord.WithRetryPolicy(concord.RetryPolicy{MaxAttempts: 1}))
 		widgets := concord.NewResource[Widget](c, "widgets", concord.WithLocks(concord.WebDAVLocker{}, 5*time.Second))
 		_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error { w.Stock++; return nil })
@@ -847,5 +861,56 @@ func TestGetOfTheItemALostLockLeft(t *testing.T) {
 	seedWidget(t, srv, "real", Widget{Name: "gear"})
 	if res, err := widgets.Get(ctx, "real"); err != nil || res.Value.Name != "gear" {
 		t.Errorf("Get of an item = %+v, %v; want it", res, err)
+	}
+}
+
+// warnings is a slog.Handler that passes on the message of each record
+// at Warn or above, without waiting.
+type warnings chan string
+
+func (w warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w warnings) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w warnings) WithGroup(string) slog.Handler                { return w }
+func (w warnings) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case w <- r.Message:
+	default:
+	}
+	return nil
+}
+
+// TestFailedRefreshIsLogged: a refresh of the lock that the server
+// refuses, while the call goes on, is a warning in the client's log: the
+// lock may be lost, and the next write will say so.
+func TestFailedRefreshIsLogged(t *testing.T) {
+	warned := make(warnings, 8)
+	c, mux := setup(t, concord.WithLogger(slog.New(warned)))
+	mux.HandleFunc("/widgets/w1", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "LOCK" && r.Header.Get("If") == "":
+			w.Header().Set("Lock-Token", "<opaquelocktoken:1>")
+			w.Header().Set("Timeout", "Second-1") // refreshed after half a second
+		case r.Method == "LOCK":
+			w.WriteHeader(http.StatusInternalServerError)
+		case r.Method == http.MethodGet:
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprint(w, `{"name":"gear"}`)
+		default:
+			w.Header().Set("ETag", `"v2"`)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	widgets := concord.NewResource[Widget](c, "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	var got string
+	_, err := widgets.Update(bounded(t), "w1", func(w *Widget) error {
+		select {
+		case got = <-warned:
+		case <-time.After(10 * time.Second): // the refresh is due after 0.5 s
+		}
+		w.Stock++
+		return nil
+	})
+	if err != nil || !strings.Contains(got, "refreshing a lock failed") {
+		t.Errorf("Update whose lock's refresh was refused = %v, warned %q; want nil and a warning", err, got)
 	}
 }

@@ -99,6 +99,16 @@ func TestVersionCacheAccountsExactly(t *testing.T) {
 	if _, ok := c.get("a"); !ok || c.order.Len() != 2 {
 		t.Errorf("a budget filled exactly kept %d entries; want 2", c.order.Len())
 	}
+	// A kept copy is charged the memory it holds, until it is claimed.
+	held := newVersionCache(1 << 20)
+	v := new(int)
+	held.put("h", snapshot{version: `"1"`, body: make([]byte, 10), value: v, held: 100})
+	if want := int64(entryOverhead + 1 + 3 + 10 + 100); held.bytes != want {
+		t.Errorf("an entry with a copy holding 100 bytes costs %d; want %d", held.bytes, want)
+	}
+	if !held.claim("h", v) || held.bytes != entryOverhead+1+3+10 {
+		t.Errorf("after its copy is claimed the entry costs %d; want %d", held.bytes, entryOverhead+1+3+10)
+	}
 	share := newVersionCache(8 * 1024)
 	share.put("s", snapshot{version: `"1"`, body: make([]byte, 1024)})
 	if s, _ := share.get("s"); len(s.body) != 1024 {

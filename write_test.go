@@ -411,6 +411,8 @@ func TestWhatAWriteAnswered(t *testing.T) {
 	}{
 		{"the document", `{"name":"gear"}`, `{"name":"gear","stock":1,"color":"set by the server"}`, nil, Widget{Name: "gear", Stock: 1, Color: "set by the server"}},
 		{"an HTML page", `{"name":"gear"}`, `<html>Created</html>`, nil, Widget{Name: "gear", Stock: 1}},
+		{"the document with its body version", `{"_rev":"1-a","name":"gear"}`, `{"_rev":"2-b","name":"gear","stock":1,"color":"set by the server"}`,
+			[]concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev"})}, Widget{Name: "gear", Stock: 1, Color: "set by the server"}},
 		{"a CouchDB receipt", `{"_rev":"1-a","name":"gear"}`, `{"ok":true,"id":"1","rev":"2-b"}`,
 			[]concord.ResourceOption{concord.WithVersioner(concord.BodyVersion{Path: "_rev"})}, Widget{Name: "gear", Stock: 1}},
 	}
