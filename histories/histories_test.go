@@ -66,6 +66,8 @@ var dialects = []struct {
 		target: items, limits: Limits{Reapplied: true}},
 	{name: "writes answered bare (Apache)", opts: []concordtest.Option{concordtest.BareWriteAnswers(), concordtest.KeysOnPOSTOnly()},
 		target: items, limits: Limits{Reapplied: true}},
+	{name: "If-Match not atomic (Apache)", opts: []concordtest.Option{concordtest.RacyIfMatch()}, target: items, limits: Limits{RacyPreconditions: true}},
+	{name: "deletes ignore preconditions (fake-gcs-server)", opts: []concordtest.Option{concordtest.IgnoreIfMatch(http.MethodDelete)}, target: items, limits: Limits{BlindDeletes: true}},
 	{name: "server drops after commit, 503s", api: func(a *concordtest.API) { a.DropFraction(0.1); a.FailFraction(0.05, http.StatusServiceUnavailable) }, target: items},
 	{name: "nginx dav-ext under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.FileTimeETags(), concordtest.IgnoreIfMatch(), concordtest.IgnoreIfNoneMatch()},
 		target: locked(concord.WebDAVLocker{}), limits: Limits{StaleReads: true}},
@@ -103,5 +105,21 @@ func TestHistoriesAreLinearizable(t *testing.T) {
 				Verify(t, Server{Name: d.name, URL: srv.URL, Target: d.target, Limits: d.limits}, s, ops)
 			})
 		}
+	}
+}
+
+// TestLimitsAreWhereHistoriesBreak: on each dialect that cannot keep a
+// promise, a history made to reach it breaks the model without the
+// dialect's limit and not with it (VerifyLimits).
+func TestLimitsAreWhereHistoriesBreak(t *testing.T) {
+	for _, d := range dialects {
+		if d.limits == (Limits{}) || d.limits == (Limits{Reapplied: true}) {
+			continue
+		}
+		t.Run(d.name, func(t *testing.T) {
+			srv := httptest.NewServer(concordtest.NewAPI(d.opts...))
+			defer srv.Close()
+			VerifyLimits(t, Server{Name: d.name, URL: srv.URL, Target: d.target, Limits: d.limits})
+		})
 	}
 }

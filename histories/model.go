@@ -96,6 +96,15 @@ type Limits struct {
 	// gives each Update maxReapplied-1 earlier applications that may have
 	// happened at any time during its call (see reapplied).
 	Reapplied bool
+	// RacyPreconditions: the server checks a precondition and then
+	// writes, holding nothing in between (Apache mod_dav's If-Match), so
+	// a conditional write or delete may go through on a version another
+	// writer wrote after the check: the model lets each succeed from any
+	// state. Reads are still checked against what was written.
+	RacyPreconditions bool
+	// BlindDeletes: a Delete takes effect whatever its precondition
+	// (fake-gcs-server's ifGenerationMatch on DELETE).
+	BlindDeletes bool
 }
 
 // maxReapplied bounds the applications of one Update that Limits.Reapplied
@@ -117,12 +126,15 @@ func step(s state, in Input, out Output, limits Limits) []state {
 		}
 		switch out.Outcome {
 		case OK:
-			return when(s.Exists && s.Doc == out.Doc, s)
+			return when(s.Exists && (s.Doc == out.Doc || s.Doc.N == anyN && s.Doc.W == out.Doc.W), s)
 		case NotFound:
 			return when(!s.Exists, s)
 		}
 		return []state{s} // a failed read changes nothing
 	case KindUpdate:
+		if limits.RacyPreconditions {
+			return racyUpdate(s, in, out)
+		}
 		next := []state{{Exists: true, Doc: Doc{N: s.Doc.N + 1, W: in.Token}}}
 		switch out.Outcome {
 		case OK:
@@ -149,7 +161,7 @@ func step(s state, in Input, out Output, limits Limits) []state {
 	case KindCreateAt:
 		switch out.Outcome {
 		case OK, Applied:
-			return when(!s.Exists, written)
+			return when(!s.Exists || limits.RacyPreconditions, written)
 		case Exists, Conflict:
 			return when(s.Exists, s)
 		}
@@ -158,12 +170,14 @@ func step(s state, in Input, out Output, limits Limits) []state {
 		// With a base, conditional on it. Without one (its client saw no
 		// item), an upsert: concord reads the item and creates it, or
 		// writes conditionally on the version it just read, as documented.
-		allowed := in.Base == "" || s.Exists && s.Doc.W == in.Base
+		// A racy precondition lets the write through from any version,
+		// but what refused it was a check of the version then.
+		holds := in.Base == "" || s.Exists && s.Doc.W == in.Base
 		switch out.Outcome {
 		case OK, Applied:
-			return when(allowed, written)
+			return when(holds || limits.RacyPreconditions, written)
 		case Conflict:
-			return when(in.Base == "" || !allowed || ambiguous(s, in, limits), s)
+			return when(in.Base == "" || !holds || ambiguous(s, in, limits), s)
 		case NotFound:
 			return when(!s.Exists, s)
 		}
@@ -174,7 +188,7 @@ func step(s state, in Input, out Output, limits Limits) []state {
 		case OK, Applied:
 			// Delete is idempotent: an item already gone (an earlier
 			// attempt's, or another writer's) is the success it was.
-			return when(!s.Exists || s.Doc.W == in.Base, gone)
+			return when(!s.Exists || s.Doc.W == in.Base || limits.RacyPreconditions || limits.BlindDeletes, gone)
 		case Conflict:
 			return when(s.Exists && (s.Doc.W != in.Base || ambiguous(s, in, limits)), s)
 		case NotFound:
@@ -184,6 +198,30 @@ func step(s state, in Input, out Output, limits Limits) []state {
 	}
 	return nil
 }
+
+// racyUpdate is an Update's step on a server whose preconditions hold
+// nothing between their check and the write (Limits.RacyPreconditions):
+// it may have written from any version it read, even of an item deleted
+// since, so what it wrote is known only from its answer; without one, its
+// counter is anyN.
+func racyUpdate(s state, in Input, out Output) []state {
+	written := state{Exists: true, Doc: Doc{N: anyN, W: in.Token}}
+	switch out.Outcome {
+	case OK:
+		return when(out.Doc.W == in.Token, state{Exists: true, Doc: out.Doc})
+	case NotFound:
+		return when(!s.Exists, s)
+	case Conflict:
+		return []state{s}
+	case Applied:
+		return []state{written}
+	}
+	return []state{s, written}
+}
+
+// anyN is the counter of a version whose counter the model cannot know
+// (see racyUpdate): a read of it may find any.
+const anyN = -1
 
 // ambiguous reports whether the version in names by its Base may not be
 // the one the item holds although its W is: an Update applied more than

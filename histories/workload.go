@@ -77,18 +77,13 @@ type seen struct {
 // that fail are records too; Run fails only when it cannot start.
 func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 	var watch resends
-	opts := append([]concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond}), concord.WithHooks(watch.hooks())}, tg.Client...)
-	c, err := concord.New(cfg.URL, opts...)
+	c, err := newClient(cfg.URL, tg, concord.WithHooks(watch.hooks()))
 	if err != nil {
 		return nil, err
 	}
 	defer c.CloseIdleConnections()
-	ropts := tg.Resource
-	if tg.Locker != nil {
-		ropts = append(ropts[:len(ropts):len(ropts)], concord.WithLocks(tg.Locker, lockTTL(tg.Locker)))
-	}
-	items := concord.NewResource[Doc](c, tg.Items, ropts...)
-	booms := concord.NewResource[boom](c, tg.Items, ropts...)
+	items := itemsOf[Doc](c, tg)
+	booms := itemsOf[boom](c, tg)
 	var orders *concord.Resource[Doc]
 	if tg.Orders != "" {
 		orders = concord.NewResource[Doc](c, tg.Orders)
@@ -164,24 +159,47 @@ func Run(ctx context.Context, cfg Config, tg Target) ([]Record, error) {
 			res, err = items.Get(opCtx, item)
 		}
 		cancel()
-		rec := Record{Worker: cfg.Worker, Input: in, Output: Output{Outcome: outcome(err)}, Call: call, Return: time.Now().UnixNano()}
-		if err != nil {
-			rec.Output.Err = err.Error()
-		}
-		if rec.Output.Outcome == OK && res != nil {
-			rec.Output.Doc = Doc{N: res.Value.N, W: res.Value.W}
-		}
+		rec := record(cfg.Worker, in, call, res, err)
 		rec.Output.Listed = listed
 		rec.Output.Resent = watch.take()
-		if rec.Output.Outcome == Unknown {
-			// It may take effect at any time after its call, even after
-			// the run ends (a request still on the server).
-			rec.Return = math.MaxInt64
-		}
 		out = append(out, rec)
 		s.note(in, rec.Output, res)
 	}
 	return out, nil
+}
+
+// newClient is a worker's client of tg at url: quick transport retries,
+// so that a history's faults cost little time, then tg's options.
+func newClient(url string, tg Target, opts ...concord.Option) (*concord.Client, error) {
+	opts = append([]concord.Option{concord.WithRetryPolicy(concord.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})}, opts...)
+	return concord.New(url, append(opts, tg.Client...)...)
+}
+
+// itemsOf is tg's collection of items, with its lock if it has one.
+func itemsOf[T any](c *concord.Client, tg Target) *concord.Resource[T] {
+	ropts := tg.Resource
+	if tg.Locker != nil {
+		ropts = append(ropts[:len(ropts):len(ropts)], concord.WithLocks(tg.Locker, lockTTL(tg.Locker)))
+	}
+	return concord.NewResource[T](c, tg.Items, ropts...)
+}
+
+// record is the record of an operation called at call (Unix nanoseconds)
+// that returned now with res and err.
+func record(worker int, in Input, call int64, res *concord.Result[Doc], err error) Record {
+	rec := Record{Worker: worker, Input: in, Output: Output{Outcome: outcome(err)}, Call: call, Return: time.Now().UnixNano()}
+	if err != nil {
+		rec.Output.Err = err.Error()
+	}
+	if rec.Output.Outcome == OK && res != nil {
+		rec.Output.Doc = Doc{N: res.Value.N, W: res.Value.W}
+	}
+	if rec.Output.Outcome == Unknown {
+		// It may take effect at any time after its call, even after the
+		// run ends (a request still on the server).
+		rec.Return = math.MaxInt64
+	}
+	return rec
 }
 
 // note updates what the worker saw of an item after an operation on it: a

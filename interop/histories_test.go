@@ -27,12 +27,18 @@ func TestMain(m *testing.M) {
 }
 
 // checkedServers are the real servers whose histories the checker checks,
-// each with the configuration docs/servers.md gives it: the servers that
-// keep every promise with that configuration. (Apache without its locks
-// checks If-Match and writes without a lock between them, and
-// fake-gcs-server deletes whatever the precondition says: no client keeps
-// the promises there, and docs/servers.md says so.)
+// each with the configuration docs/servers.md gives it. Where a server
+// cannot keep a promise whatever the client does, as docs/servers.md
+// says, its limits give that promise up in the model, and
+// TestLimitsOfRealServers shows that its histories break there: Apache
+// without its locks checks If-Match and writes with nothing held between
+// them, fake-gcs-server deletes whatever the precondition says, and
+// nginx's one-second ETags answer a revalidation 304 for changed content.
 var checkedServers = []checkedServer{
+	{name: "Apache httpd 2.4 mod_dav (event), no locks", server: "Apache httpd 2.4 mod_dav", start: startApache,
+		limits: histories.Limits{RacyPreconditions: true}},
+	{name: "fake-gcs-server 1.56", server: "fake-gcs-server 1.56 (Google Cloud Storage JSON API)", start: startFakeGCS,
+		limits: histories.Limits{BlindDeletes: true}},
 	{name: "Apache httpd 2.4 mod_dav (prefork), WebDAV locks", server: "Apache httpd 2.4 mod_dav", start: startApacheLocks, locker: concord.WebDAVLocker{}},
 	{name: "nginx 1.22 WebDAV with dav-ext locks", server: "nginx 1.22 WebDAV with dav-ext locks (Debian)", start: startNginxLocks, locker: concord.WebDAVLocker{},
 		// Its ETag is the modification time in seconds and the size: a
@@ -58,11 +64,44 @@ func (h checkedServer) row() server {
 	return s
 }
 
+// open starts a fresh server, creates its collection, and returns its
+// base URL.
+func (h checkedServer) open(t *testing.T) string {
+	t.Helper()
+	base := h.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := concord.New(base, h.row().clientOptions...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	if err := h.row().setup(ctx, c); err != nil {
+		t.Fatalf("creating the collection: %v", err)
+	}
+	return base
+}
+
 // target is what a worker's client needs for the server: the options of
 // its row, and its lock.
 func (h checkedServer) target() histories.Target {
 	s := h.row()
 	return histories.Target{Client: s.clientOptions, Resource: s.resourceOptions, Items: s.collection, Locker: h.locker}
+}
+
+// TestLimitsOfRealServers: where a checked server's limits give a promise
+// up, a history made to reach it breaks the model without the limit, and
+// not with it (histories.VerifyLimits), on the real server.
+func TestLimitsOfRealServers(t *testing.T) {
+	for _, h := range checkedServers {
+		if h.limits == (histories.Limits{}) {
+			continue
+		}
+		t.Run(h.name, func(t *testing.T) {
+			base := h.open(t)
+			histories.VerifyLimits(t, histories.Server{Name: h.name, URL: base, Target: h.target(), Limits: h.limits})
+		})
+	}
 }
 
 // TestHistoriesOnRealServers runs random concurrent histories under
@@ -86,17 +125,7 @@ func TestHistoriesOnRealServers(t *testing.T) {
 		for run := range runs {
 			s := seed + uint64(run)
 			t.Run(fmt.Sprintf("%s/seed=%d", h.name, s), func(t *testing.T) {
-				base := h.start(t)
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				c, err := concord.New(base, h.row().clientOptions...)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.CloseIdleConnections()
-				if err := h.row().setup(ctx, c); err != nil {
-					t.Fatalf("creating the collection: %v", err)
-				}
+				base := h.open(t)
 				histories.Verify(t, histories.Server{Name: h.name, URL: base, Target: h.target(), Limits: h.limits}, s, 30)
 			})
 		}
