@@ -119,7 +119,13 @@ func TestProbeAgainstRealServers(t *testing.T) {
 					t.Errorf("%s = %q; want %q", prop, got[prop], want)
 				}
 			}
-			t.Logf("If-Match atomic: %s", got["If-Match atomic"])
+			t.Logf("If-Match atomic: %s; configuration, run: %s", got["If-Match atomic"], got["configuration, run"])
+			// The configuration it recommends was run through concord and
+			// kept every promise it names (read back): wherever the probe
+			// holds, and wherever a lock keeps what the rows found broken.
+			if run := got["configuration, run"]; (!tt.breaks || strings.Contains(tt.config, "WithLocks")) && run != "kept" {
+				t.Errorf("configuration, run = %q; want kept", run)
+			}
 			if strings.HasPrefix(got["If-Match atomic"], "NO") && strings.HasPrefix(got["locks"], "WebDAV") && !strings.Contains(rep.Config, "WithLocks") {
 				t.Errorf("If-Match not atomic and locks enforced, but config %q does not take the lock", rep.Config)
 			}

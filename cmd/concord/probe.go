@@ -173,6 +173,7 @@ func readDoc(v string) ([]byte, error) {
 type prober struct {
 	cfg     probeConfig
 	c       *concord.Client
+	base    string // the base URL of c, and of the configuration check's clients (prove)
 	trace   io.Writer
 	rep     report
 	created []target // items to delete at the end, once proven the probe's own
@@ -263,7 +264,7 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 		return nil, err
 	}
 	defer c.CloseIdleConnections()
-	p := &prober{cfg: cfg, c: c, trace: trace, rep: report{Collection: cfg.collection, Wrote: cfg.write}, nonces: map[string]bool{}}
+	p := &prober{cfg: cfg, c: c, base: base, trace: trace, rep: report{Collection: cfg.collection, Wrote: cfg.write}, nonces: map[string]bool{}}
 	if !cfg.write {
 		p.readOnly(ctx)
 	} else {
@@ -481,15 +482,6 @@ func (p *prober) finish() {
 	}
 }
 
-// routeOptions are the options that address items as the flags did.
-func (p *prober) routeOptions() []string {
-	r := p.cfg.routes
-	if p.cfg.item == "" && r.read == "" && r.write == "" && r.method == "" {
-		return nil
-	}
-	return []string{fmt.Sprintf("concord.WithRoutes(concord.Routes{ /* Item: %q, Read: %q, Write: %q, WriteMethod: %q */ })", p.cfg.item, r.read, r.write, r.method)}
-}
-
 // cleanup deletes what the probe created, conditionally on the version it
 // reads (waiting out a weak tag), and as a last resort without one, each
 // only while a read shows it holds this run's marker: these are the
@@ -694,6 +686,7 @@ func (p *prober) queryVersions(ctx context.Context, t target) {
 		f.Verdict, f.Concord = "refused ("+status(del)+")", "never deletes a version its caller did not see"
 	}
 	p.add(f)
-	opts := append(p.routeOptions(), fmt.Sprintf("concord.WithVersioner(concord.QueryVersion{Header: %q, Member: \"generation\", Param: %q, Absent: \"0\"})", p.cfg.versionHeader, param))
-	p.rep.Config = "c, err := concord.New(base)\nr := concord.NewResource[T](c, path,\n\t" + strings.Join(opts, ",\n\t") + ")"
+	opts := []option{versioner(concord.QueryVersion{Header: p.cfg.versionHeader, Member: "generation", Param: param, Absent: "0"})}
+	p.configure(nil, opts, "")
+	p.prove(ctx, opts, promises{updates: honored, deletes: !f.Breaks, creates: refused(absent)})
 }

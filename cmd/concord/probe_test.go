@@ -18,7 +18,7 @@ import (
 
 func probeOf(t *testing.T, collection string, write bool) *report {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rep, err := probe(ctx, probeConfig{collection: collection, doc: []byte(`{"name":"probe"}`), write: write}, nil)
 	if err != nil {
@@ -394,5 +394,37 @@ func TestLockThatRefusesItsHoldersWriteIsUnusable(t *testing.T) {
 	}
 	if strings.Contains(rep.Config, "WithLocks") || rep.Holds {
 		t.Errorf("holds = %v, config %q; want no WithLocks and guarantees that do not hold", rep.Holds, rep.Config)
+	}
+}
+
+// TestConfigurationIsProvenByRunningIt: the probe runs the promises of the
+// configuration it recommends through concord itself, configured as
+// printed, and reads back what each call did; a promise broken there is
+// !! and exits 1, whatever the request-by-request rows said (issue #31).
+// The server here honors every precondition of the probe's own requests
+// and drops the one concord's calls send on a method, as a proxy that
+// rewrites some clients' requests would.
+func TestConfigurationIsProvenByRunningIt(t *testing.T) {
+	for _, tc := range []struct{ method, broken string }{
+		{http.MethodDelete, "BROKEN: stale Delete"},
+		{http.MethodPut, "BROKEN: stale Replace, concurrent Updates, CreateAt of an existing item"},
+	} {
+		srv, _ := serveWith(t, func(w http.ResponseWriter, r *http.Request, api http.Handler) bool {
+			if r.UserAgent() != "concord-probe" && r.Method == tc.method {
+				r.Header.Del("If-Match")
+				r.Header.Del("If-None-Match")
+			}
+			return false
+		})
+		var stdout, stderr bytes.Buffer
+		code := runProbe(context.Background(), []string{"-write", "-json", srv.URL + "/widgets"}, &stdout, &stderr)
+		var rep report
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("probe -json printed %q: %v", stdout.String(), err)
+		}
+		if got := verdict(&rep, "configuration, run"); code != exitBroken || rep.Holds || got != tc.broken {
+			t.Errorf("probe of a server that drops concord's preconditions on %s exited %d, holds %v, configuration row %q; want 1, not holding, %q",
+				tc.method, code, rep.Holds, got, tc.broken)
+		}
 	}
 }

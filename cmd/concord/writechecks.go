@@ -51,23 +51,23 @@ func tagOf(a answer) concord.ETag {
 
 // findings is what the write checks established, for the recommendation.
 type findings struct {
-	tagsMove      bool   // a change of content changed the ETag
-	staleTag      string // a tag the probe saw replaced, "" when none
-	ifMatch       bool   // stale and bogus If-Match refused on the write method
-	opaque        bool   // weak tags are compared as opaque strings
-	member        string // the version member of the body, if any
-	bodyVersion   bool   // a stale body version refused
-	createOnly    bool   // If-None-Match: * on an existing item refused
-	postCreate    bool   // a POST to the collection creates
-	postReplayed  bool   // a keyed POST resent was replayed
-	postRefused   bool   // a POST resent was refused as a duplicate (409)
-	deleteIfMatch bool   // a stale or bogus If-Match on DELETE refused
-	deleteRev     bool   // a stale ?rev= on DELETE refused
-	receipt       string // the member of a write's answer naming the new body version, where the answer is a receipt
-	deleteSafe    bool   // the precondition concord's Delete sends is honored
-	patch         bool   // a merge patch changes what it names
-	locker        string // the Locker of a lock the server enforces, as Go; "" when none
-	racy          bool   // two concurrent writes with one tag both went through
+	tagsMove      bool           // a change of content changed the ETag
+	staleTag      string         // a tag the probe saw replaced, "" when none
+	ifMatch       bool           // stale and bogus If-Match refused on the write method
+	opaque        bool           // weak tags are compared as opaque strings
+	member        string         // the version member of the body, if any
+	bodyVersion   bool           // a stale body version refused
+	createOnly    bool           // If-None-Match: * on an existing item refused
+	postCreate    bool           // a POST to the collection creates
+	postReplayed  bool           // a keyed POST resent was replayed
+	postRefused   bool           // a POST resent was refused as a duplicate (409)
+	deleteIfMatch bool           // a stale or bogus If-Match on DELETE refused
+	deleteRev     bool           // a stale ?rev= on DELETE refused
+	receipt       string         // the member of a write's answer naming the new body version, where the answer is a receipt
+	deleteSafe    bool           // the precondition concord's Delete sends is honored
+	patch         bool           // a merge patch changes what it names
+	locker        concord.Locker // the Locker of a lock the server enforces; nil when none
+	racy          bool           // two concurrent writes with one tag both went through
 }
 
 // writes runs the checks on scratch items.
@@ -131,7 +131,7 @@ func (p *prober) writes(ctx context.Context) {
 	p.mergePatch(ctx, t, &f)
 	p.deletes(ctx, &f)
 	p.locks(ctx, t, &f)
-	p.recommend(&f)
+	p.recommend(ctx, &f)
 }
 
 // etagKind reports the item's ETag: absent, strong, weak for a while after
@@ -587,7 +587,8 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 	lock := p.send(ctx, "LOCK", t.write, http.Header{"Timeout": {"Second-30"}, "Depth": {"0"}, "Content-Type": {"application/xml; charset=utf-8"}},
 		[]byte(`<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>concord-probe</D:owner></D:lockinfo>`))
 	token := strings.Trim(strings.TrimSpace(lock.header.Get("Lock-Token")), "<>")
-	kind, locker, release := "", "", func() {}
+	kind, release := "", func() {}
+	var locker concord.Locker
 	var proof []string // the header that carries the lock's proof, as concord sends it
 	// A lock is released with a deadline of its own: a run cut short
 	// must not leave the item locked, and cleanup's DELETE refused.
@@ -595,7 +596,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 	defer cancel()
 	switch {
 	case lock.ok() && token != "":
-		kind, locker = "WebDAV LOCK"+yesNo(class2, " (DAV class 2)", ""), "concord.WebDAVLocker{}"
+		kind, locker = "WebDAV LOCK"+yesNo(class2, " (DAV class 2)", ""), concord.WebDAVLocker{}
 		release = func() { p.send(rctx, "UNLOCK", t.write, http.Header{"Lock-Token": {"<" + token + ">"}}, nil) }
 		proof = []string{"If", "<" + t.write + "> (<" + token + ">)"} // tagged, as WebDAVLocker sends it
 	case !azure(p.send(ctx, http.MethodHead, t.read, nil, nil)):
@@ -605,7 +606,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 	default:
 		lease := p.send(ctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"acquire"}, "X-Ms-Lease-Duration": {"15"}}, nil)
 		if id := lease.header.Get("X-Ms-Lease-Id"); lease.ok() && id != "" {
-			kind, locker = "Azure Blob lease", "concord.AzureLeaseLocker{}"
+			kind, locker = "Azure Blob lease", concord.AzureLeaseLocker{}
 			proof = []string{"X-Ms-Lease-Id", id}
 			release = func() {
 				p.send(rctx, http.MethodPut, appendParam(t.write, "comp", "lease"), http.Header{"X-Ms-Lease-Action": {"release"}, "X-Ms-Lease-Id": {id}}, nil)
@@ -638,7 +639,7 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 		fd.Verdict, fd.Concord = kind+", UNUSABLE: the holder's own write with the lock's proof took no effect", "cannot use the lock mode here"
 	default:
 		f.locker = locker
-		fd.Verdict, fd.Concord = kind+", enforced ("+status(w)+")", "WithLocks("+locker+", 0) takes the lock around every write"
+		fd.Verdict, fd.Concord = kind+", enforced ("+status(w)+")", "WithLocks("+goValue(locker)+", 0) takes the lock around every write"
 		p.lockKeeps(locker)
 	}
 	p.add(fd)
@@ -648,9 +649,9 @@ func (p *prober) locks(ctx context.Context, t target, f *findings) {
 // its lock keeps as no longer beyond every client: writers under the lock
 // take turns, a delete under it deletes what was read, and (WebDAV) a LOCK
 // of a missing item creates it for the holder alone.
-func (p *prober) lockKeeps(locker string) {
+func (p *prober) lockKeeps(locker concord.Locker) {
 	kept := map[string]bool{"preconditions": true, "stale conditional DELETE": true, "ETag moves with content": true, "If-Match atomic": true}
-	if locker == "concord.WebDAVLocker{}" {
+	if _, ok := locker.(concord.WebDAVLocker); ok {
 		kept["create-only operation"] = true
 	}
 	for i, f := range p.rep.Findings {
@@ -673,31 +674,29 @@ func staleTags(stale string) []string {
 // recommend writes the configuration the findings call for, using only
 // what this run proved, and says first, in plain words, every promise that
 // no configuration keeps here.
-func (p *prober) recommend(f *findings) {
+func (p *prober) recommend(ctx context.Context, f *findings) {
 	var broken []string
-	var opts []string
+	var opts []option
 	optimistic := f.ifMatch && f.tagsMove && !f.racy || f.bodyVersion
-	if f.locker != "" && (!optimistic || !f.deleteSafe || !f.createOnly && !f.postReplayed && !f.postRefused) {
+	if f.locker != nil && (!optimistic || !f.deleteSafe || !f.createOnly && !f.postReplayed && !f.postRefused) {
 		// The server's lock keeps what its preconditions do not: writers
 		// take turns, a delete under the lock deletes what was read, and
 		// a WebDAV LOCK of a missing item creates it for the holder alone.
-		opts = append(opts, "concord.WithLocks("+f.locker+", 0)")
+		opts = append(opts, option{"concord.WithLocks(" + goValue(f.locker) + ", 0)", concord.WithLocks(f.locker, 0)})
 		optimistic, f.deleteSafe = true, true
-		f.createOnly = f.createOnly || f.locker == "concord.WebDAVLocker{}"
+		_, webdav := f.locker.(concord.WebDAVLocker)
+		f.createOnly = f.createOnly || webdav
 	}
 	switch {
 	case f.ifMatch && f.tagsMove && !f.racy && f.opaque:
-		opts = append(opts, "concord.WithVersioner(concord.ETagVersion{Opaque: true})")
+		opts = append(opts, versioner(concord.ETagVersion{Opaque: true}))
 	case f.ifMatch && f.tagsMove && !f.racy:
 	case f.bodyVersion:
-		v := fmt.Sprintf("concord.BodyVersion{Path: %q", f.member)
+		v := concord.BodyVersion{Path: f.member, Receipt: f.receipt}
 		if f.member == "_rev" && f.deleteRev {
-			v += `, Query: "rev"`
+			v.Query = "rev"
 		}
-		if f.receipt != "" {
-			v += fmt.Sprintf(", Receipt: %q", f.receipt)
-		}
-		opts = append(opts, "concord.WithVersioner("+v+"})")
+		opts = append(opts, versioner(v))
 	case optimistic: // the lock keeps updates
 	case f.racy:
 		broken = append(broken, "Updates can be lost: the server checks If-Match without a lock, so two writes with one version can both go through.")
@@ -715,21 +714,8 @@ func (p *prober) recommend(f *findings) {
 	default:
 		broken = append(broken, "Creates are not safe: CreateAt can overwrite an existing item, and no POST create with replayed keys exists.")
 	}
-	opts = append(opts, p.routeOptions()...)
-	var b strings.Builder
-	for _, s := range broken {
-		b.WriteString("// !! " + s + "\n")
-	}
-	b.WriteString("c, err := concord.New(base)\n")
-	b.WriteString("r := concord.NewResource[T](c, path")
-	for _, o := range opts {
-		b.WriteString(",\n\t" + o)
-	}
-	b.WriteString(")")
-	if create != "" {
-		b.WriteString("\n" + create)
-	}
-	p.rep.Config = b.String()
+	p.configure(broken, opts, create)
+	p.prove(ctx, opts, promises{updates: optimistic, deletes: f.deleteSafe, creates: f.createOnly})
 }
 
 // azure reports whether a read of an item comes from Azure Blob storage,
