@@ -44,6 +44,8 @@ var checkedServers = []checkedServer{
 		// Its ETag is the modification time in seconds and the size: a
 		// revalidation answers 304 for content changed within the second.
 		limits: histories.Limits{StaleReads: true}},
+	{name: "lighttpd 1.4 mod_webdav, WebDAV locks", server: "lighttpd 1.4 mod_webdav with locks (Debian)", start: startLighttpd, locker: concord.WebDAVLocker{}},
+	{name: "gofakes3 1.2 (S3 API)", server: "gofakes3 1.2 (S3 API)", start: startS3, limits: histories.Limits{BlindDeletes: true}},
 	{name: "Azurite 3.35 Blob", server: "Azurite 3.35 Blob", start: startAzuriteBlob},
 	{name: "Azurite 3.35 Blob, leases", server: "Azurite 3.35 Blob", start: startAzuriteBlob, locker: concord.AzureLeaseLocker{}},
 	{name: "pouchdb-server 4.2 (CouchDB API)", server: "pouchdb-server 4.2 (CouchDB API)", start: startPouchDB},

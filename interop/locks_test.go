@@ -18,6 +18,7 @@ var lockedServers = []struct {
 }{
 	{"Apache httpd 2.4 mod_dav (prefork), WebDAV locks", startApacheLocks, "Apache httpd 2.4 mod_dav", concord.WebDAVLocker{}, nil},
 	{"nginx 1.22 WebDAV with dav-ext locks", startNginxLocks, "nginx 1.22 WebDAV with dav-ext locks (Debian)", concord.WebDAVLocker{}, nil},
+	{"lighttpd 1.4 mod_webdav, WebDAV locks", startLighttpd, "lighttpd 1.4 mod_webdav with locks (Debian)", concord.WebDAVLocker{}, nil},
 	{"Azurite 3.35 Blob, leases", startAzuriteBlob, "Azurite 3.35 Blob", concord.AzureLeaseLocker{}, []concord.Option{concord.WithHeader("X-Ms-Blob-Type", "BlockBlob")}},
 }
 

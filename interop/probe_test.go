@@ -74,6 +74,14 @@ func TestProbeAgainstRealServers(t *testing.T) {
 			"ETag": "always weak", "stale If-Match": "rejected (412)", "weak tag in If-Match": "accepted (compared as an opaque string)", "If-None-Match: *": "IGNORED: an upsert",
 			"idempotency key on POST": "not replayed: the repeat was refused (409)",
 		}, config: "ETagVersion{Opaque: true}", list: concord.Request{Path: "widgets()"}},
+		{server: "lighttpd 1.4 mod_webdav with locks (Debian)", path: "files", want: map[string]string{
+			"ETag": "absent", "preconditions": "NO VERSION TO SEND", "If-None-Match: *": "honored (412)", "stale conditional DELETE": "refused (412)",
+			"locks": "WebDAV LOCK (DAV class 2), enforced (423)", "configuration, run": "kept",
+		}, config: "concord.WithLocks(concord.WebDAVLocker{}, 0)", list: concord.Request{Method: "PROPFIND", Path: "files/", Header: http.Header{"Depth": {"1"}}}, create: putCreate},
+		{server: "gofakes3 1.2 (S3 API)", path: "widgets", want: map[string]string{
+			"ETag": "strong", "ETag moves with content": "yes", "stale If-Match": "rejected (412)", "If-None-Match: *": "honored (412)",
+			"stale conditional DELETE": "IGNORED: the item was deleted", "error format": "s3", "configuration, run": "kept",
+		}, config: "concord.NewResource[T](c, path)", breaks: true, list: concord.Request{Path: "widgets"}, create: putCreate},
 		{server: gcs.name, path: "storage/v1/b/widgets/o", args: []string{
 			"-read-item", "o/{id}?alt=media", "-write-item", "/upload/storage/v1/b/widgets/o?uploadType=media&name={id}",
 			"-write-method", "POST", "-version-param", "ifGenerationMatch",
