@@ -5,6 +5,7 @@ package concord
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,10 +24,11 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 	if err != nil {
 		return nil, err
 	}
-	if makesEmptyItems(p.o.locker) && len(bytes.TrimSpace(f.snap.body)) == 0 {
-		// Read torn by a write in progress, or the empty item that a LOCK
-		// whose answer was lost left (errPlaceholder): a read under the
-		// lock tells them apart, and removes such an item.
+	if torn(p.o.locker, f.snap.body) {
+		// Read torn by a write in progress (a server that writes in
+		// place), or the empty item that a LOCK whose answer was lost left
+		// (errPlaceholder): a read under the lock, where nobody writes,
+		// tells them apart, and removes such an item.
 		return p.locked(func() (*Result[T], error) {
 			if p.lock.missing() {
 				p.dropCreated()
@@ -40,6 +42,20 @@ func (r *Resource[T]) Get(ctx context.Context, id string, opts ...CallOption) (r
 		})
 	}
 	return p.result(&f, 0)
+}
+
+// torn reports whether a read, with WithLocks(l), may have been torn by a
+// write in progress and is read again under the lock: its body is not
+// JSON, or it is empty where a LOCK leaves empty items. (Without a lock
+// such a body fails to decode, an ErrDecode.)
+func torn(l Locker, body []byte) bool {
+	if l == nil {
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return makesEmptyItems(l)
+	}
+	return !json.Valid(body)
 }
 
 // fetch GETs a resource, revalidating a remembered copy, and remembers what

@@ -914,3 +914,49 @@ func TestFailedRefreshIsLogged(t *testing.T) {
 		t.Errorf("Update whose lock's refresh was refused = %v, warned %q; want nil and a warning", err, got)
 	}
 }
+
+// TestLockedGetOfATornRead: on a server that serves a read during a write
+// with half of the document (TornReads), a Get under WithLocks reads the
+// item again under the lock, where nobody writes, and returns a version
+// that was written; without the lock it is an ErrDecode, never a partial
+// document (issue #31).
+func TestLockedGetOfATornRead(t *testing.T) {
+	srv := concordtest.NewServer(t, concordtest.Locks(), concordtest.TornReads())
+	seedWidget(t, srv, "w1", Widget{Name: strings.Repeat("g", 4096)})
+	writer := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	locked := concord.NewResource[Widget](newClient(t, srv.URL), "widgets", concord.WithLocks(concord.WebDAVLocker{}, 10*time.Second))
+	plain := concord.NewResource[Widget](newClient(t, srv.URL), "widgets")
+	ctx, cancel := context.WithCancel(bounded(t))
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			writer.Update(ctx, "w1", func(w *Widget) error { w.Stock = i; return nil })
+		}
+	}()
+	var lockedTorn, plainTorn, plainOK int
+	for range 100 {
+		res, err := locked.Get(bounded(t), "w1")
+		if err != nil || len(res.Value.Name) != 4096 {
+			lockedTorn++
+			t.Errorf("Get under WithLocks during writes = %v; want a whole version", err)
+		}
+		switch res, err := plain.Get(bounded(t), "w1"); {
+		case errors.Is(err, concord.ErrDecode):
+			plainTorn++
+		case err != nil || len(res.Value.Name) != 4096:
+			t.Errorf("Get without a lock during writes = %+v, %v; want a whole version or ErrDecode", res, err)
+		default:
+			plainOK++
+		}
+		if lockedTorn > 3 {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if plainTorn == 0 {
+		t.Errorf("no plain Get of 100 met a torn read (%d whole): the test did not race reads with writes", plainOK)
+	}
+}

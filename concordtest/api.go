@@ -89,6 +89,7 @@ type config struct {
 	ignoreIfMatch  map[string]bool // methods whose If-Match is ignored
 	noPOSTCreate   bool
 	racyIfMatch    bool
+	tornReads      bool // TornReads: a read during a write gets half of it
 	ignoreKeys     bool
 	ignorePatch    bool
 	redirectStatus int // answers a collection without its trailing slash

@@ -108,6 +108,16 @@ func IgnoreIfMatch(methods ...string) Option {
 // not).
 func RacyIfMatch() Option { return func(c *config) { c.racyIfMatch = true } }
 
+// TornReads serves a read that comes while a write of the item is in
+// progress (each write takes a few milliseconds) with the first half of
+// the document being written, status 200 and no ETag, as two WebDAV
+// servers were seen to (they write the file in place): a body that no
+// write wrote. Writes of one item still take turns, each checking its
+// preconditions against the last one's result. A reader that holds the
+// server's lock (Locks) sees no write in progress: no one else writes the
+// item while it holds the lock.
+func TornReads() Option { return func(c *config) { c.tornReads = true } }
+
 // NoPOSTCreate refuses a POST to a collection with 405, as a WebDAV server
 // does: items are created only by a write to their own URL.
 func NoPOSTCreate() Option { return func(c *config) { c.noPOSTCreate = true } }

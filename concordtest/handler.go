@@ -189,6 +189,9 @@ func (a *API) create(r *http.Request, coll string, body []byte) *reply {
 }
 
 func (a *API) get(r *http.Request, coll, id string) *reply {
+	if torn, ok := a.collection(coll).writing[id]; ok {
+		return &reply{status: http.StatusOK, header: http.Header{"Content-Type": {"application/json"}}, body: torn}
+	}
 	res := a.collection(coll).docs[id]
 	switch {
 	case res == nil && a.cfg.leases:
@@ -209,6 +212,12 @@ func (a *API) get(r *http.Request, coll, id string) *reply {
 // write handles PUT, PATCH and DELETE of one resource, preconditions first.
 func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 	c := a.collection(coll)
+	for _, ok := c.writing[id]; ok; _, ok = c.writing[id] {
+		// Another write of the item is in progress (TornReads): its turn.
+		a.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		a.mu.Lock()
+	}
 	res := c.docs[id]
 	var doc map[string]any
 	if r.Method != http.MethodDelete {
@@ -254,6 +263,15 @@ func (a *API) write(r *http.Request, coll, id string, body []byte) *reply {
 	status := http.StatusOK
 	if res == nil {
 		status = http.StatusCreated
+	}
+	if a.cfg.tornReads {
+		// Written in place: a read meanwhile gets the half written so far.
+		b, _ := json.Marshal(doc)
+		c.writing[id] = b[:len(b)/2]
+		a.mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		a.mu.Lock()
+		delete(c.writing, id)
 	}
 	stored := a.store(coll, id, doc)
 	a.stats.Writes++

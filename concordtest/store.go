@@ -15,6 +15,9 @@ import (
 type collection struct {
 	docs   map[string]*resource
 	nextID int
+	// writing holds, with TornReads, what a read of an item gets while a
+	// write of it is in progress: half of what is being written.
+	writing map[string][]byte
 }
 
 type resource struct {
@@ -99,7 +102,7 @@ func (a *API) store(coll, id string, doc map[string]any) *resource {
 func (a *API) collection(name string) *collection {
 	c := a.collections[name]
 	if c == nil {
-		c = &collection{docs: make(map[string]*resource)}
+		c = &collection{docs: make(map[string]*resource), writing: make(map[string][]byte)}
 		a.collections[name] = c
 	}
 	return c

@@ -127,7 +127,7 @@ func TestProbeAgainstRealServers(t *testing.T) {
 					t.Errorf("%s = %q; want %q", prop, got[prop], want)
 				}
 			}
-			t.Logf("If-Match atomic: %s; configuration, run: %s", got["If-Match atomic"], got["configuration, run"])
+			t.Logf("If-Match atomic: %s; torn reads: %s; configuration, run: %s", got["If-Match atomic"], got["torn reads"], got["configuration, run"])
 			// The configuration it recommends was run through concord and
 			// kept every promise it names (read back): wherever the probe
 			// holds, and wherever a lock keeps what the rows found broken.

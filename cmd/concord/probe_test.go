@@ -428,3 +428,34 @@ func TestConfigurationIsProvenByRunningIt(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeTornReads: a server that serves a read during a write with the
+// part written so far is a !! row with what was counted, and, where it
+// enforces a lock, the lock mode keeps the promise (a Get under it reads
+// again under the lock); a server that does not tear reads says none was
+// seen, and how many reads that rests on (issue #31).
+func TestProbeTornReads(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    []concordtest.Option
+		prefix  string
+		breaks  bool
+		withLck bool
+	}{
+		{"torn", []concordtest.Option{concordtest.TornReads()}, "SEEN: ", true, false},
+		{"torn, locks", []concordtest.Option{concordtest.TornReads(), concordtest.Locks()}, "SEEN: ", false, true},
+		{"whole", nil, "none seen in ", false, false},
+	} {
+		srv := concordtest.NewServer(t, tc.opts...)
+		rep := probeOf(t, srv.URL+"/widgets", true)
+		var row finding
+		for _, f := range rep.Findings {
+			if f.Property == "torn reads" {
+				row = f
+			}
+		}
+		if !strings.HasPrefix(row.Verdict, tc.prefix) || row.Breaks != tc.breaks || strings.HasSuffix(row.Verdict, " 0 reads") || strings.Contains(rep.Config, "WithLocks") != tc.withLck {
+			t.Errorf("%s: torn reads = %+v, config %q; want a verdict starting %q, !! %v, WithLocks %v", tc.name, row, rep.Config, tc.prefix, tc.breaks, tc.withLck)
+		}
+	}
+}
