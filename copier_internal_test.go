@@ -127,12 +127,14 @@ func TestCopyHoldsWhatItAllocates(t *testing.T) {
 	ptr := &item{S: "abc"}
 	m := map[string]int64{"ab": 1, "cde": 2}
 	sl := []string{"ab", "c"}
+	ms := map[string]string{"ab": "xyz"}
 	tests := []struct {
 		name      string
 		got, want int64
 	}{
 		{"a pointer to a struct with a string", heldBy(&ptr), int64(unsafe.Sizeof(ptr)+unsafe.Sizeof(item{})) + 3},
 		{"a map of two strings", heldBy(&m), int64(unsafe.Sizeof(m)) + 2*(str+8+mapEntryOverhead) + 5},
+		{"a map of a string to a string", heldBy(&ms), int64(unsafe.Sizeof(ms)) + (str + str + mapEntryOverhead) + 5},
 		{"a slice of two strings", heldBy(&sl), int64(unsafe.Sizeof(sl)) + 2*str + 3},
 	}
 	for _, tt := range tests {
