@@ -185,7 +185,7 @@ func TestServers(t *testing.T) {
 				for range 8 {
 					rs = append(rs, resource(newClient()))
 				}
-				counter(ctx, t, s, rs)
+				counter(ctx, t, s, rs, "counter", false)
 			})
 			t.Run("conditional delete never deletes a newer version", func(t *testing.T) {
 				staleDelete(ctx, t, s, resource(newClient()), resource(newClient()))
@@ -250,8 +250,11 @@ func staleWrite(ctx context.Context, t *testing.T, s server, a, b *concord.Resou
 	}
 }
 
-func counter(ctx context.Context, t *testing.T, s server, rs []*concord.Resource[doc]) {
-	if _, err := s.createAt(ctx, rs[0], "counter", doc{Name: "counter"}); err != nil {
+// counter has each of rs increment the item id 5 times at once; with
+// readFirst each increment is a Get, then an Update (the tracked copy the
+// Update starts from is then the Get's).
+func counter(ctx context.Context, t *testing.T, s server, rs []*concord.Resource[doc], id string, readFirst bool) {
+	if _, err := s.createAt(ctx, rs[0], id, doc{Name: "counter"}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -261,7 +264,13 @@ func counter(ctx context.Context, t *testing.T, s server, rs []*concord.Resource
 		go func() {
 			defer wg.Done()
 			for range 5 {
-				if _, err := r.Update(ctx, "counter", func(d *doc) error { d.N++; return nil }); err != nil {
+				if readFirst {
+					if _, err := r.Get(ctx, id); err != nil {
+						errs <- err
+						continue
+					}
+				}
+				if _, err := r.Update(ctx, id, func(d *doc) error { d.N++; return nil }); err != nil {
 					errs <- err
 				}
 			}
@@ -272,7 +281,7 @@ func counter(ctx context.Context, t *testing.T, s server, rs []*concord.Resource
 	for err := range errs {
 		t.Errorf("increment failed: %v", err)
 	}
-	got := get(ctx, t, rs[0], "counter")
+	got := get(ctx, t, rs[0], id)
 	switch {
 	case s.racyIfMatch && got.N >= 30 && got.N <= 40:
 		t.Logf("counter = %d after 8 clients x 5 increments (the server's If-Match is not atomic: see the README)", got.N)
