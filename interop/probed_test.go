@@ -66,7 +66,10 @@ func startNginxDAV(t *testing.T, locks bool) string {
 	module, zone, lock := "", "", ""
 	if locks {
 		module = "load_module /usr/lib/nginx/modules/ngx_http_dav_ext_module.so;"
-		zone = "dav_ext_lock_zone zone=locks:1m;"
+		// A lock lasts the zone's timeout whatever a client asks (one
+		// minute by default): 10 s, so that a lock whose LOCK answer was
+		// lost (nobody holds its token) expires within a history.
+		zone = "dav_ext_lock_zone zone=locks:1m timeout=10s;"
 		lock = "dav_ext_methods PROPFIND OPTIONS LOCK UNLOCK; dav_ext_lock zone=locks;"
 	}
 	conf := fmt.Sprintf(module+`
