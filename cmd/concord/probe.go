@@ -245,11 +245,7 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 		concord.WithRetryBudget(nil),
 		concord.WithHeader("User-Agent", "concord-probe"),
 	}
-	for name, values := range cfg.header {
-		for _, v := range values {
-			opts = append(opts, concord.WithHeader(name, v))
-		}
-	}
+	opts = append(opts, headerOptions(cfg.header)...)
 	// A query on the collection URL (a SAS token) goes on every request,
 	// as concord does with a base URL's query, and is never shown.
 	base := u.Scheme + "://" + u.Host
@@ -275,6 +271,18 @@ func probe(ctx context.Context, cfg probeConfig, trace io.Writer) (*report, erro
 	}
 	p.finish()
 	return &p.rep, nil
+}
+
+// headerOptions are the options that send h on every request: the
+// headers given with -H (credentials, say).
+func headerOptions(h http.Header) []concord.Option {
+	var opts []concord.Option
+	for name, values := range h {
+		for _, v := range values {
+			opts = append(opts, concord.WithHeader(name, v))
+		}
+	}
+	return opts
 }
 
 // readOnly runs the checks that only read the collection.

@@ -58,11 +58,14 @@ func (p *prober) prove(ctx context.Context, opts []option, want promises) {
 	}
 	rs := make([]*concord.Resource[doc], proofRacers)
 	for i := range rs {
-		var err error
-		if rs[i], err = p.proofResource(values); err != nil {
+		c, err := p.proofClient()
+		if err != nil {
 			p.rep.CouldNotRun = "the configuration check could not make a client: " + err.Error()
 			return
 		}
+		defer c.CloseIdleConnections()
+		u, _ := url.Parse(p.cfg.collection)
+		rs[i] = concord.NewResource[doc](c, strings.TrimPrefix(u.Path, "/"), values...)
 	}
 	mine, theirs := rs[0], rs[1]
 	id, t, ok := p.proofItem(ctx, mine)
@@ -102,21 +105,10 @@ func (p *prober) prove(ctx context.Context, opts []option, want promises) {
 	p.add(f)
 }
 
-// proofResource is a resource of a client of its own, configured as the
-// report prints it, with the probe's headers.
-func (p *prober) proofResource(opts []concord.ResourceOption) (*concord.Resource[doc], error) {
-	var copts []concord.Option
-	for name, values := range p.cfg.header {
-		for _, v := range values {
-			copts = append(copts, concord.WithHeader(name, v))
-		}
-	}
-	c, err := concord.New(p.base, copts...)
-	if err != nil {
-		return nil, err
-	}
-	u, _ := url.Parse(p.cfg.collection)
-	return concord.NewResource[doc](c, strings.TrimPrefix(u.Path, "/"), opts...), nil
+// proofClient is a client of its own, configured as the report prints
+// it (concord.New(base)), with the probe's headers.
+func (p *prober) proofClient() (*concord.Client, error) {
+	return concord.New(p.base, headerOptions(p.cfg.header)...)
 }
 
 // proofItem creates the check's scratch item with concord (CreateAt of a
