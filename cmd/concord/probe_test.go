@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -277,16 +278,18 @@ func TestInterruptedProbeClaimsNothing(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var once sync.Once
-			var locked bool
+			var locked atomic.Bool // the probe's readers run beside its writes
 			srv, api := serveWith(t, func(w http.ResponseWriter, r *http.Request, api http.Handler) bool {
 				at := r.Method
 				if r.Header.Get("If-None-Match") == "*" {
 					at += "*"
 				}
-				if locked {
+				if locked.Load() {
 					at = "after LOCK"
 				}
-				locked = locked || r.Method == "LOCK"
+				if r.Method == "LOCK" {
+					locked.Store(true)
+				}
 				if at != tc.at {
 					return false
 				}
