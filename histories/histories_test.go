@@ -73,6 +73,7 @@ var dialects = []struct {
 		target: locked(concord.WebDAVLocker{}), limits: Limits{StaleReads: true}},
 	{name: "Azure leases, If-Match ignored", opts: []concordtest.Option{concordtest.Leases(), concordtest.IgnoreIfMatch()},
 		target: locked(concord.AzureLeaseLocker{})},
+	{name: "torn reads under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.TornReads()}, target: locked(concord.WebDAVLocker{})},
 	{name: "no ETags under locks", opts: []concordtest.Option{concordtest.Locks(), concordtest.NoETags()}, target: locked(concord.WebDAVLocker{})},
 }
 
